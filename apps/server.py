@@ -1,0 +1,164 @@
+"""One server for the whole suite: home, status and every app page, one model manager.
+
+    python -m apps                      # everything at http://127.0.0.1:7860
+    python -m apps --apps speech,vision # a subset
+    python -m apps --app speech         # one app alone, at /
+    python -m apps --warmup minilm-l6   # load models at start
+    python -m apps --list-models
+
+Username/password auth is off by default; set SPRINGBOARD_AUTH_USERNAME and
+SPRINGBOARD_AUTH_PASSWORD (read from the environment, never logged) to turn it on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+
+import gradio as gr
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from core.manager import ModelManager, get_manager
+from core.settings import Settings, get_settings
+
+from .home import render_home
+from .pages import AppPage, discover_pages
+from .status import render_status
+from .theme import CSS, SUITE_NAME, THEME
+
+log = logging.getLogger("springboard")
+
+
+def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = False) -> gr.Blocks:
+    """The Gradio app: home at /, each app at /<app>, status at /status.
+
+    With ``alone``, the single app's page is served at / with no home page.
+    """
+    if alone:
+        assert len(pages) == 1
+        demo = pages[0].build()
+        with demo.route("Status", "/status") as status_page:
+            render_status(manager, status_page)
+        return demo
+    with gr.Blocks(title=SUITE_NAME) as demo:
+        render_home(manager, pages)
+    for page in pages:
+        with demo.route(page.title, page.path):
+            page.build().render()
+    with demo.route("Status", "/status") as status_page:
+        render_status(manager, status_page)
+    return demo
+
+
+def _auth(settings: Settings) -> tuple[str, str] | None:
+    if settings.auth_username and settings.auth_password:
+        return (settings.auth_username, settings.auth_password.get_secret_value())
+    if settings.auth_username or settings.auth_password:
+        raise SystemExit("Set both SPRINGBOARD_AUTH_USERNAME and SPRINGBOARD_AUTH_PASSWORD, or neither.")
+    return None
+
+
+def create_app(
+    settings: Settings | None = None,
+    manager: ModelManager | None = None,
+    apps: list[str] | None = None,
+    alone: bool = False,
+) -> FastAPI:
+    """The ASGI app: Gradio pages plus a small JSON API (``/api/status``, ``/healthz``)."""
+    settings = settings or get_settings()
+    manager = manager or get_manager()
+    pages = discover_pages(apps)
+    if alone and len(pages) != 1:
+        raise SystemExit("--app serves exactly one app")
+    demo = build_blocks(manager, pages, alone=alone)
+    demo.queue(
+        default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size
+    )
+    auth = _auth(settings)
+    api = FastAPI(title=f"{SUITE_NAME} API")
+
+    @api.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        # Liveness only: says nothing about models or data, so it needs no auth.
+        return {"status": "ok"}
+
+    @api.get("/api/status")
+    def status(request: Request) -> JSONResponse:
+        _require_basic_auth(request, auth)
+        return JSONResponse(manager.report())
+
+    return gr.mount_gradio_app(
+        api,
+        demo,
+        path="",
+        auth=auth,
+        theme=THEME,
+        css=CSS,
+        ssr_mode=False,
+        max_file_size=f"{settings.limits.max_upload_mb}mb",
+        footer_links=["api"],
+    )
+
+
+def _require_basic_auth(request: Request, auth: tuple[str, str] | None) -> None:
+    if auth is None:
+        return
+    import base64
+
+    header = request.headers.get("authorization", "")
+    try:
+        user, _, password = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
+    except Exception:
+        user, password = "", ""
+    if not (secrets.compare_digest(user, auth[0]) and secrets.compare_digest(password, auth[1])):
+        raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Basic"})
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="springboard", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 7860)")
+    parser.add_argument("--apps", help="comma-separated subset of apps to serve")
+    parser.add_argument("--app", help="serve one app alone, at /")
+    parser.add_argument("--warmup", help="comma-separated models to load at start")
+    parser.add_argument("--list-models", action="store_true", help="list models and exit")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (``springboard`` / ``python -m apps``)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    settings = get_settings()
+    overrides = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    if args.warmup:
+        overrides["warmup"] = [w.strip() for w in args.warmup.split(",") if w.strip()]
+    settings = settings.model_copy(update=overrides)
+    manager = ModelManager(settings)
+    if args.list_models:
+        for spec in manager.registry.specs():
+            print(f"{spec.role:15} {spec.name:22} {spec.source}")
+        return
+    from core.manager import set_manager
+
+    set_manager(manager)
+    if settings.warmup:
+        log.info("warming up %s", ", ".join(settings.warmup))
+        manager.warmup()
+    apps = [args.app] if args.app else ([a.strip() for a in args.apps.split(",")] if args.apps else None)
+    app = create_app(settings, manager, apps=apps, alone=bool(args.app))
+    log.info("serving %s at http://%s:%d", SUITE_NAME, settings.host, settings.port)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The status page: the shared model core at work, refreshed live.
+
+Shows the device, the memory budget and use, each model's state, per-model
+requests, latency and batch sizes, and the manager's recent events (loads,
+evictions). Models can be loaded or unloaded by hand to show eviction.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from core.errors import SpringboardError
+from core.manager import ModelManager
+
+REFRESH_SECONDS = 2.0
+
+_METRIC_COLUMNS = {
+    "model": "model",
+    "requests": "requests",
+    "errors": "errors",
+    "queue_depth": "queued",
+    "batches": "batches",
+    "mean_batch": "mean batch",
+    "max_batch": "max batch",
+    "p50_ms": "p50 ms",
+    "p95_ms": "p95 ms",
+    "forward_p50_ms": "forward p50 ms",
+}
+
+
+def summary_markdown(report: dict) -> str:
+    """Device and memory at a glance."""
+    loaded = [m for m in report["models"] if m["loaded"]]
+    lines = [
+        f"**Device:** {report['device']}  ",
+        f"**Models loaded:** {len(loaded)} ({report['used_mb']:.0f} MB of a "
+        f"{report['budget_mb']:,} MB budget)  ",
+        f"**Process memory:** {report['process_rss_mb']:,} MB RSS; system memory "
+        f"{report['system_memory_percent']:.0f}% used",
+    ]
+    if "gpu_allocated_mb" in report:
+        lines.append(
+            f"  \n**GPU memory:** {report['gpu_allocated_mb']:,} MB allocated, "
+            f"{report['gpu_reserved_mb']:,} MB reserved"
+        )
+    return "\n".join(lines)
+
+
+def models_frame(report: dict) -> pd.DataFrame:
+    columns = ["model", "role", "loaded", "in_use", "memory_mb", "load_seconds", "loads", "source"]
+    return pd.DataFrame(report["models"], columns=columns)
+
+
+def metrics_frame(report: dict) -> pd.DataFrame:
+    frame = pd.DataFrame(report["metrics"], columns=list(_METRIC_COLUMNS))
+    return frame.rename(columns=_METRIC_COLUMNS)
+
+
+def batch_sizes_frame(report: dict) -> pd.DataFrame:
+    """Long format for a bar chart: how many batches of each size each model ran."""
+    rows = [
+        {"model": m["model"], "batch size": str(size), "batches": count}
+        for m in report["metrics"]
+        for size, count in m["batch_sizes"].items()
+    ]
+    return pd.DataFrame(rows, columns=["model", "batch size", "batches"])
+
+
+def events_frame(report: dict) -> pd.DataFrame:
+    return pd.DataFrame(
+        list(reversed(report["events"])), columns=["time", "event", "model", "detail"]
+    )
+
+
+def render_status(manager: ModelManager, page: gr.Blocks) -> None:
+    """Build the status page's components in ``page`` (the current Blocks context)."""
+    gr.Markdown("# Status\nThe shared model core, live. Refreshes every two seconds.")
+    summary = gr.Markdown()
+    gr.Markdown("### Models")
+    models = gr.Dataframe(interactive=False, wrap=True)
+    gr.Markdown("### Serving: requests, latency and batching per model")
+    metrics = gr.Dataframe(interactive=False)
+    batches = gr.BarPlot(
+        x="batch size",
+        y="batches",
+        color="model",
+        title="Batch sizes run so far",
+        height=260,
+    )
+    gr.Markdown("### Recent events")
+    events = gr.Dataframe(interactive=False, wrap=True, max_height=300)
+    with gr.Accordion("Load or unload a model by hand", open=False):
+        choice = gr.Dropdown(choices=manager.registry.names(), label="Model")
+        with gr.Row():
+            load_btn = gr.Button("Load")
+            unload_btn = gr.Button("Unload")
+        outcome = gr.Markdown()
+
+    outputs = [summary, models, metrics, batches, events]
+
+    def refresh() -> tuple:
+        report = manager.report()
+        return (
+            summary_markdown(report),
+            models_frame(report),
+            metrics_frame(report),
+            batch_sizes_frame(report),
+            events_frame(report),
+        )
+
+    def load(name: str | None, progress: gr.Progress = gr.Progress()) -> str:
+        if not name:
+            return "Choose a model first."
+        progress(0.1, desc=f"Loading {name}…")
+        try:
+            manager.load(name)
+        except SpringboardError as exc:
+            return f"**Could not load {name}:** {exc}"
+        return f"Loaded **{name}**."
+
+    def unload(name: str | None) -> str:
+        if not name:
+            return "Choose a model first."
+        return f"Unloaded **{name}**." if manager.unload(name) else f"{name} is not loaded or busy."
+
+    timer = gr.Timer(REFRESH_SECONDS)
+    timer.tick(refresh, outputs=outputs, api_name=False, show_progress="hidden", queue=False)
+    load_btn.click(load, inputs=choice, outputs=outcome, api_name=False).then(
+        refresh, outputs=outputs, api_name=False
+    )
+    unload_btn.click(unload, inputs=choice, outputs=outcome, api_name=False).then(
+        refresh, outputs=outputs, api_name=False
+    )
+    page.load(refresh, outputs=outputs, api_name=False)

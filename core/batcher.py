@@ -1,0 +1,168 @@
+"""The micro-batcher: gather concurrent calls to one model into one forward pass.
+
+Callers submit a list of inputs and get a ``Future`` for their own list of
+outputs. A worker thread takes the first waiting request, then keeps collecting
+for at most ``max_wait_ms`` or until ``max_batch_size`` inputs are gathered, runs
+the model once on all of them, and hands each caller its own slice.
+
+Isolation: an output element that is an exception goes to its caller alone. If
+the whole batch raises (say, one input crashes the model or memory runs out),
+each request is retried on its own so only the guilty caller sees the error.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import OverloadedError, SpringboardError
+from .metrics import ModelMetrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Request:
+    inputs: list[Any]
+    future: Future
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+class MicroBatcher:
+    """One worker thread per model that turns concurrent calls into batches."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[list[Any]], list[Any]],
+        *,
+        max_batch_size: int = 32,
+        max_wait_ms: float = 5.0,
+        max_queue: int = 10_000,
+        metrics: ModelMetrics | None = None,
+    ) -> None:
+        self.name = name
+        self._run = run
+        self.max_batch_size = max(1, max_batch_size)
+        self.max_wait_s = max(0.0, max_wait_ms) / 1000
+        self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=max_queue)
+        self._carry: _Request | None = None
+        self._metrics = metrics or ModelMetrics(name)
+        self._worker: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ callers
+    def submit(self, inputs: list[Any]) -> Future:
+        """Queue a list of inputs; the future resolves to the list of outputs."""
+        if self._closed:
+            raise SpringboardError(f"The batcher for {self.name} is closed")
+        future: Future = Future()
+        if not inputs:
+            future.set_result([])
+            return future
+        self._ensure_worker()
+        try:
+            self._queue.put_nowait(_Request(list(inputs), future))
+        except queue.Full:
+            raise OverloadedError(
+                f"{self.name} has {self._queue.qsize()} requests waiting; try again shortly"
+            ) from None
+        self._metrics.queue_changed(+1)
+        return future
+
+    def __call__(self, inputs: list[Any]) -> list[Any]:
+        """Submit and wait."""
+        return self.submit(inputs).result()
+
+    def close(self) -> None:
+        """Stop the worker after the requests already queued."""
+        self._closed = True
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join(timeout=30)
+
+    # ------------------------------------------------------------------ worker
+    def _ensure_worker(self) -> None:
+        with self._start_lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._loop, name=f"batcher-{self.name}", daemon=True
+                )
+                self._worker.start()
+
+    def _loop(self) -> None:
+        while True:
+            first = self._carry or self._queue.get()
+            self._carry = None
+            if first is None:
+                return
+            batch = [first]
+            size = len(first.inputs)
+            deadline = time.perf_counter() + self.max_wait_s
+            while size < self.max_batch_size:
+                remaining = deadline - time.perf_counter()
+                try:
+                    nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:  # close() while gathering: finish this batch, then stop
+                    self._queue.put(None)
+                    break
+                if size + len(nxt.inputs) > self.max_batch_size:
+                    self._carry = nxt  # starts the next batch; never split a caller's list
+                    break
+                batch.append(nxt)
+                size += len(nxt.inputs)
+            self._metrics.queue_changed(-len(batch))
+            self._execute(batch)
+
+    def _execute(self, batch: list[_Request]) -> None:
+        inputs = [x for req in batch for x in req.inputs]
+        started = time.perf_counter()
+        try:
+            outputs = self._run_checked(inputs)
+        except BaseException as exc:  # noqa: BLE001 - every error must reach a caller
+            if len(batch) > 1:
+                log.info("batch of %d failed (%s); retrying requests one by one", len(batch), exc)
+                for req in batch:
+                    self._execute([req])
+                return
+            self._metrics.record_batch(len(inputs), 1, time.perf_counter() - started)
+            self._finish(batch[0], exc)
+            return
+        self._metrics.record_batch(len(inputs), len(batch), time.perf_counter() - started)
+        offset = 0
+        for req in batch:
+            mine = outputs[offset : offset + len(req.inputs)]
+            offset += len(req.inputs)
+            error = next((o for o in mine if isinstance(o, BaseException)), None)
+            self._finish(req, error if error is not None else mine)
+
+    def _run_checked(self, inputs: list[Any]) -> list[Any]:
+        # Large single requests run in chunks so memory stays bounded.
+        outputs: list[Any] = []
+        for i in range(0, len(inputs), self.max_batch_size):
+            chunk = inputs[i : i + self.max_batch_size]
+            out = list(self._run(chunk))
+            if len(out) != len(chunk):
+                raise SpringboardError(
+                    f"{self.name} returned {len(out)} outputs for {len(chunk)} inputs"
+                )
+            outputs.extend(out)
+        return outputs
+
+    def _finish(self, req: _Request, result: Any) -> None:
+        ok = not isinstance(result, BaseException)
+        self._metrics.record_request(time.perf_counter() - req.submitted, ok)
+        if req.future.set_running_or_notify_cancel():
+            if ok:
+                req.future.set_result(result)
+            else:
+                req.future.set_exception(result)

