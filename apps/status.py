@@ -47,9 +47,22 @@ def summary_markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+_MODEL_COLUMNS = {
+    "model": "model",
+    "role": "role",
+    "loaded": "loaded",
+    "in_use": "running now",
+    "memory_mb": "memory MB",
+    "load_seconds": "load s",
+    "loads": "times loaded",
+    "source": "weights from",
+}
+
+
 def models_frame(report: dict) -> pd.DataFrame:
-    columns = ["model", "role", "loaded", "in_use", "memory_mb", "load_seconds", "loads", "source"]
-    return pd.DataFrame(report["models"], columns=columns)
+    frame = pd.DataFrame(report["models"], columns=list(_MODEL_COLUMNS))
+    frame["loaded"] = frame["loaded"].map({True: "yes", False: "no"})
+    return frame.rename(columns=_MODEL_COLUMNS)
 
 
 def metrics_frame(report: dict) -> pd.DataFrame:

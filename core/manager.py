@@ -69,6 +69,9 @@ class ModelManager:
     # --------------------------------------------------------------- lookup
     def spec(self, name_or_role: str) -> ModelSpec:
         """Resolve a role ("speech") through settings, or a model name directly."""
+        with self._lock:
+            if name_or_role in self._slots:  # includes external sources already resolved
+                return self._slots[name_or_role].spec
         choice = getattr(self.settings.models, name_or_role, None)
         if isinstance(choice, str):
             return self.registry.resolve(choice, role=name_or_role)

@@ -4,4 +4,10 @@ Each role wraps a real model behind a batch-in / batch-out ``ModelRunner``; apps
 reach them only through ``core.get_manager().handle(role)``.
 """
 
-from . import text_embedding  # noqa: F401  (registers its models)
+from . import (  # noqa: F401  (each module registers its models)
+    image_classification,
+    object_detection,
+    speech_recognition,
+    text_embedding,
+    text_generation,
+)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
 
 from core.errors import InvalidInputError, ModelUnavailableError, OfflineModelError
 from core.registry import LoadContext
@@ -60,3 +64,53 @@ def load_pretrained(
                 f"with internet access to cache it."
             ) from exc
         raise ModelUnavailableError(f"Could not load the {role} model '{ctx.source}': {exc}") from exc
+
+
+def load_torchvision_weights(
+    ctx: LoadContext, role: str, default: str, family: Any
+) -> tuple[nn.Module, Any]:
+    """Build the torchvision model named by ``torchvision:<Weights.VARIANT>`` with its weights.
+
+    ``family`` is the torchvision module whose builders are allowed
+    (``torchvision.models`` for classifiers, ``torchvision.models.detection``).
+    Offline, the weights must already be in torch hub's cache; otherwise the
+    error names the bundled default that works without a download.
+    """
+    from torchvision import models
+
+    ref = ctx.source_ref
+    try:
+        weights = models.get_weight(ref)
+    except (ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise ModelUnavailableError(
+            f"'{ref}' is not a torchvision weights name (e.g. ResNet50_Weights.IMAGENET1K_V2)."
+        ) from exc
+    builder = next(
+        (
+            n
+            for n in models.list_models(module=family)
+            if models.get_model_weights(n) is type(weights)
+        ),
+        None,
+    )
+    if builder is None:
+        raise ModelUnavailableError(f"torchvision weights '{ref}' are not for a {role} model.")
+    cached = (
+        Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(weights.url).path)
+    )
+    offline_hint = (
+        f"Use the bundled default '{default}' (SPRINGBOARD_MODELS__{role.upper()}={default}), "
+        f"or run once with internet access to cache {cached.name} in {cached.parent}."
+    )
+    if not cached.is_file() and is_offline(ctx):
+        raise OfflineModelError(
+            f"The {role} model '{ref}' is not in torch hub's cache and this machine is offline "
+            f"(SPRINGBOARD_OFFLINE). {offline_hint}"
+        )
+    try:
+        model = models.get_model(builder, weights=weights)
+    except OSError as exc:  # URLError is an OSError: no network after all
+        raise OfflineModelError(
+            f"Could not download the {role} model '{ref}' ({exc}). {offline_hint}"
+        ) from exc
+    return model, weights

