@@ -1,0 +1,38 @@
+"""The status page's tables, built from a real manager with real models and a small budget."""
+
+from __future__ import annotations
+
+from core.manager import ModelManager
+from core.settings import Settings
+
+from apps.status import batch_sizes_frame, events_frame, metrics_frame, models_frame, summary_markdown
+
+
+def test_a_budget_for_two_models_evicts_the_least_recently_used_and_the_page_shows_it(settings):
+    # minilm-l6 (~87 MB), yolov3-tiny (~34 MB), efficientnet-lite0 (~18 MB): 140 MB fits two.
+    small = Settings(
+        data_dir=settings.data_dir, cache_dir=settings.model_cache_dir, memory_budget_mb=140
+    )
+    manager = ModelManager(small)
+    try:
+        manager.handle("embedding").call(["first model"])
+        manager.load("yolov3-tiny")
+        manager.load("efficientnet-lite0")
+        report = manager.report()
+        assert sorted(manager.loaded_models()) == ["efficientnet-lite0", "yolov3-tiny"]
+
+        events = events_frame(report)
+        evicted = events[events["event"] == "evicted"]
+        assert list(evicted["model"]) == ["minilm-l6"]
+        assert "efficientnet-lite0" in evicted["detail"].iloc[0]
+
+        models = models_frame(report).set_index("model")
+        assert models.loc["minilm-l6", "loaded"] == "no"
+        assert models.loc["yolov3-tiny", "loaded"] == "yes"
+        assert "140 MB budget" in summary_markdown(report).replace(",", "")
+
+        metrics = metrics_frame(report).set_index("model")
+        assert metrics.loc["minilm-l6", "requests"] == 1
+        assert list(batch_sizes_frame(report)["batch size"]) == ["1"]
+    finally:
+        manager.close()
