@@ -16,6 +16,7 @@ import argparse
 import logging
 import os
 import secrets
+import warnings
 
 import gradio as gr
 import uvicorn
@@ -132,6 +133,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point (``springboard`` / ``python -m apps``)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # SSR needs a Node server; we serve plain client-side pages on purpose, so the notice is noise.
+    warnings.filterwarnings("ignore", message="SSR mode is not supported")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     settings = get_settings()
