@@ -11,16 +11,17 @@ from __future__ import annotations
 import importlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .device import DevicePolicy
 from .errors import UnknownModelError
 from .settings import Settings
 
 EXTERNAL_PREFIXES = ("hub:", "torchvision:", "local:")
+T = TypeVar("T")
 
 
 class ModelRunner(ABC):
@@ -56,6 +57,35 @@ class ModelRunner(ABC):
         for key, value in list(vars(self).items()):
             if isinstance(value, torch.nn.Module):
                 setattr(self, key, None)
+
+
+def run_valid_rows(
+    inputs: Sequence[Any],
+    prepare: Callable[[Any], T],
+    run: Callable[[list[T]], Sequence[Any]],
+) -> list[Any]:
+    """Prepare each input, then run the good ones as one batch.
+
+    An input whose ``prepare`` raises ``InvalidInputError`` gets that error in its
+    own output slot (the batcher raises it to that caller only); every other input
+    still runs, in one call to ``run``, and its output lands in its own slot.
+    """
+    from .errors import InvalidInputError
+
+    outputs: list[Any] = [None] * len(inputs)
+    rows: list[int] = []
+    prepared: list[T] = []
+    for i, item in enumerate(inputs):
+        try:
+            prepared.append(prepare(item))
+        except InvalidInputError as exc:
+            outputs[i] = exc
+            continue
+        rows.append(i)
+    if rows:
+        for i, out in zip(rows, run(prepared), strict=True):
+            outputs[i] = out
+    return outputs
 
 
 @dataclass(frozen=True)

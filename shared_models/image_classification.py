@@ -32,7 +32,14 @@ from torch import nn
 
 from core.errors import InvalidInputError, ModelUnavailableError
 from core.packages import WeightFile, verified_path
-from core.registry import LoadContext, ModelRunner, ModelSpec, register, register_external
+from core.registry import (
+    LoadContext,
+    ModelRunner,
+    ModelSpec,
+    register,
+    register_external,
+    run_valid_rows,
+)
 
 from .efficientnet_lite import EfficientNetLite0, load_efficientnet_lite0
 from .external import load_torchvision_weights, local_folder
@@ -124,34 +131,30 @@ class ImageClassifier(ModelRunner):
         self._captured.append(args[0])
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
-        outputs: list[Any] = [None] * len(inputs)
-        rows: list[int] = []
-        requests: list[ClassifyRequest] = []
-        tensors: list[torch.Tensor] = []
-        for i, item in enumerate(inputs):
-            try:
-                request = item if isinstance(item, ClassifyRequest) else ClassifyRequest(item)
-                _validate(request)
-                image = to_rgb(request.image, self.max_pixels, self.draft_size)
-                tensors.append(self.transform(image))
-            except InvalidInputError as exc:
-                outputs[i] = exc
-                continue
-            rows.append(i)
-            requests.append(request)
-        if rows:
-            probs, feats = self._run(torch.stack(tensors))
-            k = min(max(r.top_k for r in requests), probs.shape[1])
-            top_p, top_i = probs.topk(k, dim=1)
-            for j, (i, request) in enumerate(zip(rows, requests, strict=True)):
-                n = min(request.top_k, k)
-                preds = [
-                    Prediction(self.labels[int(c)], float(p))
-                    for p, c in zip(top_p[j, :n], top_i[j, :n], strict=True)
-                ]
-                vec = feats[j].numpy() if request.features and feats is not None else None
-                outputs[i] = ClassificationResult(preds, vec)
-        return outputs
+        return run_valid_rows(inputs, self._prepare, self._classify)
+
+    def _prepare(self, item: Any) -> tuple[ClassifyRequest, torch.Tensor]:
+        request = item if isinstance(item, ClassifyRequest) else ClassifyRequest(item)
+        _validate(request)
+        return request, self.transform(to_rgb(request.image, self.max_pixels, self.draft_size))
+
+    def _classify(
+        self, prepared: list[tuple[ClassifyRequest, torch.Tensor]]
+    ) -> list[ClassificationResult]:
+        requests = [request for request, _ in prepared]
+        probs, feats = self._run(torch.stack([tensor for _, tensor in prepared]))
+        k = min(max(r.top_k for r in requests), probs.shape[1])
+        top_p, top_i = probs.topk(k, dim=1)
+        results = []
+        for j, request in enumerate(requests):
+            n = min(request.top_k, k)
+            preds = [
+                Prediction(self.labels[int(c)], float(p))
+                for p, c in zip(top_p[j, :n], top_i[j, :n], strict=True)
+            ]
+            vec = feats[j].numpy() if request.features and feats is not None else None
+            results.append(ClassificationResult(preds, vec))
+        return results
 
     def _run(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Softmax probabilities and embeddings (float32, CPU) for a preprocessed batch."""

@@ -24,7 +24,14 @@ from torchvision.ops import batched_nms
 
 from core.errors import InvalidInputError
 from core.packages import WeightFile, verified_path
-from core.registry import LoadContext, ModelRunner, ModelSpec, register, register_external
+from core.registry import (
+    LoadContext,
+    ModelRunner,
+    ModelSpec,
+    register,
+    register_external,
+    run_valid_rows,
+)
 
 from .darknet import Darknet, load_darknet
 from .external import load_torchvision_weights
@@ -100,25 +107,18 @@ class _Detector(ModelRunner):
         self.max_pixels = ctx.settings.limits.max_image_pixels
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
-        outputs: list[Any] = [None] * len(inputs)
-        rows: list[int] = []
-        requests: list[DetectRequest] = []
-        images: list[Image.Image] = []
-        for i, item in enumerate(inputs):
-            try:
-                request = item if isinstance(item, DetectRequest) else DetectRequest(item)
-                _validate(request)
-                # No JPEG draft decoding here: boxes are reported in original pixels.
-                images.append(to_rgb(request.image, self.max_pixels))
-            except InvalidInputError as exc:
-                outputs[i] = exc
-                continue
-            rows.append(i)
-            requests.append(request)
-        if rows:
-            for i, found in zip(rows, self.detect(images, requests), strict=True):
-                outputs[i] = found
-        return outputs
+        return run_valid_rows(inputs, self._prepare, self._detect_prepared)
+
+    def _prepare(self, item: Any) -> tuple[DetectRequest, Image.Image]:
+        request = item if isinstance(item, DetectRequest) else DetectRequest(item)
+        _validate(request)
+        # No JPEG draft decoding here: boxes are reported in original pixels.
+        return request, to_rgb(request.image, self.max_pixels)
+
+    def _detect_prepared(
+        self, prepared: list[tuple[DetectRequest, Image.Image]]
+    ) -> list[list[Detection]]:
+        return self.detect([image for _, image in prepared], [request for request, _ in prepared])
 
     @abstractmethod
     def detect(

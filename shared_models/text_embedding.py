@@ -13,7 +13,14 @@ import numpy as np
 
 from core.errors import InvalidInputError
 from core.packages import WeightFile, verified_path
-from core.registry import LoadContext, ModelRunner, ModelSpec, register, register_external
+from core.registry import (
+    LoadContext,
+    ModelRunner,
+    ModelSpec,
+    register,
+    register_external,
+    run_valid_rows,
+)
 
 from .external import load_pretrained
 
@@ -52,26 +59,23 @@ class TextEmbedder(ModelRunner):
         self.max_chars = max_chars
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
-        outputs: list[Any] = [None] * len(inputs)
-        good: list[int] = []
-        for i, text in enumerate(inputs):
-            if not isinstance(text, str) or not text.strip():
-                outputs[i] = InvalidInputError("Text to embed must be a non-empty string.")
-            else:
-                good.append(i)
-        if good:
-            # Truncate by characters first; the tokenizer then truncates to 256 tokens.
-            texts = [inputs[i][: self.max_chars] for i in good]
-            vectors = self.model.encode(
-                texts,
-                batch_size=len(texts),
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            ).astype(np.float32, copy=False)
-            for i, vec in zip(good, vectors, strict=True):
-                outputs[i] = vec
-        return outputs
+        return run_valid_rows(inputs, self._prepare, self._encode)
+
+    def _prepare(self, text: Any) -> str:
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("Text to embed must be a non-empty string.")
+        # Truncate by characters first; the tokenizer then truncates to 256 tokens.
+        return text[: self.max_chars]
+
+    def _encode(self, texts: list[str]) -> list[np.ndarray]:
+        vectors = self.model.encode(
+            texts,
+            batch_size=len(texts),
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return list(vectors.astype(np.float32, copy=False))
 
 
 def _sentence_transformer(path: str, ctx: LoadContext, local_only: bool = True) -> TextEmbedder:
