@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 class _Request:
     inputs: list[Any]
     future: Future
+    return_exceptions: bool = False
     submitted: float = field(default_factory=time.perf_counter)
 
 
@@ -59,8 +60,13 @@ class MicroBatcher:
         self._closed = False
 
     # ------------------------------------------------------------------ callers
-    def submit(self, inputs: list[Any]) -> Future:
-        """Queue a list of inputs; the future resolves to the list of outputs."""
+    def submit(self, inputs: list[Any], return_exceptions: bool = False) -> Future:
+        """Queue a list of inputs; the future resolves to the list of outputs.
+
+        By default a bad input fails the caller's whole request with its error.
+        With ``return_exceptions=True`` its exception takes its place in the list
+        and the caller keeps every other output.
+        """
         if self._closed:
             raise SpringboardError(f"The batcher for {self.name} is closed")
         future: Future = Future()
@@ -69,7 +75,7 @@ class MicroBatcher:
             return future
         self._ensure_worker()
         try:
-            self._queue.put_nowait(_Request(list(inputs), future))
+            self._queue.put_nowait(_Request(list(inputs), future, return_exceptions))
         except queue.Full:
             raise OverloadedError(
                 f"{self.name} has {self._queue.qsize()} requests waiting; try again shortly"
@@ -143,6 +149,11 @@ class MicroBatcher:
             mine = outputs[offset : offset + len(req.inputs)]
             offset += len(req.inputs)
             error = next((o for o in mine if isinstance(o, BaseException)), None)
+            if error is not None and req.return_exceptions:
+                self._metrics.record_request(time.perf_counter() - req.submitted, ok=False)
+                if req.future.set_running_or_notify_cancel():
+                    req.future.set_result(mine)
+                continue
             self._finish(req, error if error is not None else mine)
 
     def _run_checked(self, inputs: list[Any]) -> list[Any]:

@@ -34,12 +34,16 @@ class ModelHandle(ABC):
     role: str
 
     @abstractmethod
-    def call(self, inputs: list[Any]) -> list[Any]:
-        """Run the model on a list of inputs and return the list of outputs."""
+    def call(self, inputs: list[Any], return_exceptions: bool = False) -> list[Any]:
+        """Run the model on a list of inputs and return the list of outputs.
 
-    async def acall(self, inputs: list[Any]) -> list[Any]:
+        A bad input raises its error for the whole call, unless
+        ``return_exceptions`` is set: then the exception stands in its place.
+        """
+
+    async def acall(self, inputs: list[Any], return_exceptions: bool = False) -> list[Any]:
         """The async form of ``call``."""
-        return await asyncio.to_thread(self.call, inputs)
+        return await asyncio.to_thread(self.call, inputs, return_exceptions)
 
     def stream(self, item: Any) -> Iterator[str]:
         """Stream text pieces for one input of a streaming role (text generation)."""
@@ -79,19 +83,17 @@ class LocalHandle(ModelHandle):
         with self._manager.use(self.name) as runner:
             return runner(inputs)
 
-    def call(self, inputs: list[Any]) -> list[Any]:
-        if not isinstance(inputs, list):
-            raise InvalidInputError(f"{self.name} takes a list of inputs, got {type(inputs).__name__}")
-        return self._batcher.submit(inputs).result()
+    def call(self, inputs: list[Any], return_exceptions: bool = False) -> list[Any]:
+        return self.submit(inputs, return_exceptions).result()
 
-    async def acall(self, inputs: list[Any]) -> list[Any]:
-        if not isinstance(inputs, list):
-            raise InvalidInputError(f"{self.name} takes a list of inputs, got {type(inputs).__name__}")
-        return await asyncio.wrap_future(self._batcher.submit(inputs))
+    async def acall(self, inputs: list[Any], return_exceptions: bool = False) -> list[Any]:
+        return await asyncio.wrap_future(self.submit(inputs, return_exceptions))
 
-    def submit(self, inputs: list[Any]):
+    def submit(self, inputs: list[Any], return_exceptions: bool = False):
         """Queue inputs and return a ``concurrent.futures.Future`` of the outputs."""
-        return self._batcher.submit(inputs)
+        if not isinstance(inputs, list):
+            raise InvalidInputError(f"{self.name} takes a list of inputs, got {type(inputs).__name__}")
+        return self._batcher.submit(inputs, return_exceptions)
 
     def stream(self, item: Any) -> Iterator[str]:
         """Stream pieces of one request through the batcher.

@@ -67,19 +67,28 @@ class ModelManager:
         self.settings.model_cache_dir.mkdir(parents=True, exist_ok=True)
 
     # --------------------------------------------------------------- lookup
-    def spec(self, name_or_role: str) -> ModelSpec:
-        """Resolve a role ("speech") through settings, or a model name directly."""
+    def spec(self, name_or_role: str, role: str | None = None) -> ModelSpec:
+        """Resolve a role ("speech") through settings, a model name, or an external source.
+
+        An external source (``hub:``, ``torchvision:``, ``local:``) that is not a
+        role's configured choice needs ``role`` to say which loader reads it.
+        """
         with self._lock:
             if name_or_role in self._slots:  # includes external sources already resolved
                 return self._slots[name_or_role].spec
         choice = getattr(self.settings.models, name_or_role, None)
         if isinstance(choice, str):
             return self.registry.resolve(choice, role=name_or_role)
-        return self.registry.resolve(name_or_role)
+        return self.registry.resolve(name_or_role, role=role)
 
-    def handle(self, name_or_role: str) -> ModelHandle:
-        """The handle apps use to call a model: batched, sync and async."""
-        spec = self.spec(name_or_role)
+    def handle(self, name_or_role: str, role: str | None = None) -> ModelHandle:
+        """The handle apps use to call a model: batched, sync and async.
+
+        ``manager.handle("speech")`` follows settings; ``handle("whisper-tiny.en")``
+        names a model; ``handle("local:/models/mine", role="classification")`` loads
+        an external source with that role's loader.
+        """
+        spec = self.spec(name_or_role, role)
         with self._lock:
             if spec.name not in self._handles:
                 self._slot(spec)

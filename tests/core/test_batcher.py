@@ -97,3 +97,13 @@ def test_wrong_output_length_is_an_error_not_a_misalignment():
     batcher = MicroBatcher("bad", lambda xs: xs[:-1], max_batch_size=8, max_wait_ms=1)
     with pytest.raises(Exception, match="returned 1 outputs for 2 inputs"):
         batcher([1, 2])
+
+
+def test_return_exceptions_keeps_the_good_outputs_of_a_mixed_request():
+    batcher = MicroBatcher("square", _Square(delay=0), max_batch_size=8, max_wait_ms=1)
+    out = batcher.submit([2, -1, 3], return_exceptions=True).result()
+    assert out[0] == 4 and out[2] == 9
+    assert isinstance(out[1], InvalidInputError)
+    with pytest.raises(InvalidInputError):
+        batcher([2, -1, 3])
+    batcher.close()

@@ -162,3 +162,14 @@ def test_a_role_pointed_at_an_external_source_is_callable_through_its_handle(tmp
     assert handle.name == "local:/my/encoder"
     assert handle.call([3.0]) == [3.0] and handle.call([4.0]) == [4.0]
     assert sources == ["local:/my/encoder"], "loaded once, told its source"
+
+
+def test_an_external_source_can_be_named_with_its_role(toy_settings):
+    reg = _registry({})
+    reg.register_external("toy", lambda ctx: LinearRunner(1), approx_mb=1)
+    mgr = ModelManager(toy_settings, registry=reg)
+    with pytest.raises(UnknownModelError):
+        mgr.handle("local:/elsewhere")  # no role: nobody knows which loader reads it
+    handle = mgr.handle("local:/elsewhere", role="toy")
+    assert handle.call([5.0]) == [5.0]
+    assert mgr.handle("local:/elsewhere") is handle, "once resolved, the name alone finds it"
