@@ -1,0 +1,205 @@
+"""Training your own classifier: real data slices, saving and reloading, and bad training sets."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from apps.vision import ImageRecognizer, datasets
+from apps.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
+from core.errors import InvalidInputError
+
+from .conftest import needs_fashion_mnist, write_fashion_folder
+
+pytestmark = needs_fashion_mnist
+TROUSER, SNEAKER, BAG = 1, 7, 8
+
+
+def _no_pickles(folder: Path) -> None:
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == ["config.json", "model.safetensors", "training.json"], files
+    assert not any(p.suffix in {".pt", ".pth", ".pkl", ".bin"} for p in folder.iterdir())
+
+
+def test_small_cnn_on_fashion_mnist_slice_beats_chance(recognizer, manager):
+    steps = []
+    report = recognizer.train_classifier(
+        "fashion-mnist", epochs=3, limit=1000, progress=lambda f, m: steps.append(f)
+    )
+    assert report.method == "cnn" and report.class_names == list(FASHION_MNIST_CLASSES)
+    assert report.metrics.n_test == 200
+    assert report.accuracy > 0.55 and report.macro_f1 > 0.45  # chance is 0.10
+    assert len(report.curve.epoch) == 3 and steps[-1] == 1.0 and steps == sorted(steps)
+    confusion = np.asarray(report.metrics.confusion)
+    assert confusion.shape == (10, 10) and confusion.sum() == 200
+    _no_pickles(recognizer.data_dir / "models" / report.name)
+
+    # Served by the shared core under its own name, and listed next to the ImageNet model.
+    assert report.model_id in [v for _, v in recognizer.classifier_choices()]
+    test = load_fashion_mnist("test")
+    images = [Image.fromarray(test.images[i]) for i in range(300, 340)]
+    items = recognizer.classify_batch(images, top_k=1, model=report.model_id)
+    served = np.mean([it.result[0].label == FASHION_MNIST_CLASSES[test.labels[300 + i]]
+                      for i, it in enumerate(items)])
+    assert served > 0.5
+    assert manager.is_loaded(report.model_id)
+
+    # A fresh recognizer on the same folder (a restart) finds and serves it.
+    again = ImageRecognizer(manager, data_dir=recognizer.data_dir)
+    assert report.model_id in [v for _, v in again.classifier_choices()]
+    assert again.classify(images[0], top_k=1, model=report.name)[0].label in FASHION_MNIST_CLASSES
+
+
+def test_head_on_frozen_features_from_a_zip_of_real_images(recognizer, tmp_path):
+    root = write_fashion_folder(tmp_path / "garments", {TROUSER: 12, SNEAKER: 12, BAG: 12})
+    archive = tmp_path / "garments.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in root.rglob("*.png"):
+            zf.write(f, f"garments/{f.relative_to(root)}")  # zips usually nest one folder
+    report = recognizer.train_classifier(archive, epochs=15, name="garments")
+    assert report.method == "head" and report.name == "garments"
+    assert sorted(report.class_names) == ["Bag", "Sneaker", "Trouser"]
+    assert report.metrics.n_test == 3 * round(0.2 * 12)
+    assert report.accuracy >= 0.75  # chance is 1/3
+    _no_pickles(recognizer.data_dir / "models" / "garments")
+    config = json.loads((recognizer.data_dir / "models" / "garments" / "config.json").read_text())
+    assert config["architecture"] == "efficientnet_lite0"  # the core's local: format
+    assert not list((recognizer.data_dir / "uploads").iterdir())  # extracted upload removed
+
+    # The saved model, served by the core, agrees with the held-out evaluation.
+    test = load_fashion_mnist("test")
+    idx = np.flatnonzero(test.labels == TROUSER)[50:56]
+    preds = [recognizer.classify(Image.fromarray(test.images[i]), top_k=1, model="garments")[0]
+             for i in idx]
+    assert sum(p.label == "Trouser" for p in preds) >= 4
+
+    # Same name again: a new model, the first is kept.
+    second = recognizer.train_classifier(root, epochs=2, name="garments")
+    assert second.name == "garments-2"
+    assert (recognizer.data_dir / "models" / "garments" / "model.safetensors").is_file()
+
+
+def test_fine_tuning_runs_and_is_saved(recognizer, tmp_path):
+    root = write_fashion_folder(tmp_path / "ft", {TROUSER: 5, BAG: 5}, offset=20)
+    report = recognizer.train_classifier(root, epochs=5, fine_tune_epochs=1, name="ft")
+    assert report.method == "finetune"
+    assert len(report.curve.epoch) == 6  # 5 head epochs, then 1 fine-tuning epoch
+    assert report.metrics.n_test == 2
+    assert recognizer.classify(tmp_path / "ft" / "Bag" / os.listdir(tmp_path / "ft" / "Bag")[0],
+                               top_k=2, model="ft")[0].label in {"Bag", "Trouser"}
+
+
+def test_small_cnn_on_a_folder_of_images(recognizer, tmp_path):
+    root = write_fashion_folder(tmp_path / "cnn", {TROUSER: 30, BAG: 30}, offset=80)
+    report = recognizer.train_classifier(root, epochs=4, method="cnn", name="cnn-folder")
+    assert report.method == "cnn" and report.metrics.n_test == 12
+    assert report.accuracy >= 0.75  # trousers and bags; chance is 1/2
+    bag = next((root / "Bag").iterdir())
+    assert recognizer.classify(bag, top_k=1, model="cnn-folder")[0].label in {"Bag", "Trouser"}
+
+
+def test_unbalanced_set_trains_with_a_warning(recognizer, tmp_path):
+    root = write_fashion_folder(tmp_path / "unbalanced", {TROUSER: 24, BAG: 4}, offset=40)
+    report = recognizer.train_classifier(root, epochs=10)
+    assert any("Unbalanced" in w for w in report.warnings)
+    assert report.counts == {"Bag": 4, "Trouser": 24}
+    assert report.metrics.per_class_recall()["Bag"] >= 0.0  # the small class is evaluated
+
+
+def test_empty_and_one_class_and_tiny_training_sets(recognizer, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInputError, match="empty"):
+        recognizer.train_classifier(empty)
+    (empty / "cats").mkdir()
+    (empty / "dogs").mkdir()
+    with pytest.raises(InvalidInputError, match="no images"):
+        recognizer.train_classifier(empty)
+    one = write_fashion_folder(tmp_path / "one", {BAG: 6})
+    with pytest.raises(InvalidInputError, match="Only one class"):
+        recognizer.train_classifier(one)
+    partly = write_fashion_folder(tmp_path / "partly", {BAG: 6, TROUSER: 6})
+    (partly / "Empty-class").mkdir()
+    with pytest.raises(InvalidInputError, match="Empty-class"):
+        recognizer.train_classifier(partly)
+    tiny = write_fashion_folder(tmp_path / "tiny", {BAG: 6, TROUSER: 2})
+    with pytest.raises(InvalidInputError, match="at least 3 images"):
+        recognizer.train_classifier(tiny)
+    with pytest.raises(InvalidInputError, match="No training folder"):
+        recognizer.train_classifier(tmp_path / "missing")
+    not_zip = tmp_path / "data.zip"
+    not_zip.write_bytes(b"PK but not really")
+    with pytest.raises(InvalidInputError, match="neither a folder nor a zip"):
+        recognizer.train_classifier(not_zip)
+    with pytest.raises(InvalidInputError, match="epochs"):
+        recognizer.train_classifier(partly, epochs=0)
+
+
+def test_unreadable_images_are_skipped_with_a_note(recognizer, tmp_path):
+    root = write_fashion_folder(tmp_path / "corrupt", {BAG: 5, TROUSER: 5}, offset=60)
+    (root / "Bag" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    report = recognizer.train_classifier(root, epochs=3)
+    assert report.skipped and "broken.png" in report.skipped[0]
+    assert report.counts["Bag"] == 5
+
+
+def _zip_with(path: Path, entries: list[tuple[str, bytes]], symlink: str | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("../../evil.png", "path traversal"),
+        ("cats/../../evil.png", "path traversal"),
+        ("/etc/evil.png", "absolute"),
+        ("C:/Windows/evil.png", "absolute"),
+        ("cats\\..\\..\\evil.png", "path traversal"),
+    ],
+)
+def test_malicious_zip_names_are_refused(recognizer, tmp_path, name, message):
+    png = (Path(__file__).parent / "__init__.py").read_bytes()  # content does not matter
+    archive = _zip_with(tmp_path / "evil.zip", [("cats/a.png", png), ("dogs/b.png", png), (name, png)])
+    with pytest.raises(InvalidInputError, match=message):
+        recognizer.train_classifier(archive)
+    assert not (tmp_path.parent / "evil.png").exists() and not Path("/etc/evil.png").exists()
+    assert not list((recognizer.data_dir / "uploads").glob("upload-*"))
+
+
+def test_symlinks_and_oversized_zips_are_refused(recognizer, tmp_path, monkeypatch):
+    link = _zip_with(tmp_path / "link.zip", [("cats/a.png", b"x")], symlink="dogs/passwd.png")
+    with pytest.raises(InvalidInputError, match="symbolic link"):
+        recognizer.train_classifier(link)
+    many = _zip_with(tmp_path / "many.zip", [(f"c{i % 2}/{i}.png", b"x") for i in range(30)])
+    monkeypatch.setattr(datasets, "MAX_ZIP_FILES", 20)
+    with pytest.raises(InvalidInputError, match="entries"):
+        recognizer.train_classifier(many)
+    big = _zip_with(tmp_path / "big.zip", [("a/1.png", b"\0" * 400_000), ("b/2.png", b"\0" * 400_000)])
+    monkeypatch.setattr(datasets, "MAX_ZIP_UNCOMPRESSED_BYTES", 500_000)
+    with pytest.raises(InvalidInputError, match="MB"):
+        recognizer.train_classifier(big)
+    assert not list((recognizer.data_dir / "uploads").glob("upload-*"))
+
+
+def test_held_out_metrics_by_hand():
+    from apps.vision.evaluation import held_out_metrics
+
+    # class a: 2 right, 1 called b; class b: 1 right; class c: never present, never predicted.
+    m = held_out_metrics(np.array([0, 0, 0, 1]), np.array([0, 0, 1, 1]), ["a", "b", "c"])
+    assert m.accuracy == 0.75 and m.confusion == [[2, 1, 0], [0, 1, 0], [0, 0, 0]]
+    f1_a, f1_b = 2 * 2 / (2 + 3), 2 * 1 / (2 + 1)
+    assert m.macro_f1 == pytest.approx((f1_a + f1_b + 0.0) / 3)
