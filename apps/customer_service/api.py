@@ -1,0 +1,474 @@
+"""The customer service bot: the Python API behind the page.
+
+from apps.customer_service import CustomerServiceBot
+bot = CustomerServiceBot.from_faq("faq.csv", use_llm=True)   # .csv/.json/.md
+reply = bot.ask("where is my parcel?", session_id="s1")
+reply.answer, reply.source_id, reply.confidence, reply.escalated, reply.intent
+bot.train_intents(examples)      # DataFrame or list of (text, intent)
+bot.evaluate_intents(examples)   # dict with accuracy, macro_f1, confusion
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import get_manager
+from core.errors import InvalidInputError, SpringboardError
+from core.settings import get_settings
+from core.storage import Database
+
+from .conversations import NO_ANSWER, ConversationStore
+from .datasets import DEMO_FAQ, DEMO_INTENTS, read_labelled_csv
+from .importers import FaqEntry, parse_faq, read_faq_file
+from .intents import IntentModel, Mode, ProgressFn, classification_metrics, normalise_examples
+from .knowledge import KnowledgeBase, StoredEntry
+from .phrasing import build_request
+from .retrieval import HybridRetriever, Retrieval
+from .sentiment import analyse
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLD = 0.5  # calibrated P(correct); below it the bot escalates
+DEMO_COMPANY = "Kestrel Money"
+FALLBACK = (
+    "I'm sorry, I couldn't find a reliable answer to that in our help articles. "
+    "I've passed your question to our support team (ticket #{ticket}); a person will reply here."
+)
+HUMAN_HANDOVER = (
+    "Of course. I've passed this conversation to our support team (ticket #{ticket}); "
+    "a person will pick it up here shortly."
+)
+OFFER_HUMAN = (
+    "\n\nI'm sorry this has been frustrating. If you'd like, I can hand you over to a member "
+    'of our team: just say "talk to a human".'
+)
+SMALL_TALK = {
+    "greeting": "Hello! I'm the support assistant. Ask me about cards, payments, transfers, fees or your account.",
+    "thanks": "You're welcome! Is there anything else I can help with?",
+}
+_HUMAN_REQUEST = re.compile(
+    r"\b(talk|speak|chat|connect|transfer|put)\b.{0,30}\b(human|person|agent|someone|representative|staff|manager)\b"
+    r"|\b(real|live)\s+(person|human|agent)\b|^\s*(human|agent|operator)\s*[.!?]*\s*$|转人工|人工客服",
+    re.IGNORECASE,
+)
+# Small talk is answered only when the words say so too: a ten-intent demo model
+# alone would call "what's the weather like?" a greeting.
+_SMALL_TALK_WORDS = re.compile(
+    r"\b(hi|hello|hey|hiya|good (morning|afternoon|evening)|thanks|thank you|thx|cheers|"
+    r"appreciated?)\b|你好|谢谢",
+    re.IGNORECASE,
+)
+_AFFIRMATIVE = re.compile(r"^\s*(yes|yes please|yeah|yep|ok|okay|please do|sure)\b", re.IGNORECASE)
+
+
+@dataclass
+class Source:
+    """A knowledge base entry that was considered for an answer."""
+
+    id: str
+    question: str
+    category: str
+    score: float
+
+
+@dataclass
+class Reply:
+    """The bot's answer to one message, with everything needed to show or audit it."""
+
+    answer: str
+    source_id: str | None
+    confidence: float
+    escalated: bool
+    intent: str | None
+    intent_confidence: float | None = None
+    sentiment: str = "neutral"
+    sentiment_score: float = 0.0
+    offer_human: bool = False
+    ticket_id: int | None = None
+    message_id: int | None = None
+    session_id: str = ""
+    source_question: str | None = None
+    sources: list[Source] = field(default_factory=list)
+    phrased_by_llm: bool = False
+    done: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CustomerServiceBot:
+    """Answers from a knowledge base, detects intents and sentiment, escalates to people."""
+
+    def __init__(
+        self,
+        *,
+        use_llm: bool = False,
+        threshold: float = DEFAULT_THRESHOLD,
+        company: str = "our company",
+        data_dir: str | Path | None = None,
+        db: Database | None = None,
+        manager=None,
+    ) -> None:
+        if not 0.0 <= float(threshold) <= 1.0:
+            raise InvalidInputError("The confidence threshold is a probability between 0 and 1.")
+        self.use_llm = bool(use_llm)
+        self.threshold = float(threshold)
+        self.company = company
+        self.manager = manager or get_manager()
+        settings = get_settings() if manager is None else self.manager.settings
+        self.data_dir = Path(data_dir) if data_dir else settings.data_dir / "customer_service"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = db or Database(self.data_dir / "customer_service.db")
+        self.max_chars = settings.limits.max_text_chars
+        self._embedder = self.manager.handle("embedding")
+        self.kb = KnowledgeBase(self.db, self.data_dir / "index", self._embed)
+        self.retriever = HybridRetriever(self.kb)
+        self.conversations = ConversationStore(self.db)
+        self.intents_dir = self.data_dir / "intents"
+        self._intent_model: IntentModel | None = IntentModel.load(self.intents_dir)
+        self._intent_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_faq(cls, path: str | Path, use_llm: bool = False, **kwargs: Any) -> CustomerServiceBot:
+        """A bot whose knowledge base holds the entries of a .csv, .json or .md file
+        (added to, or replacing by id, whatever the data directory already has)."""
+        entries = read_faq_file(path)  # parse first: a bad file leaves storage untouched
+        bot = cls(use_llm=use_llm, **kwargs)
+        bot.kb.upsert_many(entries)
+        return bot
+
+    @classmethod
+    def demo(cls, use_llm: bool = False, **kwargs: Any) -> CustomerServiceBot:
+        """The bot with the shipped knowledge base of the fictional neobank Kestrel Money."""
+        kwargs.setdefault("company", DEMO_COMPANY)
+        bot = cls(use_llm=use_llm, **kwargs)
+        if len(bot.kb) == 0:
+            bot.kb.upsert_many(read_faq_file(DEMO_FAQ))
+        return bot
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.stack(self._embedder.call(list(texts)))
+
+    # ------------------------------------------------------------------ knowledge base
+    def import_faq(self, data: bytes | str | Path, name: str | None = None) -> dict[str, int]:
+        """Import a file (path, or bytes plus its file name). Returns counts added/updated."""
+        if isinstance(data, (bytes, bytearray)):
+            if not name:
+                raise InvalidInputError(
+                    "Give the file name with the bytes, so its format is known."
+                )
+            entries = parse_faq(bytes(data), name)
+        else:
+            entries = read_faq_file(data)
+        return self.kb.upsert_many(entries)
+
+    def add_entry(
+        self, question: str, answer: str, category: str = "", entry_id: str = ""
+    ) -> StoredEntry:
+        return self.kb.add(entry_id, question, answer, category)
+
+    def edit_entry(
+        self,
+        entry_id: str,
+        question: str,
+        answer: str,
+        category: str = "",
+        expected_version: int | None = None,
+    ) -> StoredEntry:
+        return self.kb.update(entry_id, question, answer, category, expected_version)
+
+    def delete_entry(self, entry_id: str, expected_version: int | None = None) -> None:
+        self.kb.delete(entry_id, expected_version)
+
+    def entries(self) -> list[StoredEntry]:
+        return self.kb.all()
+
+    def search(self, query: str, k: int = 5) -> Retrieval:
+        """Retrieval only: ranked entries with their scores and the confidence."""
+        query = self._check_text(query)
+        return self.retriever.search(query, self._embed([query])[0], k)
+
+    # ------------------------------------------------------------------ answering
+    def ask(
+        self, question: str, session_id: str | None = None, use_llm: bool | None = None
+    ) -> Reply:
+        """Answer one customer message (the whole reply at once). ``use_llm`` overrides
+        the bot's setting for this message."""
+        final: Reply | None = None
+        for final in self.ask_stream(question, session_id, use_llm=use_llm):  # noqa: B007 - keep the last
+            pass
+        assert final is not None
+        return final
+
+    def ask_stream(
+        self, question: str, session_id: str | None = None, use_llm: bool | None = None
+    ) -> Iterator[Reply]:
+        """Answer one message, yielding partial replies (``done=False``) while the
+        language model writes, then the final, stored reply (``done=True``)."""
+        question = self._check_text(question)
+        session_id = self.conversations.check_session_id(session_id)
+        if len(self.kb) == 0:
+            raise InvalidInputError(
+                "The knowledge base is empty: import FAQ entries (CSV, JSON or Markdown) before asking."
+            )
+        history = self.conversations.history(session_id, limit=10)
+        vector = self._embed([question])[0]
+        mood = analyse(question)
+        intent, intent_p = self._detect_intent(question, vector)
+        base = dict(
+            intent=intent,
+            intent_confidence=intent_p,
+            sentiment=mood.label,
+            sentiment_score=mood.score,
+            session_id=session_id,
+        )
+
+        wants_human = bool(_HUMAN_REQUEST.search(question)) or (
+            intent == "human_agent" and (intent_p or 0) > 0.6
+        )
+        if not wants_human and history and _AFFIRMATIVE.match(question):
+            # "yes" right after the bot offered a human means: hand me over.
+            wants_human = (
+                history[-1]["role"] == "assistant"
+                and OFFER_HUMAN.strip()[:40] in history[-1]["content"]
+            )
+        if wants_human:
+            yield self._finish(
+                question, "", base, None, 1.0, escalated=True, reason="customer asked for a human"
+            )
+            return
+
+        retrieval = self.retriever.search(question, vector)
+        if retrieval.confidence < self.threshold and history and len(question.split()) <= 6:
+            # A short follow-up ("and how long does that take?") may need the previous question.
+            previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
+            if previous:
+                combined = f"{previous} {question}"[: self.max_chars]
+                alt = self.retriever.search(combined, self._embed([combined])[0])
+                if alt.confidence > retrieval.confidence:
+                    retrieval = alt
+        top = retrieval.top
+        sources = [
+            Source(c.entry.id, c.entry.question, c.entry.category, round(c.fused, 5))
+            for c in retrieval.candidates
+        ]
+        base["sources"] = sources
+        confident = top is not None and retrieval.confidence >= self.threshold
+
+        small_talk = intent in SMALL_TALK and (intent_p or 0) > 0.6
+        if not confident and small_talk and _SMALL_TALK_WORDS.search(question):
+            yield self._finish(
+                question, SMALL_TALK[intent], base, None, retrieval.confidence, escalated=False
+            )
+            return
+        if not confident:
+            yield self._finish(
+                question,
+                "",
+                base,
+                None,
+                retrieval.confidence,
+                escalated=True,
+                reason=NO_ANSWER,
+            )
+            return
+
+        assert top is not None
+        entry = top.entry
+        suffix = OFFER_HUMAN if mood.angry else ""
+        answer, used_llm = entry.answer, False
+        if self.use_llm if use_llm is None else use_llm:
+            pieces: list[str] = []
+            try:
+                request = build_request(
+                    self.company,
+                    question,
+                    entry.question,
+                    entry.answer,
+                    [{"role": m["role"], "content": m["content"]} for m in history],
+                )
+                for piece in self.manager.handle("generation").stream(request):
+                    pieces.append(piece)
+                    yield Reply(
+                        "".join(pieces),
+                        entry.id,
+                        retrieval.confidence,
+                        False,
+                        done=False,
+                        source_question=entry.question,
+                        **base,
+                    )
+                text = "".join(pieces).strip()
+                if text:
+                    answer, used_llm = text, True
+            except (SpringboardError, RuntimeError, OSError) as exc:
+                # Model missing, out of memory, overloaded: the verbatim answer is always right.
+                log.warning("Language model unavailable, answering verbatim: %s", exc)
+        yield self._finish(
+            question,
+            answer + suffix,
+            base,
+            entry,
+            retrieval.confidence,
+            escalated=False,
+            offer_human=mood.angry,
+            used_llm=used_llm,
+        )
+
+    def _finish(
+        self,
+        question: str,
+        answer: str,
+        base: dict,
+        entry: StoredEntry | None,
+        confidence: float,
+        *,
+        escalated: bool,
+        reason: str | None = None,
+        offer_human: bool = False,
+        used_llm: bool = False,
+    ) -> Reply:
+        template = HUMAN_HANDOVER if reason == "customer asked for a human" else FALLBACK
+        if escalated:
+            # The ticket number goes into the text, so store first with a placeholder.
+            answer = template.format(ticket="{ticket}")
+        message_id, ticket_id = self.conversations.record_turn(
+            base["session_id"],
+            question,
+            answer,
+            intent=base["intent"],
+            intent_confidence=base["intent_confidence"],
+            sentiment=base["sentiment_score"],
+            source_id=entry.id if entry else None,
+            confidence=confidence,
+            escalated=escalated,
+            ticket_reason=reason if escalated else None,
+        )
+        if ticket_id is not None:
+            answer = answer.format(ticket=ticket_id)
+            with self.db.transaction() as conn:
+                conn.execute(
+                    "UPDATE cs_messages SET content = ? WHERE id = ?", (answer, message_id)
+                )
+        return Reply(
+            answer=answer,
+            source_id=entry.id if entry else None,
+            confidence=round(float(confidence), 4),
+            escalated=escalated,
+            offer_human=offer_human or escalated,
+            ticket_id=ticket_id,
+            message_id=message_id,
+            source_question=entry.question if entry else None,
+            phrased_by_llm=used_llm,
+            done=True,
+            **base,
+        )
+
+    def request_human(self, session_id: str, reason: str = "customer asked for a human") -> int:
+        """Open (or return the open) escalation ticket for a conversation."""
+        return self.conversations.open_ticket(
+            self.conversations.check_session_id(session_id), reason
+        )
+
+    def history(self, session_id: str) -> list[dict]:
+        return self.conversations.history(
+            self.conversations.check_session_id(session_id), limit=200
+        )
+
+    def feedback(self, message_id: int, helpful: bool) -> None:
+        """Thumbs up (True) or down (False) on one answer."""
+        self.conversations.add_feedback(message_id, helpful)
+
+    def _check_text(self, text: Any) -> str:
+        if not isinstance(text, str):
+            raise InvalidInputError(f"A message must be text, got {type(text).__name__}.")
+        text = text.replace("\x00", "").strip()
+        if not text:
+            raise InvalidInputError("The message is empty; type a question.")
+        if len(text) > self.max_chars:
+            raise InvalidInputError(
+                f"The message is {len(text)} characters; the limit is {self.max_chars}. Please shorten it."
+            )
+        return text
+
+    # ------------------------------------------------------------------ intents
+    @property
+    def intent_model(self) -> IntentModel:
+        """The trained intent model; the shipped demo intents are trained on first use."""
+        with self._intent_lock:
+            if self._intent_model is None:
+                texts, labels = zip(*read_labelled_csv(DEMO_INTENTS), strict=True)
+                model, _ = IntentModel.train(
+                    list(texts), list(labels), mode="head", embed=self._embed
+                )
+                model.save(self.intents_dir)
+                self._intent_model = model
+            return self._intent_model
+
+    def _detect_intent(self, text: str, vector: np.ndarray) -> tuple[str | None, float | None]:
+        model = self.intent_model
+        label, p = model.predict(
+            [text], embeddings=vector[None, :] if model.mode == "head" else None
+        )[0]
+        return label, round(p, 4)
+
+    def train_intents(
+        self,
+        examples: Any,
+        mode: Mode = "head",
+        epochs: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> dict:
+        """Train, save and start using a new intent model. ``mode``: "head" (seconds, on
+        the frozen shared embeddings) or "finetune" (minutes, fine-tunes a MiniLM copy)."""
+        texts, labels = normalise_examples(examples)
+        model, report = IntentModel.train(
+            texts, labels, mode=mode, embed=self._embed, epochs=epochs, progress=progress
+        )
+        model.save(self.intents_dir)
+        with self._intent_lock:
+            self._intent_model = model
+        return asdict(report)
+
+    def evaluate_intents(self, examples: Any, progress: ProgressFn | None = None) -> dict:
+        """Accuracy, macro-F1 and confusion matrix of the current intent model."""
+        texts, labels = normalise_examples(examples)
+        model = self.intent_model
+        predictions: list[str] = []
+        for i in range(0, len(texts), 256):
+            chunk = texts[i : i + 256]
+            predictions += [p for p, _ in model.predict(chunk, embed=self._embed)]
+            if progress:
+                progress(
+                    min(1.0, (i + 256) / len(texts)),
+                    f"Evaluated {min(i + 256, len(texts))}/{len(texts)}",
+                )
+        known = sorted(set(model.labels) | set(labels))
+        result = classification_metrics(labels, predictions, known)
+        result["unknown_intents"] = sorted(set(labels) - set(model.labels))
+        return result
+
+    # ------------------------------------------------------------------ inbox
+    def tickets(self, status: str | None = "open") -> list[dict]:
+        return self.conversations.tickets(status)
+
+    def close_ticket(self, ticket_id: int) -> None:
+        self.conversations.close_ticket(ticket_id)
+
+    def unanswered(self, limit: int = 100) -> list[dict]:
+        return self.conversations.unanswered(limit)
+
+    def feedback_stats(self) -> dict:
+        return self.conversations.feedback_stats()
+
+
+__all__ = ["CustomerServiceBot", "FaqEntry", "Reply", "Source"]

@@ -1,0 +1,207 @@
+"""BM25 over words and character n-grams, updated in place as entries change.
+
+Latin-script words are kept whole (minus stop words) and also split into
+character 4-grams, so "refunded" still meets "refund". Runs of CJK characters
+have no spaces, so they become character unigrams and bigrams: that is what
+makes Chinese (and Japanese) questions retrievable without a segmenter.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "from",
+        "by",
+        "with",
+        "about",
+        "into",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "done",
+        "have",
+        "has",
+        "had",
+        "i",
+        "me",
+        "my",
+        "mine",
+        "we",
+        "our",
+        "you",
+        "your",
+        "he",
+        "she",
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "why",
+        "when",
+        "where",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "not",
+        "no",
+        "so",
+        "than",
+        "too",
+        "very",
+        "just",
+        "there",
+        "here",
+        "as",
+        "up",
+        "out",
+        "any",
+        "some",
+        "all",
+        "get",
+        "got",
+        "please",
+        "hi",
+        "hello",
+    ]
+)
+NGRAM = 4
+
+
+def tokenize(text: str) -> list[str]:
+    """Word, character n-gram and CJK tokens of ``text``."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    tokens: list[str] = []
+    for word in _WORD.findall(text):
+        if _CJK.search(word):
+            tokens += _cjk_tokens(word)
+            continue
+        if word in STOP_WORDS:
+            continue
+        tokens.append("w:" + word)
+        if len(word) > NGRAM:
+            padded = f"<{word}>"
+            tokens += ["g:" + padded[i : i + NGRAM] for i in range(len(padded) - NGRAM + 1)]
+    return tokens
+
+
+def _cjk_tokens(run: str) -> list[str]:
+    # A run may mix scripts ("app里"); split CJK characters from the rest first.
+    tokens: list[str] = []
+    for part in re.findall(
+        r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+",
+        run,
+    ):
+        if _CJK.match(part):
+            tokens += ["c:" + ch for ch in part]
+            tokens += ["c:" + part[i : i + 2] for i in range(len(part) - 1)]
+        elif part not in STOP_WORDS:
+            tokens.append("w:" + part)
+    return tokens
+
+
+class BM25Index:
+    """Okapi BM25 with incremental add/remove (document frequencies kept current)."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.docs: dict[int, Counter] = {}
+        self.lengths: dict[int, int] = {}
+        self.df: Counter = Counter()
+        self.total_length = 0
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def add(self, doc_id: int, text: str) -> None:
+        self.remove(doc_id)
+        counts = Counter(tokenize(text))
+        self.docs[doc_id] = counts
+        self.lengths[doc_id] = sum(counts.values())
+        self.total_length += self.lengths[doc_id]
+        self.df.update(counts.keys())
+
+    def remove(self, doc_id: int) -> None:
+        counts = self.docs.pop(doc_id, None)
+        if counts is None:
+            return
+        self.total_length -= self.lengths.pop(doc_id)
+        self.df.subtract(counts.keys())
+        for term in counts:
+            if self.df[term] <= 0:
+                del self.df[term]
+
+    def idf(self, term: str) -> float:
+        n, df = len(self.docs), self.df.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+    def scores(self, query: str) -> tuple[dict[int, float], dict[int, float]]:
+        """BM25 score per matching document, and the IDF-weighted share of the
+        query's terms that each document contains (0..1, comparable across queries)."""
+        terms = Counter(tokenize(query))
+        if not terms or not self.docs:
+            return {}, {}
+        avg = self.total_length / len(self.docs)
+        weights = {t: self.idf(t) for t in terms}
+        # Terms no entry contains still count in the denominator: a query about
+        # something the knowledge base never mentions has low coverage.
+        unseen = math.log(1 + (len(self.docs) + 0.5) / 0.5)
+        denom = sum(weights[t] if t in self.df else unseen for t in terms) or 1.0
+        scores: dict[int, float] = {}
+        coverage: dict[int, float] = {}
+        for doc_id, counts in self.docs.items():
+            s = 0.0
+            covered = 0.0
+            norm = self.k1 * (1 - self.b + self.b * self.lengths[doc_id] / avg)
+            for term in terms:
+                tf = counts.get(term)
+                if tf:
+                    s += weights[term] * tf * (self.k1 + 1) / (tf + norm)
+                    covered += weights[term]
+            if s > 0:
+                scores[doc_id] = s
+                coverage[doc_id] = covered / denom
+        return scores, coverage

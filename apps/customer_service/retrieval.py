@@ -1,0 +1,143 @@
+"""Hybrid retrieval (dense + BM25, fused by reciprocal rank) and calibrated confidence.
+
+Ranking uses weighted reciprocal rank fusion, which needs no score scaling.
+Confidence is a different question, "is the top entry the right answer?", so it
+is a logistic model over scale-free features of the top candidate (its cosine,
+its margin over the runner-up, the share of the query's terms it covers, and
+whether both retrievers agree). Its coefficients were fitted on a held-out
+calibration set (``demo/calibration.csv``, not the benchmark sets) by
+``bench/customer_service_calibrate.py`` and ship in ``demo/calibration.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .knowledge import KnowledgeBase, StoredEntry
+from .lexical import _CJK
+
+CALIBRATION_FILE = Path(__file__).parent / "demo" / "calibration.json"
+# A small k makes the top ranks count: with a few dozen entries, k=60 flattens the
+# dense ranking so much that lexical overlap decides, and paraphrases share few words.
+RRF_K = 1
+DENSE_WEIGHT = 1.0
+LEXICAL_WEIGHT = 0.3
+# The shared encoder (MiniLM) is English-only: for CJK text its vectors say little,
+# so the lexical weight grows with the share of CJK characters in the query.
+CJK_LEXICAL_BOOST = 1.2
+FEATURES = ("dense", "margin", "coverage", "agree")
+# Used only if calibration.json is missing; the fitted file replaces them.
+DEFAULT_CALIBRATION = {"weights": [10.0, 6.0, 3.0, 1.0], "bias": -7.0}
+
+
+@dataclass
+class Candidate:
+    """One retrieved entry with the evidence behind its rank."""
+
+    entry: StoredEntry
+    fused: float
+    dense: float = 0.0
+    bm25: float = 0.0
+    coverage: float = 0.0
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+
+@dataclass
+class Retrieval:
+    """Ranked candidates, the confidence that the first is right, and its features."""
+
+    candidates: list[Candidate]
+    confidence: float
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def top(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+class Calibrator:
+    """Logistic map from top-candidate features to P(top entry answers the question)."""
+
+    def __init__(self, weights: list[float], bias: float) -> None:
+        self.weights = np.asarray(weights, dtype=np.float64)
+        self.bias = float(bias)
+
+    @classmethod
+    def load(cls, path: Path = CALIBRATION_FILE) -> Calibrator:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = DEFAULT_CALIBRATION
+        return cls(data["weights"], data["bias"])
+
+    def __call__(self, features: dict[str, float]) -> float:
+        z = float(np.dot(self.weights, [features[f] for f in FEATURES])) + self.bias
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+def features_of(
+    candidates: list[Candidate], dense_hits: list[tuple[int, float]], lexical_best: int | None
+) -> dict[str, float]:
+    """Scale-free evidence about the top candidate."""
+    top = candidates[0]
+    others = [s for num, s in dense_hits if num != top.entry.num]
+    runner_up = max(others) if others else 0.0
+    return {
+        "dense": top.dense,
+        "margin": top.dense - runner_up,
+        "coverage": top.coverage,
+        "agree": 1.0
+        if dense_hits and dense_hits[0][0] == top.entry.num and lexical_best == top.entry.num
+        else 0.0,
+    }
+
+
+def cjk_share(text: str) -> float:
+    """Share of the non-space characters that are Chinese, Japanese or Korean."""
+    chars = [c for c in text if not c.isspace()]
+    return sum(bool(_CJK.match(c)) for c in chars) / len(chars) if chars else 0.0
+
+
+class HybridRetriever:
+    """Dense + lexical search over a knowledge base."""
+
+    def __init__(self, kb: KnowledgeBase, calibrator: Calibrator | None = None) -> None:
+        self.kb = kb
+        self.calibrator = calibrator or Calibrator.load()
+
+    def search(self, query: str, query_vector: np.ndarray, k: int = 5) -> Retrieval:
+        depth = max(k, 20)
+        dense_hits = self.kb.dense_search(query_vector, depth)
+        bm25, coverage = self.kb.lexical_search(query)
+        lexical_hits = sorted(bm25.items(), key=lambda kv: -kv[1])[:depth]
+        fused: dict[int, Candidate] = {}
+        for rank, (num, score) in enumerate(dense_hits):
+            entry = self.kb.entries.get(num)
+            if entry is None:
+                continue
+            cand = fused.setdefault(num, Candidate(entry, 0.0))
+            cand.dense, cand.dense_rank = score, rank
+            cand.fused += DENSE_WEIGHT / (RRF_K + rank + 1)
+        lexical_weight = LEXICAL_WEIGHT + CJK_LEXICAL_BOOST * cjk_share(query)
+        for rank, (num, score) in enumerate(lexical_hits):
+            entry = self.kb.entries.get(num)
+            if entry is None:
+                continue
+            cand = fused.setdefault(num, Candidate(entry, 0.0))
+            cand.bm25, cand.lexical_rank = score, rank
+            cand.fused += lexical_weight / (RRF_K + rank + 1)
+        for num, cand in fused.items():
+            cand.coverage = coverage.get(num, 0.0)
+            if cand.dense_rank is None:  # outside the dense top-k: score it exactly
+                cand.dense = self.kb.entry_similarity(query_vector, num)
+        ranked = sorted(fused.values(), key=lambda c: -c.fused)[:k]
+        if not ranked:
+            return Retrieval([], 0.0)
+        feats = features_of(ranked, dense_hits, lexical_hits[0][0] if lexical_hits else None)
+        return Retrieval(ranked, self.calibrator(feats), feats)

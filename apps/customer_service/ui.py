@@ -1,0 +1,577 @@
+"""The customer service page: chat, knowledge base, intents, inbox. Thin: logic is in api.py."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from core.errors import SpringboardError
+
+from .api import CustomerServiceBot, Reply
+from .datasets import BANKING77_DIR, DEMO_INTENTS, banking77, read_labelled_csv
+from .importers import SUPPORTED
+from .plots import confusion_figure, worst_intents_figure
+
+TITLE = "Customer service"
+DESCRIPTION = "A support assistant that answers from your FAQ, cites its source, detects intents and hands over to people."
+
+EXAMPLES = [
+    "my card never showed up",
+    "how much does it cost to send money to another country?",
+    "I don't recognise a payment on my statement",
+    "THIS IS RIDICULOUS, my transfer has been pending for days!!!",
+    "what's the weather like tomorrow?",
+    "我的卡丢了怎么办",
+    "can I talk to a real person?",
+]
+INTENT_SOURCES = (
+    "Demo intents (Kestrel, 10 intents)",
+    "BANKING77 train (10,003 utterances)",
+    "Uploaded CSV",
+)
+EVAL_SOURCES = (
+    "BANKING77 test (3,080 utterances)",
+    "Demo intents (Kestrel, 10 intents)",
+    "Uploaded CSV",
+)
+
+_bot: CustomerServiceBot | None = None
+_bot_lock = threading.Lock()
+
+
+def get_bot() -> CustomerServiceBot:
+    """The page's bot (the demo knowledge base on first start), created on first use."""
+    global _bot
+    with _bot_lock:
+        if _bot is None:
+            _bot = CustomerServiceBot.demo()
+        return _bot
+
+
+def _error(exc: Exception) -> gr.Error:
+    return gr.Error(str(exc))
+
+
+# --------------------------------------------------------------------------- chat
+def _sources_markdown(reply: Reply) -> str:
+    lines = [
+        f"**Confidence** {reply.confidence:.0%} · **intent** `{reply.intent}`"
+        + (f" ({reply.intent_confidence:.0%})" if reply.intent_confidence is not None else "")
+        + f" · **sentiment** {reply.sentiment}"
+    ]
+    if reply.escalated:
+        lines.append(f"\n🧑‍💼 **Escalated** to a person: ticket #{reply.ticket_id}")
+    elif reply.source_id:
+        how = "phrased by the language model from" if reply.phrased_by_llm else "verbatim from"
+        lines.append(f"\n📄 Answer {how} **{reply.source_id}**: _{reply.source_question}_")
+    if reply.sources:
+        lines.append("\n| rank | entry | question |\n|---|---|---|")
+        for i, s in enumerate(reply.sources[:3], start=1):
+            lines.append(f"| {i} | `{s.id}` | {s.question} |")
+    return "\n".join(lines)
+
+
+def chat(message: str, history: list, session_id: str, use_llm: bool, message_ids: list):
+    """Stream one answer into the chat; remember which stored message each bubble is."""
+    bot = get_bot()
+    history = list(history or [])
+    history.append({"role": "user", "content": message})
+    history.append({"role": "assistant", "content": ""})
+    try:
+        for reply in bot.ask_stream(message, session_id=session_id, use_llm=use_llm):
+            history[-1] = {"role": "assistant", "content": reply.answer or "…"}
+            if reply.done:
+                ids = list(message_ids or []) + [None, reply.message_id]
+                yield history, _sources_markdown(reply), ids, ""
+            else:
+                yield history, "_Writing the answer…_", message_ids, ""
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+
+
+def like(data: gr.LikeData, session_id: str, message_ids: list) -> str:
+    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
+    ids = message_ids or []
+    message_id = ids[index] if 0 <= index < len(ids) else None
+    if message_id is None:
+        raise gr.Error("Only the assistant's answers can be rated.")
+    try:
+        get_bot().feedback(message_id, bool(data.liked))
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return (
+        "Thanks for the feedback!"
+        if data.liked
+        else "Thanks, we'll use this to improve the answer."
+    )
+
+
+def hand_over(session_id: str) -> str:
+    try:
+        ticket = get_bot().request_human(session_id)
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return f"🧑‍💼 Ticket #{ticket} is open: a member of the team will take over this conversation."
+
+
+def new_session() -> tuple[list, str, list, str]:
+    import uuid
+
+    return [], uuid.uuid4().hex[:16], [], ""
+
+
+# --------------------------------------------------------------------------- knowledge base
+def entries_frame() -> pd.DataFrame:
+    rows = [
+        {
+            "id": e.id,
+            "category": e.category,
+            "question": e.question,
+            "alternatives": " | ".join(e.alternatives),
+            "answer": e.answer,
+            "version": e.version,
+        }
+        for e in get_bot().entries()
+    ]
+    return pd.DataFrame(
+        rows, columns=["id", "category", "question", "alternatives", "answer", "version"]
+    )
+
+
+def import_file(path: str | None):
+    if not path:
+        raise gr.Error("Choose a .csv, .json or .md file first.")
+    try:
+        data = Path(path).read_bytes()
+        counts = get_bot().import_faq(data, name=Path(path).name)
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return f"Imported: {counts['added']} added, {counts['updated']} updated.", entries_frame()
+
+
+def search_kb(query: str):
+    try:
+        result = get_bot().search(query, k=5)
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    rows = [
+        {
+            "entry": c.entry.id,
+            "question": c.entry.question,
+            "cosine": round(c.dense, 3),
+            "bm25": round(c.bm25, 2),
+            "fused": round(c.fused, 4),
+        }
+        for c in result.candidates
+    ]
+    verdict = "would answer" if result.confidence >= get_bot().threshold else "would escalate"
+    return f"Confidence {result.confidence:.0%}: the bot {verdict}.", pd.DataFrame(rows)
+
+
+def load_entry(entry_id: str):
+    entry = get_bot().kb.get((entry_id or "").strip())
+    if entry is None:
+        raise gr.Error(f"No entry with id {entry_id!r}.")
+    return (
+        entry.question,
+        " | ".join(entry.alternatives),
+        entry.answer,
+        entry.category,
+        entry.version,
+    )
+
+
+def select_row(frame: pd.DataFrame, evt: gr.SelectData):
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    return (str(frame.iloc[row]["id"]), *load_entry(str(frame.iloc[row]["id"])))
+
+
+def save_entry(
+    entry_id: str,
+    question: str,
+    alternatives: str,
+    answer: str,
+    category: str,
+    version: float | None,
+):
+    bot = get_bot()
+    try:
+        if entry_id and bot.kb.get(entry_id.strip()) is not None:
+            entry = bot.kb.update(
+                entry_id.strip(),
+                question,
+                answer,
+                category,
+                expected_version=int(version) if version else None,
+                alternatives=alternatives,
+            )
+            message = f"Saved {entry.id} (version {entry.version})."
+        else:
+            entry = bot.kb.add(entry_id, question, answer, category, alternatives=alternatives)
+            message = f"Added {entry.id}."
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return message, entries_frame(), entry.id, entry.version
+
+
+def delete_entry(entry_id: str, version: float | None):
+    try:
+        get_bot().delete_entry(
+            (entry_id or "").strip(), expected_version=int(version) if version else None
+        )
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return f"Deleted {entry_id}.", entries_frame(), "", "", "", "", "", None
+
+
+# --------------------------------------------------------------------------- intents
+def _examples(source: str, upload: str | None, choices: tuple[str, ...]):
+    if source == choices[-1]:
+        if not upload:
+            raise gr.Error("Upload a CSV with text and intent columns first.")
+        try:
+            return read_labelled_csv(Path(upload))
+        except UnicodeDecodeError:
+            raise gr.Error(
+                "The CSV is not UTF-8 text; save it as UTF-8 and upload it again."
+            ) from None
+    if source.startswith("BANKING77"):
+        try:
+            return banking77("test" if "test" in source else "train")
+        except FileNotFoundError as exc:
+            raise gr.Error(f"BANKING77 is not installed at {BANKING77_DIR}.") from exc
+    return read_labelled_csv(DEMO_INTENTS)
+
+
+def train(source: str, upload: str | None, mode: str, epochs: float, progress=gr.Progress()):
+    examples = _examples(source, upload, INTENT_SOURCES)
+    finetune = mode.startswith("Fine")
+    if finetune:
+        gr.Warning(
+            "Fine-tuning runs on the CPU: BANKING77 takes about 8 minutes for 3 epochs on 2 cores. The bar shows each step."
+        )
+    try:
+        report = get_bot().train_intents(
+            examples,
+            mode="finetune" if finetune else "head",
+            epochs=int(epochs) if finetune else None,
+            progress=lambda f, m: progress(f, desc=m),
+        )
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return (
+        f"Trained a **{report['mode']}** model on {report['n_examples']:,} examples, "
+        f"{report['n_intents']} intents, in {report['seconds']:.0f} s. It is saved and in use."
+    ), model_info()
+
+
+def evaluate(source: str, upload: str | None, progress=gr.Progress()):
+    examples = _examples(source, upload, EVAL_SOURCES)
+    try:
+        result = get_bot().evaluate_intents(examples, progress=lambda f, m: progress(f, desc=m))
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    text = f"**Accuracy {result['accuracy']:.1%}** · **macro-F1 {result['macro_f1']:.3f}** on {result['n']:,} utterances."
+    if result["unknown_intents"]:
+        text += (
+            f"\n\n⚠️ {len(result['unknown_intents'])} intents in this set are unknown to the model."
+        )
+    return text, confusion_figure(result), worst_intents_figure(result)
+
+
+def model_info() -> str:
+    model = get_bot().intent_model
+    kind = "fine-tuned MiniLM" if model.mode == "finetune" else "head on frozen shared embeddings"
+    return f"Current intent model: **{kind}**, {len(model.labels)} intents."
+
+
+def try_intent(text: str) -> dict:
+    if not text or not text.strip():
+        raise gr.Error("Type an utterance first.")
+    bot = get_bot()
+    model = bot.intent_model
+    probs = model.probabilities([text.strip()], embed=bot._embed)[0]
+    top = probs.argsort()[::-1][:5]
+    return {model.labels[i]: float(probs[i]) for i in top}
+
+
+# --------------------------------------------------------------------------- inbox
+def inbox():
+    bot = get_bot()
+    tickets = pd.DataFrame(
+        bot.tickets("open"),
+        columns=["id", "session_id", "question", "reason", "status", "created_at"],
+    )
+    if not tickets.empty:
+        tickets["created_at"] = pd.to_datetime(tickets["created_at"], unit="s").dt.strftime(
+            "%Y-%m-%d %H:%M"
+        )
+    unanswered = pd.DataFrame(
+        bot.unanswered(50), columns=["session_id", "question", "confidence", "created_at"]
+    )
+    if not unanswered.empty:
+        unanswered["created_at"] = pd.to_datetime(unanswered["created_at"], unit="s").dt.strftime(
+            "%Y-%m-%d %H:%M"
+        )
+        unanswered["confidence"] = unanswered["confidence"].round(2)
+    s = bot.feedback_stats()
+    rate = f"{s['helpful_rate']:.0%}" if s["helpful_rate"] is not None else "n/a"
+    esc = f"{s['escalation_rate']:.0%}" if s["escalation_rate"] is not None else "n/a"
+    stats = (
+        f"**{s['answers']}** answers · **{s['rated']}** rated · 👍 {s['helpful']} · 👎 {s['not_helpful']} · "
+        f"helpful rate **{rate}** · escalation rate **{esc}**"
+    )
+    return stats, tickets.drop(columns=["status"]), unanswered
+
+
+def close_ticket(ticket_id: float | None):
+    if not ticket_id:
+        raise gr.Error("Enter the number of an open ticket.")
+    try:
+        get_bot().close_ticket(int(ticket_id))
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return inbox()
+
+
+def pick_ticket(frame: pd.DataFrame, evt: gr.SelectData):
+    row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+    return int(frame.iloc[row]["id"]), str(frame.iloc[row]["session_id"])
+
+
+def show_conversation(session_id: str) -> list:
+    try:
+        messages = get_bot().history((session_id or "").strip())
+    except SpringboardError as exc:
+        raise _error(exc) from exc
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+# --------------------------------------------------------------------------- layout
+def build_ui() -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(
+            f"# {TITLE}\n{DESCRIPTION} The demo knowledge base is for **Kestrel Money**, a fictional "
+            "neobank; replace it with your own FAQ in the Knowledge base tab."
+        )
+        with gr.Tabs():
+            with gr.Tab("Chat"):
+                session = gr.State(lambda: __import__("uuid").uuid4().hex[:16])
+                message_ids = gr.State([])
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            label="Conversation", height=440, feedback_options=("Like", "Dislike")
+                        )
+                        box = gr.Textbox(
+                            label="Your message",
+                            placeholder="Ask about cards, top-ups, transfers, fees…",
+                            submit_btn=True,
+                        )
+                        gr.Examples(EXAMPLES, inputs=box, label="Try these")
+                    with gr.Column(scale=2):
+                        use_llm = gr.Checkbox(
+                            label="Phrase answers with the language model (streams; slower)",
+                            value=False,
+                        )
+                        sources = gr.Markdown(
+                            "Sources and confidence appear here after each answer.",
+                            elem_classes="sb-card",
+                        )
+                        status = gr.Markdown()
+                        with gr.Row():
+                            human = gr.Button("Hand over to a human", variant="secondary")
+                            reset = gr.Button("New conversation")
+                box.submit(
+                    chat,
+                    [box, chatbot, session, use_llm, message_ids],
+                    [chatbot, sources, message_ids, box],
+                    api_name="customer_service_chat",
+                )
+                chatbot.like(
+                    like, [session, message_ids], status, api_name="customer_service_feedback"
+                )
+                human.click(hand_over, session, status, api_name="customer_service_handover")
+                reset.click(
+                    new_session, None, [chatbot, session, message_ids, status], api_name=False
+                )
+
+            with gr.Tab("Knowledge base"):
+                gr.Markdown(
+                    "Import `question,answer` files (optional `id`, `category`, `alternatives` separated by `|`) "
+                    "as CSV, JSON or Markdown (`## Question {#id}` headings). Entries with an existing id are "
+                    "replaced; nothing is stored unless the whole file is valid."
+                )
+                with gr.Row():
+                    upload = gr.File(label="FAQ file", file_types=list(SUPPORTED), type="filepath")
+                    with gr.Column():
+                        import_btn = gr.Button("Import", variant="primary")
+                        import_status = gr.Markdown()
+                with gr.Row():
+                    query = gr.Textbox(
+                        label="Search the knowledge base",
+                        placeholder="card hasn't arrived",
+                        scale=3,
+                    )
+                    search_btn = gr.Button("Search", scale=1)
+                search_status = gr.Markdown()
+                hits = gr.Dataframe(label="Best matches", interactive=False)
+                gr.Examples(["card hasn't arrived", "fees abroad", "转账多久到账"], inputs=query)
+                table = gr.Dataframe(
+                    label="Entries (click a row to edit it)",
+                    interactive=False,
+                    wrap=True,
+                    max_height=360,
+                )
+                with gr.Group():
+                    with gr.Row():
+                        e_id = gr.Textbox(
+                            label="Id (empty for a new entry: derived from the question)"
+                        )
+                        e_cat = gr.Textbox(label="Category")
+                        e_ver = gr.Number(
+                            label="Version you are editing", interactive=False, precision=0
+                        )
+                    e_q = gr.Textbox(label="Question")
+                    e_alt = gr.Textbox(label="Alternative phrasings (separated by |)")
+                    e_a = gr.Textbox(label="Answer", lines=4)
+                    with gr.Row():
+                        load_btn = gr.Button("Load by id")
+                        save_btn = gr.Button("Save (add or update)", variant="primary")
+                        del_btn = gr.Button("Delete", variant="stop")
+                    edit_status = gr.Markdown()
+                import_btn.click(
+                    import_file, upload, [import_status, table], api_name="customer_service_import"
+                )
+                search_btn.click(
+                    search_kb, query, [search_status, hits], api_name="customer_service_search"
+                )
+                query.submit(search_kb, query, [search_status, hits], api_name=False)
+                table.select(
+                    select_row, table, [e_id, e_q, e_alt, e_a, e_cat, e_ver], api_name=False
+                )
+                load_btn.click(
+                    load_entry,
+                    e_id,
+                    [e_q, e_alt, e_a, e_cat, e_ver],
+                    api_name="customer_service_load_entry",
+                )
+                save_btn.click(
+                    save_entry,
+                    [e_id, e_q, e_alt, e_a, e_cat, e_ver],
+                    [edit_status, table, e_id, e_ver],
+                    api_name="customer_service_save_entry",
+                )
+                del_btn.click(
+                    delete_entry,
+                    [e_id, e_ver],
+                    [edit_status, table, e_id, e_q, e_alt, e_a, e_cat, e_ver],
+                    api_name="customer_service_delete_entry",
+                )
+
+            with gr.Tab("Intents"):
+                info = gr.Markdown()
+                with gr.Row():
+                    with gr.Column():
+                        gr.Markdown("### Train")
+                        t_source = gr.Radio(
+                            list(INTENT_SOURCES),
+                            value=INTENT_SOURCES[0],
+                            label="Labelled utterances",
+                        )
+                        t_upload = gr.File(
+                            label="CSV with text,intent columns",
+                            file_types=[".csv"],
+                            type="filepath",
+                        )
+                        t_mode = gr.Radio(
+                            [
+                                "Head on shared embeddings (seconds)",
+                                "Fine-tune MiniLM (minutes; best accuracy)",
+                            ],
+                            value="Head on shared embeddings (seconds)",
+                            label="Model",
+                        )
+                        t_epochs = gr.Slider(1, 8, value=4, step=1, label="Fine-tuning epochs")
+                        t_btn = gr.Button("Train", variant="primary")
+                        t_status = gr.Markdown()
+                    with gr.Column():
+                        gr.Markdown("### Evaluate")
+                        v_source = gr.Radio(
+                            list(EVAL_SOURCES), value=EVAL_SOURCES[1], label="Test utterances"
+                        )
+                        v_upload = gr.File(
+                            label="CSV with text,intent columns",
+                            file_types=[".csv"],
+                            type="filepath",
+                        )
+                        v_btn = gr.Button("Evaluate", variant="primary")
+                        v_status = gr.Markdown()
+                        probe = gr.Textbox(
+                            label="Try an utterance", placeholder="I still haven't received my card"
+                        )
+                        probe_out = gr.Label(label="Predicted intents", num_top_classes=5)
+                        gr.Examples(
+                            [
+                                "I still haven't received my card",
+                                "thanks, that fixed it",
+                                "why was I charged twice?",
+                            ],
+                            inputs=probe,
+                        )
+                with gr.Row():
+                    cm_plot = gr.Plot(label="Confusion matrix")
+                    worst_plot = gr.Plot(label="Hardest intents")
+                t_btn.click(
+                    train,
+                    [t_source, t_upload, t_mode, t_epochs],
+                    [t_status, info],
+                    api_name="customer_service_train_intents",
+                )
+                v_btn.click(
+                    evaluate,
+                    [v_source, v_upload],
+                    [v_status, cm_plot, worst_plot],
+                    api_name="customer_service_evaluate_intents",
+                )
+                probe.submit(try_intent, probe, probe_out, api_name="customer_service_intent")
+
+            with gr.Tab("Inbox"):
+                stats = gr.Markdown()
+                refresh = gr.Button("Refresh")
+                tickets = gr.Dataframe(label="Open tickets", interactive=False, wrap=True)
+                with gr.Row():
+                    ticket_no = gr.Number(label="Ticket #", precision=0)
+                    close_btn = gr.Button("Close ticket")
+                    convo_id = gr.Textbox(label="Session id to read")
+                    convo_btn = gr.Button("Show conversation")
+                conversation = gr.Chatbot(label="Conversation", height=300)
+                unanswered = gr.Dataframe(
+                    label="Unanswered questions (add them to the knowledge base)",
+                    interactive=False,
+                    wrap=True,
+                )
+                refresh.click(
+                    inbox, None, [stats, tickets, unanswered], api_name="customer_service_inbox"
+                )
+                close_btn.click(
+                    close_ticket,
+                    ticket_no,
+                    [stats, tickets, unanswered],
+                    api_name="customer_service_close_ticket",
+                )
+                convo_btn.click(
+                    show_conversation,
+                    convo_id,
+                    conversation,
+                    api_name="customer_service_conversation",
+                )
+                tickets.select(pick_ticket, tickets, [ticket_no, convo_id], api_name=False)
+
+        demo.load(entries_frame, None, table, api_name=False)
+        demo.load(model_info, None, info, api_name=False)
+        demo.load(inbox, None, [stats, tickets, unanswered], api_name=False)
+    return demo
