@@ -66,6 +66,12 @@ _SMALL_TALK_WORDS = re.compile(
     r"appreciated?)\b|你好|谢谢",
     re.IGNORECASE,
 )
+# Words that tie a short message to the previous one: a connective at the start, or a
+# pronoun that refers back ("how long does *that* take?").
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|also|but|so|then|what about|how about)\b|\b(it|its|that|this|they|them|those|these|there)\b",
+    re.IGNORECASE,
+)
 _AFFIRMATIVE = re.compile(r"^\s*(yes|yes please|yeah|yep|ok|okay|please do|sure)\b", re.IGNORECASE)
 
 
@@ -248,8 +254,15 @@ class CustomerServiceBot:
             return
 
         retrieval = self.retriever.search(question, vector)
-        if retrieval.confidence < self.threshold and history and len(question.split()) <= 6:
+        if (
+            retrieval.confidence < self.threshold
+            and history
+            and len(question.split()) <= 6
+            and _FOLLOW_UP.search(question)
+        ):
             # A short follow-up ("and how long does that take?") may need the previous question.
+            # Only messages that read as follow-ups qualify: an unrelated short question must
+            # not borrow the previous question's match.
             previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
             if previous:
                 combined = f"{previous} {question}"[: self.max_chars]

@@ -90,3 +90,10 @@ def test_small_talk_needs_the_words_not_just_the_intent(bot):
     assert not hello.escalated and hello.source_id is None and hello.intent == "greeting"
     weather = bot.ask("what's the weather like tomorrow?", session_id="t-small")
     assert weather.escalated  # out of scope, whatever the demo intent head thinks
+
+
+def test_an_unrelated_short_question_does_not_borrow_the_previous_match(bot):
+    first = bot.ask("my card still has not arrived, what do I do?", session_id="t-follow")
+    assert first.source_id == "card-not-arrived"
+    unrelated = bot.ask("what is the capital of France?", session_id="t-follow")
+    assert unrelated.escalated and unrelated.source_id is None
