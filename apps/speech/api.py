@@ -1,0 +1,389 @@
+"""The speech app's Python API: files or arrays in, transcripts with timestamps out.
+
+    from apps.speech import Transcriber
+    tr = Transcriber()                                   # the configured speech model
+    t = tr.transcribe("call.wav", language=None)         # or (samples, sample_rate)
+    t.text, t.language, t.segments                       # segments: .start .end .text
+    tr.transcribe_batch(["a.mp3", "b.flac"])
+    Transcriber.to_srt(t); Transcriber.to_vtt(t)
+
+Recordings of any length up to ``limits.max_audio_seconds`` are cut into
+windows the model can take (see ``windows``); the windows of every file in a
+call are decoded together, in batches, through the shared model core.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from core.errors import InvalidInputError
+from core.manager import ModelManager, get_manager
+from shared_models.speech_recognition import (
+    DEFAULT,
+    FAST,
+    SAMPLE_RATE,
+    Segment,
+    TranscriptionRequest,
+    TranscriptionResult,
+)
+
+from . import subtitles
+from .audio import Audio, load_audio
+from .windows import Window, has_speech, merge_windows, plan_windows, speech_frames
+
+AudioInput = str | os.PathLike | tuple[np.ndarray, int] | tuple[int, np.ndarray] | Audio
+Progress = Callable[[float, str], None]
+Task = Literal["transcribe", "translate"]
+
+MODELS = {
+    DEFAULT: "Whisper base: multilingual, translation",
+    FAST: "Whisper tiny.en: fast, English only",
+}
+# Windows sent per model call. Several per call let the micro-batcher run them as
+# one batch (up to the model's max_batch_size); one call per group gives the page
+# a progress update after each group.
+DECODE_BATCH = 8
+# Whisper stops a window's transcript before a sentence that runs into its last
+# seconds; a remainder longer than this, with sound in it, is decoded on its own.
+TAIL_SECONDS = 1.0
+TAIL_OVERLAP_SECONDS = 2.0  # the remainder is decoded from this much before it ...
+MAX_TAIL_OVERLAP_SECONDS = 10.0  # ... or from the last finished segment, if shorter than this
+MAX_ROUNDS = 3  # the window, its remainder, and a remainder's remainder at most
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The transcript of one recording.
+
+    ``segments`` carry ``start``/``end`` in seconds from the start of the
+    recording. ``language`` is the requested or detected code (``"en"``,
+    ``"zh"`` ...); it is ``None`` only when nothing was heard and no language
+    was asked for. A silent recording has empty ``text`` and no segments.
+    """
+
+    text: str
+    language: str | None
+    segments: list[Segment] = field(default_factory=list)
+    duration: float = 0.0
+    name: str = "audio"
+    task: Task = "transcribe"
+    model: str = DEFAULT
+    windows: int = 1
+
+
+def join_text(pieces: Sequence[str]) -> str:
+    """Segment texts as running text: a space between words, none between CJK characters."""
+    out = ""
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if out and not (_wide(out[-1]) and _wide(piece[0])):
+            out += " "
+        out += piece
+    return out
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
+
+
+class Transcriber:
+    """Speech to text through the shared model core.
+
+    ``model`` is a model name (``"whisper-base"``, ``"whisper-tiny.en"``, an
+    external ``hub:``/``local:`` source already configured) or a role;
+    ``None`` means the ``speech`` role, i.e. ``settings.models.speech``.
+    ``max_seconds`` defaults to ``limits.max_audio_seconds``. ``batch_size``
+    is the number of windows per model call; ``cut_at_pauses=False`` cuts long
+    audio into fixed overlapping windows instead of at pauses.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        manager: ModelManager | None = None,
+        max_seconds: float | None = None,
+        batch_size: int = DECODE_BATCH,
+        cut_at_pauses: bool = True,
+    ) -> None:
+        self.manager = manager or get_manager()
+        self.handle = self.manager.handle(model or "speech")
+        limits = self.manager.settings.limits
+        self.max_seconds = float(
+            max_seconds if max_seconds is not None else limits.max_audio_seconds
+        )
+        self.max_upload_mb = float(limits.max_upload_mb)
+        self.batch_size = max(1, int(batch_size))
+        self.cut_at_pauses = cut_at_pauses
+
+    @property
+    def model(self) -> str:
+        """The name of the model that serves this transcriber."""
+        return self.handle.name
+
+    @property
+    def english_only(self) -> bool:
+        """True for English-only checkpoints (``*.en``), which cannot detect or translate."""
+        return self.model.endswith(".en")
+
+    # ------------------------------------------------------------------ input
+    def load(self, audio: AudioInput, name: str | None = None) -> Audio:
+        """Decode one input to 16 kHz mono, enforcing the app's limits."""
+        if isinstance(audio, Audio):
+            if audio.duration > self.max_seconds:
+                return load_audio((audio.samples, SAMPLE_RATE), max_seconds=self.max_seconds,
+                                  max_upload_mb=self.max_upload_mb, name=audio.name)  # fmt: skip
+            return audio
+        return load_audio(
+            audio, max_seconds=self.max_seconds, max_upload_mb=self.max_upload_mb, name=name
+        )
+
+    # ------------------------------------------------------------------ transcription
+    def transcribe(
+        self,
+        audio: AudioInput,
+        language: str | None = None,
+        task: Task = "transcribe",
+        progress: Progress | None = None,
+    ) -> Transcript:
+        """Transcribe one file path or ``(samples, sample_rate)`` pair.
+
+        ``language`` is a code or name (``"en"``, ``"zh"``, ``"german"``) or
+        ``None`` to detect it; ``task="translate"`` gives English text.
+        Raises ``InvalidInputError`` for unusable input, with the reason.
+        """
+        return self.transcribe_batch([audio], language=language, task=task, progress=progress)[0]
+
+    def transcribe_batch(
+        self,
+        items: Sequence[AudioInput],
+        language: str | None = None,
+        task: Task = "transcribe",
+        progress: Progress | None = None,
+    ) -> list[Transcript]:
+        """Transcribe several recordings; their windows share model batches.
+
+        All inputs are decoded and checked first, so a bad file fails the call
+        before any model time is spent. ``progress(fraction, message)`` is called
+        as windows finish.
+        """
+        if isinstance(items, str | os.PathLike | tuple) or not isinstance(items, Sequence):
+            raise InvalidInputError(
+                "transcribe_batch takes a list of files or (samples, rate) pairs."
+            )
+        if not items:
+            return []
+        language = _language_argument(language)
+        if task not in ("transcribe", "translate"):
+            raise InvalidInputError(f"task must be 'transcribe' or 'translate', got {task!r}.")
+        audios = [self.load(item) for item in items]
+        return self.transcribe_audio(audios, language=language, task=task, progress=progress)
+
+    def transcribe_audio(
+        self,
+        audios: Sequence[Audio],
+        language: str | None = None,
+        task: Task = "transcribe",
+        progress: Progress | None = None,
+    ) -> list[Transcript]:
+        """Transcribe already decoded recordings (see ``load``).
+
+        Every window of every recording goes to the model in batches. Then, as
+        in OpenAI's long-form decoding, a window whose transcript stops short of
+        its end (Whisper leaves a sentence that runs into the window's last
+        seconds for the next window) has its remaining audio decoded too, if
+        that remainder holds sound.
+        """
+        plans = [plan_windows(a.samples, cut_at_pauses=self.cut_at_pauses) for a in audios]
+        sound = [speech_frames(a.samples) for a in audios]
+        # A piece is (file, window index in the plan, the stretch decoded): first the
+        # planned windows, then the remainders that Whisper left out.
+        pieces = [(f, w, window) for f, plan in enumerate(plans) for w, window in enumerate(plan)]
+        decoded: list[tuple[int, int, Window, list[Segment]]] = []
+        heard: dict[tuple[int, int], str] = {}
+        for round_ in range(MAX_ROUNDS):
+            if not pieces:
+                break
+            requests = [
+                TranscriptionRequest(
+                    audios[f].samples[piece.start : piece.end],
+                    language=language or heard.get((f, w)),
+                    task=task,
+                )
+                for f, w, piece in pieces
+            ]
+            label = "Transcribing" if round_ == 0 else "Finishing cut-off sentences:"
+            results = self._run(requests, label, progress if round_ == 0 else None)
+            if round_ == 0 and language is None and not self.english_only:
+                results = self._agree_on_language(pieces, requests, results, task)
+            leftovers = []
+            for (f, w, piece), result in zip(pieces, results, strict=True):
+                segments = list(result.segments)
+                if result.text and not segments:  # no timestamps came back: one segment
+                    segments = [Segment(0.0, (piece.end - piece.start) / SAMPLE_RATE, result.text)]
+                decoded.append((f, w, piece, segments))
+                if result.text and result.language:
+                    heard.setdefault((f, w), result.language)
+                if not result.segments:
+                    continue
+                covered = piece.start + int(round(segments[-1].end * SAMPLE_RATE))
+                if piece.end - covered > TAIL_SECONDS * SAMPLE_RATE and has_speech(
+                    sound[f], covered, piece.end
+                ):
+                    # Start at the last segment Whisper finished (a clean boundary that
+                    # gives the remainder some context; its words, heard twice, are
+                    # spliced like any window overlap), or a little early if it is long.
+                    last = piece.start + int(round(segments[-1].start * SAMPLE_RATE))
+                    overlap = covered - last
+                    if overlap > MAX_TAIL_OVERLAP_SECONDS * SAMPLE_RATE or overlap <= 0:
+                        overlap = int(TAIL_OVERLAP_SECONDS * SAMPLE_RATE)
+                    overlap = min(overlap, covered - piece.start)
+                    leftovers.append((f, w, Window(covered - overlap, piece.end, overlap)))
+            pieces = leftovers
+        transcripts = []
+        for f, audio in enumerate(audios):
+            # A window's remainders follow it, before the next window (stable sort: by round).
+            mine = sorted(((w, p, segs) for g, w, p, segs in decoded if g == f), key=lambda x: x[0])
+            mine = [(p, segs) for _, p, segs in mine]
+            spoken: Counter = Counter()
+            for w, window in enumerate(plans[f]):
+                if (f, w) in heard:
+                    spoken[heard[f, w]] += window.end - window.start
+            transcripts.append(
+                self._assemble(
+                    audio, [p for p, _ in mine], [s for _, s in mine], spoken, language, task
+                )
+            )
+            transcripts[-1] = replace(transcripts[-1], windows=len(plans[f]))
+        if progress:
+            progress(1.0, "Done")
+        return transcripts
+
+    def _run(
+        self, requests: list[TranscriptionRequest], label: str, progress: Progress | None
+    ) -> list[TranscriptionResult]:
+        total = sum(r.audio.size for r in requests) or 1
+        done = 0
+        results: list[TranscriptionResult] = []
+        for i in range(0, len(requests), self.batch_size):
+            batch = requests[i : i + self.batch_size]
+            if progress:
+                progress(done / total, f"{label} window {i + 1} of {len(requests)}")
+            results.extend(self.handle.call(batch))
+            done += sum(r.audio.size for r in batch)
+        return results
+
+    def _agree_on_language(self, pieces, requests, results, task) -> list[TranscriptionResult]:
+        """One language per recording: the one detected in most of its speech.
+
+        Windows are detected independently; a window that heard a different
+        language (a short or noisy stretch) is decoded again in the recording's
+        language, so one file does not switch scripts halfway.
+        """
+        results = list(results)
+        votes: dict[int, Counter] = {}
+        for piece, request, result in zip(pieces, requests, results, strict=True):
+            if result.text and result.language:
+                votes.setdefault(piece[0], Counter())[result.language] += request.audio.size
+        majority = {f: counter.most_common(1)[0][0] for f, counter in votes.items()}
+        redo = [
+            k
+            for k, (piece, result) in enumerate(zip(pieces, results, strict=True))
+            if result.text and result.language != majority[piece[0]]
+        ]
+        if redo:
+            again = self.handle.call(
+                [TranscriptionRequest(requests[k].audio, language=majority[pieces[k][0]], task=task)
+                 for k in redo]
+            )  # fmt: skip
+            for k, result in zip(redo, again, strict=True):
+                results[k] = result
+        return results
+
+    def _assemble(
+        self,
+        audio: Audio,
+        windows: list[Window],
+        per_window: list[list[Segment]],
+        spoken: Counter,
+        language: str | None,
+        task: Task,
+    ) -> Transcript:
+        segments = merge_windows(windows, per_window)
+        detected = spoken.most_common(1)[0][0] if spoken else None
+        if self.english_only:
+            detected = "en"
+        return Transcript(
+            text=join_text([s.text for s in segments]),
+            language=language or detected,
+            segments=segments,
+            duration=round(audio.duration, 3),
+            name=audio.name,
+            task=task,
+            model=self.model,
+            windows=len(windows),
+        )
+
+    # ------------------------------------------------------------------ exports
+    @staticmethod
+    def to_srt(transcript: Transcript) -> str:
+        """The transcript as SubRip subtitles."""
+        return subtitles.to_srt(transcript.segments)
+
+    @staticmethod
+    def to_vtt(transcript: Transcript) -> str:
+        """The transcript as WebVTT subtitles."""
+        return subtitles.to_vtt(transcript.segments)
+
+    @staticmethod
+    def to_txt(transcript: Transcript) -> str:
+        """The transcript as plain text, one line per segment."""
+        return "\n".join(s.text for s in transcript.segments) + (
+            "\n" if transcript.segments else ""
+        )
+
+
+def _language_argument(language: str | None) -> str | None:
+    if language is None:
+        return None
+    if not isinstance(language, str):
+        raise InvalidInputError("language must be a code such as 'en', or None to detect it.")
+    language = language.strip()
+    return None if language.lower() in ("", "auto", "detect") else language
+
+
+def safe_stem(name: str, fallback: str = "transcript") -> str:
+    """A file-name stem safe on any OS, from a user-supplied name (no paths, no odd characters)."""
+    stem = Path(str(name)).stem
+    stem = re.sub(r"[^\w.-]+", "_", stem, flags=re.UNICODE).strip("._")[:60]
+    return stem or fallback
+
+
+def save_exports(transcripts: Sequence[Transcript], folder: str | Path) -> list[Path]:
+    """Write each transcript as .txt, .srt and .vtt into ``folder``; returns the paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    used: set[str] = set()
+    for t in transcripts:
+        stem = safe_stem(t.name)
+        base, n = stem, 2
+        while stem in used:  # two uploads with the same name keep separate files
+            stem, n = f"{base}_{n}", n + 1
+        used.add(stem)
+        for suffix, render in ((".txt", Transcriber.to_txt), (".srt", Transcriber.to_srt),
+                               (".vtt", Transcriber.to_vtt)):  # fmt: skip
+            path = folder / f"{stem}{suffix}"
+            path.write_text(render(t), encoding="utf-8")
+            paths.append(path)
+    return paths

@@ -1,0 +1,196 @@
+"""The speech app's page: upload or record, get the transcript, segments and subtitles."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from core.errors import InvalidInputError, SpringboardError
+from core.settings import get_settings
+from shared_models.speech_recognition import DEFAULT, FAST
+
+from .api import Transcriber, Transcript, save_exports
+from .audio import Audio, describe_limit
+from .examples import example_files
+from .metrics import character_error_rate, word_error_rate
+
+TITLE = "Speech"
+DESCRIPTION = "Transcripts with timestamps and subtitles from calls, voice notes and recordings."
+
+AUTO = "auto"
+_transcribers: dict[str, Transcriber] = {}
+
+
+def _transcriber(model: str) -> Transcriber:
+    if model not in _transcribers:
+        _transcribers[model] = Transcriber(model)
+    return _transcribers[model]
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(label, code) pairs for the language menu, detection first."""
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES
+
+    return [("Detect automatically", AUTO)] + sorted(
+        ((f"{name.title()} ({code})", code) for code, name in LANGUAGES.items()),
+        key=lambda pair: pair[0],
+    )
+
+
+def model_choices() -> list[tuple[str, str]]:
+    configured = get_settings().models.speech
+    choices = [("Whisper base: multilingual, can translate", DEFAULT),
+               ("Whisper tiny.en: fast, English only", FAST)]  # fmt: skip
+    if configured not in (DEFAULT, FAST):
+        choices.insert(0, (f"Configured: {configured}", configured))
+    return choices
+
+
+def segment_table(transcripts: list[Transcript]) -> pd.DataFrame:
+    """One row per segment, with the file it came from when there are several."""
+    rows = [
+        {"file": t.name, "start": f"{s.start:.2f}", "end": f"{s.end:.2f}", "text": s.text}
+        for t in transcripts
+        for s in t.segments
+    ]
+    frame = pd.DataFrame(rows, columns=["file", "start", "end", "text"])
+    return frame.drop(columns="file") if len(transcripts) <= 1 else frame
+
+
+def _summary(transcripts: list[Transcript]) -> str:
+    lines = []
+    for t in transcripts:
+        language = t.language or "none (no speech heard)"
+        what = "translated to English" if t.task == "translate" else "transcribed"
+        lines.append(
+            f"**{t.name}**: {t.duration:.1f} s, language **{language}**, {what} by "
+            f"`{t.model}` in {t.windows} window{'s' if t.windows != 1 else ''}, "
+            f"{len(t.segments)} segment{'s' if len(t.segments) != 1 else ''}."
+        )
+    return "\n\n".join(lines)
+
+
+def transcribe(clip, files, model, language, task, progress=gr.Progress()):
+    """Page handler: transcribe the recorded/uploaded clip and every uploaded file."""
+    sources = ([clip] if clip else []) + [getattr(f, "name", f) for f in (files or [])]
+    if not sources:
+        raise gr.Error("Upload an audio file or record with the microphone first.")
+    try:
+        tr = _transcriber(model)
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from None
+    audios: list[Audio] = []
+    for source in sources:
+        try:
+            audios.append(tr.load(source, name=Path(source).name))
+        except InvalidInputError as exc:
+            if len(sources) == 1:
+                raise gr.Error(str(exc)) from None
+            gr.Warning(f"Skipped: {exc}")
+    if not audios:
+        raise gr.Error("None of the files could be read as audio; see the warnings.")
+    try:
+        transcripts = tr.transcribe_audio(
+            audios,
+            language=None if language == AUTO else language,
+            task=task,
+            progress=lambda fraction, message: progress(fraction, desc=message),
+        )
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from None
+    for t in transcripts:
+        if not t.text:
+            gr.Warning(f"No speech was heard in {t.name}.")
+    if len(transcripts) == 1:
+        text = transcripts[0].text
+    else:
+        text = "\n\n".join(f"[{t.name}]\n{t.text}" for t in transcripts)
+    downloads = save_exports(transcripts, tempfile.mkdtemp(prefix="speech-"))
+    return (
+        _summary(transcripts),
+        text,
+        segment_table(transcripts),
+        [str(p) for p in downloads],
+        transcripts,
+    )
+
+
+def score(transcripts, reference):
+    """Page handler: WER and CER of the last transcript against a reference text."""
+    if not transcripts:
+        raise gr.Error("Transcribe something first.")
+    if not reference or not reference.strip():
+        raise gr.Error("Paste the reference (correct) transcript first.")
+    hypothesis = " ".join(t.text for t in transcripts)
+    language = transcripts[0].language
+    try:
+        wer = word_error_rate([reference], [hypothesis], language)
+        cer = character_error_rate([reference], [hypothesis], language)
+    except ValueError as exc:
+        raise gr.Error(f"Cannot score: {exc}.") from None
+    return (
+        f"**Word error rate {wer:.1%}**, character error rate {cer:.1%} "
+        "(after normalising case, punctuation and numbers)."
+    )
+
+
+def build_ui() -> gr.Blocks:
+    settings = get_settings()
+    limit = describe_limit(settings.limits.max_audio_seconds)
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(
+            f"## Speech to text\n{DESCRIPTION} Any wav, flac, ogg or mp3 file (any sample "
+            f"rate, mono or stereo) up to {limit} and {settings.limits.max_upload_mb} MB; "
+            "long recordings are cut at pauses and decoded in batches."
+        )
+        transcripts = gr.State([])
+        with gr.Row():
+            with gr.Column(scale=1):
+                clip = gr.Audio(
+                    sources=["upload", "microphone"],
+                    type="filepath",
+                    label="Record or upload a clip",
+                )
+                files = gr.File(file_count="multiple", label="…or several files at once")
+                model = gr.Dropdown(model_choices(), value=settings.models.speech
+                                    if settings.models.speech not in (DEFAULT, FAST) else DEFAULT,
+                                    label="Model")  # fmt: skip
+                language = gr.Dropdown(language_choices(), value=AUTO, label="Language")
+                task = gr.Radio(
+                    [("Transcribe", "transcribe"), ("Translate to English", "translate")],
+                    value="transcribe",
+                    label="Task",
+                )
+                run = gr.Button("Transcribe", variant="primary")
+                examples = [[str(p)] for p in example_files(settings.data_dir)]
+                if examples:
+                    gr.Examples(
+                        examples,
+                        inputs=[clip],
+                        label="Examples (generated with espeak-ng; LibriVox read speech)",
+                    )
+            with gr.Column(scale=2):
+                summary = gr.Markdown()
+                text = gr.Textbox(label="Transcript", lines=8, buttons=["copy"])
+                table = gr.Dataframe(
+                    pd.DataFrame(columns=["start", "end", "text"]),
+                    label="Segments",
+                    wrap=True,
+                    interactive=False,
+                )
+                downloads = gr.File(label="Downloads (.txt, .srt, .vtt)", file_count="multiple")
+                with gr.Accordion("Score against a reference transcript", open=False):
+                    reference = gr.Textbox(label="Reference transcript", lines=3)
+                    score_button = gr.Button("Compute WER / CER")
+                    scores = gr.Markdown()
+        run.click(
+            transcribe,
+            [clip, files, model, language, task],
+            [summary, text, table, downloads, transcripts],
+            api_name="speech_transcribe",
+        )
+        score_button.click(score, [transcripts, reference], scores, api_name="speech_score")
+    return demo
