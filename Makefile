@@ -17,6 +17,7 @@ help:
 	@echo "make lint   ruff"
 	@echo "make bench  micro-batcher benchmark (writes figures to stdout; see bench/RESULTS.md)"
 	@echo "EXTRAS=dev,gpu make run   also installs faiss-gpu"
+	@echo "EXTRAS=dev,bench make test  also installs the peers bench/ compares against"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required; set PYTHON=/path/to/python3.11")'
