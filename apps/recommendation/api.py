@@ -1,0 +1,422 @@
+"""The recommendation app's Python API: ``Recommender``.
+
+>>> from apps.recommendation import Recommender
+>>> from apps.recommendation.data import load_movielens_100k
+>>> interactions, items = load_movielens_100k()
+>>> rec = Recommender(model="ease").fit(interactions, items=items)
+>>> [r.title for r in rec.recommend("196", k=3)]          # doctest: +SKIP
+>>> rec.similar_items("50", k=5)                           # doctest: +SKIP
+>>> rec.recommend_for_new_user(liked_items=["50", "172"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from safetensors.torch import load_file, save_file
+
+from core.device import resolve_policy
+from core.errors import InvalidInputError
+from core.settings import get_settings
+
+from .data import IdMap, interaction_matrix, item_text, load_interactions, load_items
+from .evaluation import ranking_metrics, unique_pairs
+from .models import MODELS, Hybrid, RecModel, create_model
+from .retrieval import ItemIndex
+
+FORMAT_VERSION = 1
+# Explanations look at the most recent items of a user's history only: enough to
+# find "because you liked X", and bounded work for users with huge histories.
+EXPLAIN_HISTORY = 500
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended item, with the reason it was chosen."""
+
+    item_id: str
+    score: float
+    reason: str
+    title: str = ""
+    because_item_id: str | None = None
+
+
+class Recommender:
+    """Train a recommender on interactions, then recommend, explain and evaluate.
+
+    Args:
+        model: one of "popular", "itemknn", "ease", "bpr", "hybrid".
+        manager: the model manager whose text encoder embeds item metadata
+            (hybrid model, text cold start); defaults to the shared one.
+        device: "cpu" or "cuda"; defaults to the suite's device policy.
+        **params: model hyper-parameters (e.g. ``l2=300`` for EASE, ``epochs=40``).
+    """
+
+    def __init__(self, model: str = "ease", *, manager: Any = None, device: str | None = None, **params: Any) -> None:
+        self.model_name = str(model).strip().lower()
+        if self.model_name not in MODELS:
+            raise InvalidInputError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+        self.params = params
+        self._manager = manager
+        self.device = torch.device(device) if device else resolve_policy(get_settings()).device
+        self.model: RecModel | None = None
+        self.losses: list[float] = []
+        self.train_seconds = 0.0
+        self._index: ItemIndex | None = None
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        interactions: pd.DataFrame | str | Path,
+        items: pd.DataFrame | str | Path | None = None,
+        *,
+        drop_duplicates: bool = False,
+        progress: Progress | None = None,
+    ) -> Recommender:
+        """Learn from interactions (and item metadata). Returns ``self``.
+
+        Interactions and items may be DataFrames or CSV/Parquet paths; see
+        ``data.load_interactions`` for the checks applied. Every interaction counts
+        as positive implicit feedback (filter low ratings first if they mean dislike).
+        """
+        df = load_interactions(interactions, drop_duplicates=drop_duplicates)
+        meta = load_items(items) if items is not None else None
+        model = create_model(self.model_name, self.device, **self.params)
+        item_ids = list(pd.unique(df["item_id"]))
+        if meta is not None and model.uses_text:
+            # New items known only from metadata join the catalogue: the text tower serves them.
+            seen = set(item_ids)
+            item_ids += [i for i in meta["item_id"] if i not in seen]
+        self.users = IdMap(list(pd.unique(df["user_id"])))
+        self.items = IdMap(item_ids)
+        self._set_metadata(meta)
+        self.history = interaction_matrix(df, self.users, self.items)
+        text = None
+        if model.uses_text:
+            if meta is None:
+                raise InvalidInputError(
+                    "The hybrid model needs item metadata (title, text or tags): pass items=..."
+                )
+            if progress:
+                progress(0.0, "embedding item metadata")
+            text = self._embed_items(self.items.ids)
+        start = time.perf_counter()
+        self.losses = model.fit(self.history, item_text=text, progress=progress)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        self.train_seconds = time.perf_counter() - start
+        self.model = model
+        self._index = None
+        return self
+
+    def _set_metadata(self, meta: pd.DataFrame | None) -> None:
+        self.titles: dict[str, str] = {}
+        self.texts: dict[str, str] = {}
+        if meta is not None:
+            self.titles = {r.item_id: r.title for r in meta.itertuples(index=False) if r.title}
+            self.texts = {k: v for k, v in item_text(meta).items() if v}
+
+    def _embedder(self):
+        if self._manager is None:
+            from core import get_manager
+
+            self._manager = get_manager()
+        return self._manager.handle("embedding")
+
+    def _embed_texts(self, texts: list[str]) -> np.ndarray:
+        handle = self._embedder()
+        step = get_settings().limits.max_batch_items
+        out = []
+        for start in range(0, len(texts), step):
+            out.extend(handle.call(texts[start : start + step]))
+        for v in out:
+            if isinstance(v, Exception):
+                raise v
+        return np.stack(out).astype(np.float32)
+
+    def _embed_items(self, ids: Sequence[str]) -> np.ndarray:
+        """Text vectors for items; zeros for items without any metadata text."""
+        with_text = [i for i in ids if self.texts.get(i)]
+        vectors = np.zeros((len(ids), 0), dtype=np.float32)
+        if with_text:
+            emb = self._embed_texts([self.texts[i] for i in with_text])
+            vectors = np.zeros((len(ids), emb.shape[1]), dtype=np.float32)
+            pos = {i: n for n, i in enumerate(ids)}
+            vectors[[pos[i] for i in with_text]] = emb
+        else:
+            raise InvalidInputError("No item has a title, text or tags to embed.")
+        return vectors
+
+    def add_items(self, items: pd.DataFrame | str | Path) -> int:
+        """Add new items (hybrid model): they are served from their text alone.
+
+        Returns how many items were added; known items are left as they are.
+        """
+        model = self._require_model()
+        if not isinstance(model, Hybrid):
+            raise InvalidInputError("Only the hybrid model can add items without retraining.")
+        meta = load_items(items)
+        new = meta[~meta["item_id"].isin(self.items.index)]
+        if new.empty:
+            return 0
+        for r in new.itertuples(index=False):
+            if r.title:
+                self.titles[r.item_id] = r.title
+        self.texts.update({k: v for k, v in item_text(new).items() if v})
+        ids = list(new["item_id"])
+        vectors = self._embed_items(ids)
+        model.add_items(vectors)
+        self.items = IdMap(self.items.ids + ids)
+        self.history = sp.csr_matrix(
+            (self.history.data, self.history.indices, self.history.indptr),
+            shape=(len(self.users), len(self.items)),
+        )
+        self._index = None
+        return len(ids)
+
+    # ------------------------------------------------------------------ serving
+    def _require_model(self) -> RecModel:
+        if self.model is None:
+            raise InvalidInputError("The recommender is not trained yet: call fit() first.")
+        return self.model
+
+    def _user_row(self, user_id: object) -> int:
+        self._require_model()
+        row = self.users.get(user_id)
+        if row is None:
+            raise InvalidInputError(
+                f"Unknown user {user_id!r}: they have no history in the training data. "
+                "Use recommend_for_new_user(liked_items=..., text=...) for new users."
+            )
+        return row
+
+    def _item_row(self, item_id: object) -> int:
+        self._require_model()
+        row = self.items.get(item_id)
+        if row is None:
+            raise InvalidInputError(f"Unknown item {item_id!r}: it is not in the catalogue.")
+        return row
+
+    def title(self, item_id: str) -> str:
+        """The item's title from the metadata, or its id."""
+        return self.titles.get(item_id, item_id)
+
+    def _item_index(self) -> ItemIndex:
+        if self._index is None:
+            self._index = ItemIndex(self._require_model().index_vectors().float().cpu().numpy())
+        return self._index
+
+    def _top(self, users: np.ndarray, history: sp.csr_matrix, k: int, exclude: list[list[int]],
+             text_vector: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, item rows) for one query; through FAISS for factorised models."""
+        model = self._require_model()
+        if model.factorised:
+            q = model.index_query(users, history, text_vector)
+            s, i = self._item_index().search(q.float().cpu().numpy(), k, exclude)
+            return s[0], i[0]
+        scores = model.score(users, history)[0].float()
+        if exclude and exclude[0]:
+            scores[torch.as_tensor(exclude[0], device=scores.device)] = -torch.inf
+        top = torch.topk(scores, min(k, len(scores)))
+        s, i = top.values.cpu().numpy(), top.indices.cpu().numpy()
+        ok = np.isfinite(s)
+        return s[ok], i[ok]
+
+    def _explain(self, history_rows: np.ndarray, items: np.ndarray, default: str) -> list[tuple[str, str | None]]:
+        """"Because you liked X": the history item most similar to each recommended item."""
+        model = self._require_model()
+        if model.name == "popular" or len(history_rows) == 0 or len(items) == 0:
+            return [(default, None)] * len(items)
+        hist = history_rows[-EXPLAIN_HISTORY:]
+        sim = model.item_similarity(hist)[:, torch.as_tensor(items, device=model.device)]
+        best = sim.argmax(0).cpu().numpy()
+        best_val = sim.max(0).values.cpu().numpy()
+        out = []
+        for b, v in zip(best, best_val, strict=True):
+            if v > 0:
+                liked = self.items.ids[hist[b]]
+                out.append((f"Because you liked {self.title(liked)}", liked))
+            else:
+                out.append((default, None))
+        return out
+
+    def _results(self, scores, rows, history_rows, default_reason) -> list[Recommendation]:
+        reasons = self._explain(np.asarray(history_rows, dtype=np.int64), np.asarray(rows), default_reason)
+        counts = np.asarray(self.history.sum(axis=0)).ravel()
+        out = []
+        for s, r, (reason, because) in zip(scores, rows, reasons, strict=True):
+            if r < 0:
+                continue
+            item = self.items.ids[r]
+            if because is None and default_reason == "popular":
+                reason = f"Popular: {int(counts[r])} users interacted with it"
+            out.append(Recommendation(item, float(s), reason, self.title(item), because))
+        return out
+
+    def recommend(self, user_id: object, k: int = 10, exclude_seen: bool = True) -> list[Recommendation]:
+        """Top-k items for a known user, each with a score and a reason."""
+        k = _check_k(k)
+        row = self._user_row(user_id)
+        history = self.history[[row]]
+        seen = list(history.indices)
+        if not seen:
+            raise InvalidInputError(f"User {user_id!r} has no history to recommend from.")
+        s, i = self._top(np.array([row]), history, k, [seen] if exclude_seen else [[]])
+        return self._results(s, i, history.indices, "popular")
+
+    def similar_items(self, item_id: object, k: int = 10) -> list[Recommendation]:
+        """The k items most similar to an item, according to the trained model."""
+        k = _check_k(k)
+        model = self._require_model()
+        row = self._item_row(item_id)
+        if isinstance(model, Hybrid):
+            # Through FAISS on [item vector ; text]: learned and content similarity together,
+            # which also serves items that have no interactions yet.
+            q = model.index_vectors()[[row]]
+            s, i = self._item_index().search(q.float().cpu().numpy(), k, [[row]])
+            s, i = s[0], i[0]
+        else:
+            if self.history[:, row].nnz == 0:
+                raise InvalidInputError(
+                    f"Item {item_id!r} has no interactions; the {model.label} model knows nothing "
+                    "about it (the hybrid model can use its text)."
+                )
+            sim = model.item_similarity(np.array([row]))[0].float()
+            sim[row] = -torch.inf
+            top = torch.topk(sim, min(k, len(sim)))
+            s, i = top.values.cpu().numpy(), top.indices.cpu().numpy()
+            keep = np.isfinite(s) & (s > 0)
+            s, i = s[keep], i[keep]
+        name = self.title(self.items.ids[row])
+        return [
+            Recommendation(self.items.ids[r], float(v), f"Similar to {name}", self.title(self.items.ids[r]), self.items.ids[row])
+            for v, r in zip(s, i, strict=True)
+            if r >= 0
+        ]
+
+    def recommend_for_new_user(
+        self, liked_items: Iterable[object] = (), text: str | None = None, k: int = 10
+    ) -> list[Recommendation]:
+        """Recommendations for someone not in the training data (cold start).
+
+        Args:
+            liked_items: item ids the person likes; unknown ids are an error.
+            text: a description of what they like (hybrid model only).
+        """
+        k = _check_k(k)
+        model = self._require_model()
+        liked = [str(x).strip() for x in (liked_items or [])]
+        rows = [self._item_row(x) for x in liked]
+        rows = list(dict.fromkeys(rows))
+        text = (text or "").strip() or None
+        if not rows and text is None:
+            raise InvalidInputError("A new user needs at least one liked item or a description.")
+        text_vector = None
+        if text is not None:
+            if not isinstance(model, Hybrid):
+                raise InvalidInputError("Text descriptions need the hybrid model (it reads item text).")
+            limit = get_settings().limits.max_text_chars
+            if len(text) > limit:
+                raise InvalidInputError(f"The description is {len(text)} characters; the limit is {limit}.")
+            text_vector = self._embed_texts([text])[0]
+        history = sp.csr_matrix(
+            (np.ones(len(rows), np.float32), (np.zeros(len(rows), int), rows)), shape=(1, len(self.items))
+        )
+        s, i = self._top(np.array([-1]), history, k, [rows], text_vector=text_vector)
+        default = "Matches your description" if text else "popular"
+        return self._results(s, i, np.array(rows, dtype=np.int64), default)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(
+        self, test: pd.DataFrame | str | Path, k: int = 10, *, exclude: pd.DataFrame | None = None
+    ) -> dict[str, float]:
+        """Full-ranking metrics on held-out interactions.
+
+        Every catalogue item is ranked for each test user; the user's training
+        items (and ``exclude``, e.g. the validation split) are masked. Test rows
+        of unknown users or items cannot be ranked and are counted, not scored.
+        Returns recall/precision/ndcg/mrr/hit/coverage at k, plus counts.
+        """
+        k = _check_k(k)
+        model = self._require_model()
+        test_df = unique_pairs(load_interactions(test, drop_duplicates=True))
+        u = self.users.encode(test_df["user_id"])
+        i = self.items.encode(test_df["item_id"])
+        known = (u >= 0) & (i >= 0)
+        if not known.any():
+            raise InvalidInputError("No test interaction has both a known user and a known item.")
+        truth = interaction_matrix(test_df[known], self.users, self.items)
+        mask = self.history.copy()
+        if exclude is not None:
+            mask = mask + interaction_matrix(load_interactions(exclude, drop_duplicates=True), self.users, self.items)
+        truth = truth - truth.multiply(mask > 0)  # a test item already seen cannot be ranked
+        truth.eliminate_zeros()
+        metrics = ranking_metrics(model.score, self.history, mask.tocsr(), truth.tocsr(), k=k)
+        metrics["skipped_rows"] = float((~known).sum())
+        return metrics
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the model to a folder: model.safetensors, history.npz, recommender.json."""
+        model = self._require_model()
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in model.tensors().items()}, str(folder / "model.safetensors"))
+        h = self.history.tocsr()
+        np.savez(folder / "history.npz", indptr=h.indptr, indices=h.indices, shape=np.array(h.shape))
+        meta = {
+            "format": FORMAT_VERSION,
+            "model": self.model_name,
+            "params": self.params,
+            "users": self.users.ids,
+            "items": self.items.ids,
+            "titles": self.titles,
+            "texts": self.texts,
+            "losses": self.losses,
+            "train_seconds": self.train_seconds,
+        }
+        tmp = folder / "recommender.json.tmp"
+        tmp.write_text(json.dumps(meta), encoding="utf-8")
+        tmp.replace(folder / "recommender.json")  # the JSON is written last and atomically
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path, *, manager: Any = None, device: str | None = None) -> Recommender:
+        """Read a folder written by ``save`` (no pickle anywhere)."""
+        folder = Path(path)
+        try:
+            meta = json.loads((folder / "recommender.json").read_text(encoding="utf-8"))
+            tensors = load_file(str(folder / "model.safetensors"))
+            with np.load(folder / "history.npz", allow_pickle=False) as z:
+                indptr, indices, shape = z["indptr"], z["indices"], tuple(z["shape"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise InvalidInputError(f"{folder} is not a saved recommender: {exc}") from exc
+        if meta.get("format") != FORMAT_VERSION:
+            raise InvalidInputError(f"{folder} was saved in format {meta.get('format')}, expected {FORMAT_VERSION}.")
+        rec = cls(meta["model"], manager=manager, device=device, **meta["params"])
+        rec.users, rec.items = IdMap(meta["users"]), IdMap(meta["items"])
+        rec.titles, rec.texts = meta["titles"], meta["texts"]
+        rec.losses, rec.train_seconds = meta["losses"], meta["train_seconds"]
+        rec.history = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=shape)
+        model = create_model(rec.model_name, rec.device, **rec.params)
+        model.n_users, model.n_items = shape
+        model.load_tensors(tensors)
+        rec.model = model
+        return rec
+
+
+def _check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= int(k) <= 1000:
+        raise InvalidInputError(f"k must be a whole number from 1 to 1000, not {k!r}.")
+    return int(k)

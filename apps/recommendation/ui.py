@@ -1,0 +1,207 @@
+"""The recommendation page: data, train & evaluate, recommendations, similar items, cold start.
+
+Thin: the work is done by ``Workspace`` (workspace.py) and ``Recommender`` (api.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from core.errors import SpringboardError
+
+from .experiment import PROTOCOLS
+from .models import MODELS
+from .plots import loss_figure, metrics_figure
+from .workspace import Workspace, recommendations_table
+
+TITLE = "Recommendation"
+DESCRIPTION = "Train a recommender on who-bought-what, compare it with baselines, explain and serve recommendations."
+
+DATA_SOURCES = ("MovieLens-100k demo", "Upload my own files")
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+DEFAULT_MODELS = ["popular", "itemknn", "ease", "bpr"]
+MODEL_CHOICES = [(f"{cls.label} ({name})", name) for name, cls in MODELS.items()]
+
+
+def _workspace(ws: Workspace | None) -> Workspace:
+    return ws if ws is not None else Workspace()
+
+
+def _fail(exc: Exception) -> gr.Error:
+    return gr.Error(str(exc))
+
+
+def _parse_item(value: str | None) -> str:
+    """Dropdown values are ids; typed text may be "Title [id]" or an id."""
+    value = (value or "").strip()
+    if value.endswith("]") and "[" in value:
+        return value[value.rindex("[") + 1 : -1].strip()
+    return value
+
+
+# --------------------------------------------------------------------------- handlers
+def load_data(source: str, inter_file: str | None, items_file: str | None, drop_dupes: bool, ws: Workspace | None):
+    ws = _workspace(ws)
+    try:
+        summary = ws.load_demo() if source == DATA_SOURCES[0] else ws.load_files(inter_file, items_file, drop_dupes)
+    except SpringboardError as exc:
+        raise _fail(exc) from exc
+    text = (
+        f"**{summary['source']}**: {summary['interactions']:,} interactions, {summary['users']:,} users, "
+        f"{summary['items']:,} items (density {summary['density']:.2%}); "
+        f"ratings: {'yes' if summary['has_rating'] else 'no'}, timestamps: {'yes' if summary['has_timestamp'] else 'no'}, "
+        f"items with metadata: {summary['items_with_metadata']:,}. Next: *Train & evaluate*."
+    )
+    users = ws.user_choices()
+    items = ws.item_choices()
+    return (
+        ws,
+        text,
+        ws.interactions.head(20),
+        gr.update(choices=users, value=users[0] if users else None),
+        gr.update(choices=items, value=items[0][1] if items else None),
+        gr.update(choices=items, value=[]),
+    )
+
+
+def train(models: list[str], protocol_label: str, k: float, ws: Workspace | None, progress=gr.Progress()):
+    ws = _workspace(ws)
+    protocol = next((key for key, label in PROTOCOLS.items() if label == protocol_label), "random")
+    try:
+        progress(0.0, desc="splitting")
+        table = ws.train(list(models or []), protocol, int(k), progress=lambda f, m: progress(f, desc=m))
+    except SpringboardError as exc:
+        raise _fail(exc) from exc
+    best = ws.best_model()
+    note = (
+        f"Best on NDCG@{ws.k}: **{best}**, retrained on all interactions and now serving the tabs below. "
+        f"Protocol: {PROTOCOLS[protocol]}; full ranking over all items, training and validation items masked."
+    )
+    return (
+        ws,
+        table,
+        metrics_figure(ws.metric_chart(), ws.k),
+        loss_figure(ws.loss_curves()),
+        note,
+        gr.update(choices=ws.trained_models(), value=best),
+    )
+
+
+def recommend(user: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
+    ws = _workspace(ws)
+    try:
+        rec = ws.serve(model or None, progress=lambda f, m: progress(f, desc=m))
+        recs = rec.recommend(str(user or "").strip(), k=int(k))
+        return recommendations_table(recs), ws.user_history(user)
+    except SpringboardError as exc:
+        raise _fail(exc) from exc
+
+
+def similar(item: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
+    ws = _workspace(ws)
+    try:
+        rec = ws.serve(model or None, progress=lambda f, m: progress(f, desc=m))
+        return recommendations_table(rec.similar_items(_parse_item(item), k=int(k)))
+    except SpringboardError as exc:
+        raise _fail(exc) from exc
+
+
+def cold_start(liked: list[str], text: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
+    ws = _workspace(ws)
+    try:
+        rec = ws.serve(model or None, progress=lambda f, m: progress(f, desc=m))
+        items = [_parse_item(x) for x in (liked or [])]
+        return recommendations_table(rec.recommend_for_new_user(items, text=text or None, k=int(k)))
+    except SpringboardError as exc:
+        raise _fail(exc) from exc
+
+
+# --------------------------------------------------------------------------- layout
+def build_ui() -> gr.Blocks:
+    """The page (not launched here)."""
+    empty = pd.DataFrame(columns=["rank", "title", "item_id", "score", "reason"])
+    with gr.Blocks(title=TITLE) as page:
+        ws = gr.State(None)
+        gr.Markdown(f"## {TITLE}\n{DESCRIPTION}")
+        with gr.Tab("1. Data"):
+            gr.Markdown(
+                "Interactions need `user_id` and `item_id`, optionally `rating` and `timestamp` (CSV, TSV or Parquet). "
+                "Item metadata (optional, needed by the hybrid model): `item_id` and any of `title`, `text`, `tags`."
+            )
+            source = gr.Radio(list(DATA_SOURCES), value=DATA_SOURCES[0], label="Data")
+            with gr.Row():
+                inter_file = gr.File(label="Interactions (CSV / Parquet)", file_types=[".csv", ".tsv", ".parquet"], type="filepath")
+                items_file = gr.File(label="Item metadata (optional)", file_types=[".csv", ".tsv", ".parquet"], type="filepath")
+            drop_dupes = gr.Checkbox(label="Drop exact duplicate rows instead of rejecting the file", value=False)
+            gr.Examples(
+                [
+                    [DATA_SOURCES[0], None, None],
+                    [DATA_SOURCES[1], str(EXAMPLES_DIR / "bookshop_interactions.csv"),
+                     str(EXAMPLES_DIR / "bookshop_items.csv")],
+                ],
+                inputs=[source, inter_file, items_file],
+                label="Examples: the MovieLens demo, or a tiny bookshop (40 readers, 12 books) as uploaded files",
+            )
+            load_btn = gr.Button("Load data", variant="primary")
+            summary = gr.Markdown()
+            preview = gr.Dataframe(pd.DataFrame(columns=["user_id", "item_id", "rating", "timestamp"]),
+                                   label="First rows", interactive=False)
+        with gr.Tab("2. Train & evaluate"):
+            with gr.Row():
+                models = gr.CheckboxGroup(MODEL_CHOICES, value=DEFAULT_MODELS, label="Models to compare")
+                protocol = gr.Radio(list(PROTOCOLS.values()), value=PROTOCOLS["random"], label="Evaluation protocol")
+                k_eval = gr.Slider(5, 50, value=10, step=5, label="K")
+            gr.Examples(
+                [[DEFAULT_MODELS, PROTOCOLS["random"], 10], [["popular", "ease", "hybrid"], PROTOCOLS["temporal"], 10]],
+                inputs=[models, protocol, k_eval],
+            )
+            train_btn = gr.Button("Train and evaluate", variant="primary")
+            note = gr.Markdown()
+            table = gr.Dataframe(label="Test metrics (same split for every model)", interactive=False)
+            with gr.Row():
+                chart = gr.Plot(label="Against the baselines")
+                losses = gr.Plot(label="Training loss")
+        with gr.Tab("3. Recommend for a user"):
+            with gr.Row():
+                user = gr.Dropdown([], label="User", allow_custom_value=True)
+                serve_model = gr.Dropdown([], label="Model", info="Trained models; the best is chosen for you")
+                k_user = gr.Slider(1, 50, value=10, step=1, label="How many")
+            gr.Examples([["1"], ["196"], ["405"]], inputs=[user], label="Example users (MovieLens)")
+            user_btn = gr.Button("Recommend", variant="primary")
+            with gr.Row():
+                user_recs = gr.Dataframe(empty, label="Recommendations", interactive=False, scale=2)
+                history = gr.Dataframe(label="Their latest items", interactive=False, scale=1)
+        with gr.Tab("4. Similar items"):
+            with gr.Row():
+                item = gr.Dropdown([], label="Item", allow_custom_value=True)
+                k_item = gr.Slider(1, 50, value=10, step=1, label="How many")
+            gr.Examples([["Star Wars (1977) [50]"], ["Toy Story (1995) [1]"], ["Fargo (1996) [100]"]], inputs=[item],
+                        label="Example items (MovieLens)")
+            item_btn = gr.Button("Find similar items", variant="primary")
+            item_recs = gr.Dataframe(empty, label="Similar items", interactive=False)
+        with gr.Tab("5. Cold start"):
+            gr.Markdown("A new visitor: pick a few items they like, describe their taste, or both. "
+                        "Descriptions need the hybrid model (it reads item text with the shared encoder).")
+            with gr.Row():
+                liked = gr.Dropdown([], multiselect=True, label="Liked items", allow_custom_value=True)
+                description = gr.Textbox(label="Description (hybrid model)", placeholder="space adventure with robots")
+                k_cold = gr.Slider(1, 50, value=10, step=1, label="How many")
+            gr.Examples(
+                [[["Star Wars (1977) [50]", "Return of the Jedi (1983) [181]"], ""], [[], "romantic comedy in New York"]],
+                inputs=[liked, description],
+            )
+            cold_btn = gr.Button("Recommend for a new user", variant="primary")
+            cold_recs = gr.Dataframe(empty, label="Recommendations", interactive=False)
+
+        load_btn.click(load_data, [source, inter_file, items_file, drop_dupes, ws],
+                       [ws, summary, preview, user, item, liked], api_name="recommendation_load_data")
+        train_btn.click(train, [models, protocol, k_eval, ws], [ws, table, chart, losses, note, serve_model],
+                        api_name="recommendation_train")
+        user_btn.click(recommend, [user, k_user, serve_model, ws], [user_recs, history], api_name="recommendation_recommend")
+        item_btn.click(similar, [item, k_item, serve_model, ws], [item_recs], api_name="recommendation_similar_items")
+        cold_btn.click(cold_start, [liked, description, k_cold, serve_model, ws], [cold_recs],
+                       api_name="recommendation_cold_start")
+    return page

@@ -1,0 +1,168 @@
+"""One page visitor's working state: the data, the compared models and the serving model.
+
+The page keeps a ``Workspace`` in ``gr.State``; each method is one user action
+and returns plain data (DataFrames, dicts) that the UI only has to display.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from core.errors import InvalidInputError
+
+from .api import Recommendation, Recommender
+from .data import load_interactions, load_items, load_movielens_100k
+from .experiment import ModelResult, compare_models, results_table
+
+Progress = Callable[[float, str], None]
+# Dropdowns list at most this many items (the most popular); any id can still be typed.
+MAX_DROPDOWN_ITEMS = 3000
+
+
+class Workspace:
+    """Data and models of one session of the page."""
+
+    def __init__(self, manager=None) -> None:
+        self.manager = manager
+        self.interactions: pd.DataFrame | None = None
+        self.items: pd.DataFrame | None = None
+        self.source = ""
+        self.results: list[ModelResult] = []
+        self.k = 10
+        self.serving: dict[str, Recommender] = {}
+
+    # ------------------------------------------------------------------ data
+    def load_demo(self) -> dict:
+        """MovieLens-100k from the installed recbole wheel."""
+        self.interactions, self.items = load_movielens_100k()
+        self.source = "MovieLens-100k"
+        return self._reset()
+
+    def load_files(self, interactions_path: str | Path | None, items_path: str | Path | None,
+                   drop_duplicates: bool = False) -> dict:
+        """Uploaded interactions (required) and item metadata (optional)."""
+        if not interactions_path:
+            raise InvalidInputError("Upload an interactions file (CSV or Parquet) first.")
+        inter = load_interactions(interactions_path, drop_duplicates=drop_duplicates)
+        items = load_items(items_path) if items_path else None
+        self.interactions, self.items = inter, items
+        self.source = Path(str(interactions_path)).name
+        return self._reset()
+
+    def _reset(self) -> dict:
+        self.results, self.serving = [], {}
+        return self.summary()
+
+    def require_data(self) -> pd.DataFrame:
+        if self.interactions is None:
+            raise InvalidInputError("Load the demo data or upload interactions first (Data tab).")
+        return self.interactions
+
+    def summary(self) -> dict:
+        df = self.require_data()
+        n_u, n_i = df["user_id"].nunique(), df["item_id"].nunique()
+        return {
+            "source": self.source,
+            "interactions": len(df),
+            "users": n_u,
+            "items": n_i,
+            "density": len(df) / max(1, n_u * n_i),
+            "has_rating": "rating" in df,
+            "has_timestamp": "timestamp" in df,
+            "items_with_metadata": 0 if self.items is None else len(self.items),
+        }
+
+    # ------------------------------------------------------------------ training
+    def train(self, models: list[str], protocol: str, k: int, progress: Progress | None = None) -> pd.DataFrame:
+        """Compare models on one split; then retrain the best on all data for serving."""
+        df = self.require_data()
+        self.k = int(k)
+        self.results = compare_models(
+            df, self.items, models, protocol=protocol, k=self.k, progress=progress, manager=self.manager
+        )
+        self.serving = {}
+        self.serve(self.best_model(), progress)
+        return results_table(self.results, self.k)
+
+    def best_model(self) -> str:
+        if not self.results:
+            raise InvalidInputError("Train at least one model first (Train & evaluate tab).")
+        return max(self.results, key=lambda r: r.metrics[f"ndcg@{self.k}"]).model
+
+    def trained_models(self) -> list[str]:
+        return [r.model for r in self.results]
+
+    def serve(self, model: str | None = None, progress: Progress | None = None) -> Recommender:
+        """The model retrained on all interactions (trained once, then cached)."""
+        model = model or self.best_model()
+        if model not in self.serving:
+            result = next((r for r in self.results if r.model == model), None)
+            if result is None:
+                raise InvalidInputError(f"Model {model!r} was not trained; train it first.")
+            if progress:
+                progress(0.99, f"retraining {model} on all interactions for serving")
+            self.serving[model] = Recommender(model, manager=self.manager, **result.params).fit(
+                self.require_data(), self.items
+            )
+        return self.serving[model]
+
+    def loss_curves(self) -> pd.DataFrame:
+        rows = [
+            {"epoch": e + 1, "loss": loss, "model": r.model}
+            for r in self.results
+            for e, loss in enumerate(r.losses)
+        ]
+        return pd.DataFrame(rows, columns=["epoch", "loss", "model"])
+
+    def metric_chart(self) -> pd.DataFrame:
+        rows = [
+            {"model": r.model, "metric": m, "value": r.metrics[f"{m}@{self.k}"]}
+            for r in self.results
+            for m in ("ndcg", "recall", "mrr", "hit", "coverage")
+        ]
+        return pd.DataFrame(rows, columns=["model", "metric", "value"])
+
+    # ------------------------------------------------------------------ serving
+    def user_choices(self, limit: int = MAX_DROPDOWN_ITEMS) -> list[str]:
+        if self.interactions is None:
+            return []
+        counts = self.interactions["user_id"].value_counts()
+        return sorted(counts.index[:limit], key=_natural)
+
+    def item_choices(self, limit: int = MAX_DROPDOWN_ITEMS) -> list[tuple[str, str]]:
+        """(label, id) pairs of the most popular items, labelled with their titles."""
+        if self.interactions is None:
+            return []
+        ids = list(self.interactions["item_id"].value_counts().index[:limit])
+        titles = {} if self.items is None else dict(zip(self.items["item_id"], self.items["title"], strict=True))
+        return [(f"{titles.get(i) or i} [{i}]", i) for i in ids]
+
+    def user_history(self, user_id: str, n: int = 10) -> pd.DataFrame:
+        df = self.require_data()
+        rows = df[df["user_id"] == str(user_id).strip()]
+        if "timestamp" in rows:
+            rows = rows.sort_values("timestamp", ascending=False)
+        titles = {} if self.items is None else dict(zip(self.items["item_id"], self.items["title"], strict=True))
+        out = pd.DataFrame({"item_id": rows["item_id"].head(n)})
+        out.insert(0, "title", [titles.get(i) or i for i in out["item_id"]])
+        if "rating" in rows:
+            out["rating"] = rows["rating"].head(n).to_numpy()
+        return out
+
+
+def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
+    """What the page shows for a list of recommendations."""
+    return pd.DataFrame(
+        [
+            {"rank": n + 1, "title": r.title, "item_id": r.item_id, "score": round(r.score, 4), "reason": r.reason}
+            for n, r in enumerate(recs)
+        ],
+        columns=["rank", "title", "item_id", "score", "reason"],
+    )
+
+
+def _natural(value: str):
+    return (0, int(value), "") if value.isdigit() else (1, 0, value)
