@@ -1,0 +1,434 @@
+"""The text generation app's Python API: templates, streaming, batches, chat, perplexity.
+
+    from apps.textgen import TextGenerator
+    gen = TextGenerator()                       # the "generation" role (Qwen2.5-Coder-0.5B)
+    gen.generate("Write a tagline for a bike shop", max_new_tokens=60, temperature=0.7, seed=1)
+    for piece in gen.stream([{"role": "user", "content": "Hi!"}], max_new_tokens=200):
+        print(piece, end="")
+    gen.generate_batch(["Name a colour", "Name a fruit"], max_new_tokens=20)
+    gen.perplexity("The cat sat on the mat.")
+    messages = gen.render_template("product_description", product="a foldable e-bike")
+
+Models load only through the shared core; requests from every user and every app
+are batched together there. Over-long prompts are fitted to the context (see
+``context``) and the cut is reported: as ``TextStream.notices`` and, for the
+plain-string methods, as a ``PromptTruncatedWarning``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from core.errors import InvalidInputError, UnknownModelError
+from core.manager import ModelManager, get_manager
+from core.storage import Database
+from shared_models.text_generation import GenerationRequest, GenerationResult, PerplexityRequest
+
+from .context import MAX_INPUT_CHARS, ContextWindow, Fitted, check_text
+from .options import GenerationOptions
+from .streaming import TextStream
+from .template_store import TemplateStore
+from .templates import Template, with_system_prompt
+
+ROLE = "generation"
+Messages = list[dict[str, str]]
+_ROLES = ("system", "user", "assistant")
+
+
+class PromptTruncatedWarning(UserWarning):
+    """A prompt was longer than the model's context and part of it was left out."""
+
+
+class StopSequenceNotFoundWarning(UserWarning):
+    """Stop sequences were given but none appeared, so the text ended another way."""
+
+
+class TextGenerator:
+    """Generate text with a causal language model served by the shared core.
+
+    ``model`` is a registered generation model (``"qwen2.5-coder-0.5b"``, the default
+    through settings, or ``"smollm2-135m"``), an external source (``hub:<id>``,
+    ``local:<folder>``) or None for the suite's configured generation model.
+    Templates are stored in ``db`` (default: ``springboard.db`` in ``data_dir``, which
+    defaults to the manager's settings' data folder).
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        manager: ModelManager | None = None,
+        db: Database | None = None,
+        data_dir: Path | str | None = None,
+    ) -> None:
+        self.manager = manager or get_manager()
+        if model is not None and not isinstance(model, str):
+            raise InvalidInputError(f"model must be a model name, got {type(model).__name__}.")
+        try:
+            spec = self.manager.spec((model or ROLE).strip() or ROLE)
+        except UnknownModelError as exc:
+            known = ", ".join(s.name for s in self.manager.registry.specs() if s.role == ROLE)
+            raise InvalidInputError(
+                f"{exc}. Text generation models: {known}. Any transformers causal LM can be "
+                "set as the generation model in settings: "
+                "SPRINGBOARD_MODELS__GENERATION=hub:<id> or local:<folder>."
+            ) from exc
+        if spec.role != ROLE:
+            raise InvalidInputError(
+                f"'{spec.name}' is a {spec.role} model, not a text generation model."
+            )
+        self.handle = self.manager.handle(spec.name)
+        self.model = self.handle.name
+        if db is None:
+            folder = Path(data_dir) if data_dir else self.manager.settings.data_dir
+            db = Database(folder / "springboard.db")
+        self.templates = TemplateStore(db)
+        self._window: ContextWindow | None = None
+
+    # ------------------------------------------------------------------ model facts
+    @property
+    def window(self) -> ContextWindow:
+        """The model's tokenizer and context size (loads the model on first use)."""
+        if self._window is None:
+            # The handle exposes no tokenizer, so borrow the loaded runner's for counting.
+            with self.manager.use(self.model) as runner:
+                self._window = ContextWindow(
+                    self.model, runner.tokenizer, runner.context_tokens, runner.max_new_tokens
+                )
+        return self._window
+
+    @property
+    def context_tokens(self) -> int:
+        return self.window.context_tokens
+
+    @property
+    def max_new_tokens_limit(self) -> int:
+        return min(self.window.max_new_tokens, self.manager.settings.limits.max_new_tokens)
+
+    def available_models(self) -> list[str]:
+        """Names of the registered text generation models."""
+        return [s.name for s in self.manager.registry.specs() if s.role == ROLE]
+
+    def count_tokens(self, prompt: str | Messages) -> int:
+        """Prompt tokens for raw text, or for a chat rendered with the model's template."""
+        if isinstance(prompt, str):
+            return self.window.count(prompt=prompt)
+        return self.window.count(messages=self._check_messages(prompt))
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self,
+        prompt: str | Messages,
+        max_new_tokens: int = 256,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        *,
+        top_p: float = 0.8,
+        top_k: int = 20,
+        repetition_penalty: float = 1.05,
+        stop: tuple[str, ...] | list[str] | str = (),
+        system: str | None = None,
+        raw: bool = False,
+    ) -> str:
+        """Generate a reply to ``prompt`` and return its text.
+
+        A string is one user message, answered with the model's chat template (and
+        ``system`` as the system prompt, if given); with ``raw=True`` the model
+        continues the string as plain text instead. A list is a whole chat.
+        """
+        options = GenerationOptions(
+            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop)
+        )
+        stream = self.start(prompt, options, system=system, raw=raw)
+        _warn(stream.notices)
+        text = stream.consume()
+        if stream.request.stop and stream.result.finish_reason != "stop":
+            _warn(
+                [n for n in stream.notices if n.startswith("None of the stop")],
+                StopSequenceNotFoundWarning,
+            )
+        return text
+
+    def stream(
+        self,
+        messages: str | Messages,
+        max_new_tokens: int = 256,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        *,
+        top_p: float = 0.8,
+        top_k: int = 20,
+        repetition_penalty: float = 1.05,
+        stop: tuple[str, ...] | list[str] | str = (),
+        system: str | None = None,
+        raw: bool = False,
+    ) -> TextStream:
+        """Start generating and return a ``TextStream``: iterate it for text pieces.
+
+        The stream also has ``cancel()``, ``result`` (finish reason, token counts) and
+        ``notices`` (a prompt that was cut, stop sequences that never appeared).
+        """
+        options = GenerationOptions(
+            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop)
+        )
+        stream = self.start(messages, options, system=system, raw=raw)
+        _warn(stream.notices)
+        return stream
+
+    def generate_batch(
+        self,
+        prompts: list[str | Messages],
+        max_new_tokens: int = 256,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        *,
+        top_p: float = 0.8,
+        top_k: int = 20,
+        repetition_penalty: float = 1.05,
+        stop: tuple[str, ...] | list[str] | str = (),
+        system: str | None = None,
+        raw: bool = False,
+    ) -> list[str]:
+        """Generate for several prompts at once (one batched decode); texts in order.
+
+        With a ``seed``, prompt ``i`` uses ``seed + i`` so the rows differ yet repeat.
+        """
+        results = self.generate_batch_results(
+            prompts,
+            GenerationOptions(
+                max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop)
+            ),
+            system=system,
+            raw=raw,
+        )
+        return [r.text for r in results]
+
+    def generate_batch_results(
+        self,
+        prompts: list[str | Messages],
+        options: GenerationOptions | None = None,
+        *,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> list[GenerationResult]:
+        """Like ``generate_batch`` but returning each ``GenerationResult``."""
+        if not isinstance(prompts, list):
+            raise InvalidInputError(f"prompts must be a list, got {type(prompts).__name__}.")
+        if not prompts:
+            raise InvalidInputError("prompts is empty: give at least one prompt.")
+        limit = self.manager.settings.limits.max_batch_items
+        if len(prompts) > limit:
+            raise InvalidInputError(f"{len(prompts)} prompts given; the limit is {limit} per call.")
+        options = (options or GenerationOptions()).checked(self.max_new_tokens_limit)
+        requests, notices = [], []
+        for i, prompt in enumerate(prompts):
+            fitted = self._fit(prompt, options, system, raw)
+            notices += [f"Prompt {i + 1}: {n}" for n in fitted.notices]
+            seed = None if options.seed is None else options.seed + i
+            requests.append(self._request(fitted, options, seed))
+        _warn(notices)
+        return self.handle.call(requests)
+
+    def start(
+        self,
+        prompt: str | Messages,
+        options: GenerationOptions | None = None,
+        *,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> TextStream:
+        """Check, fit and start one generation; notices about cuts are on the stream."""
+        request, notices = self.prepare(prompt, options, system=system, raw=raw)
+        return TextStream(self.handle, request, notices)
+
+    def prepare(
+        self,
+        prompt: str | Messages,
+        options: GenerationOptions | None = None,
+        *,
+        system: str | None = None,
+        raw: bool = False,
+    ) -> tuple[GenerationRequest, list[str]]:
+        """Check and fit a prompt: the role's ``GenerationRequest`` and notices about cuts.
+
+        ``TextStream(gen.handle, request)`` starts it; useful to start many at once.
+        """
+        options = (options or GenerationOptions()).checked(self.max_new_tokens_limit)
+        fitted = self._fit(prompt, options, system, raw)
+        return self._request(fitted, options, options.seed), fitted.notices
+
+    # ------------------------------------------------------------------ chat
+    def chat(
+        self,
+        history: Messages,
+        message: str,
+        options: GenerationOptions | None = None,
+        *,
+        system: str | None = None,
+    ) -> TextStream:
+        """Answer ``message`` after the earlier turns in ``history`` (user/assistant dicts).
+
+        The oldest turns are left out (with a notice) when the whole chat would not
+        fit in the context.
+        """
+        check_text("The message", message)
+        history = self._check_messages(history or [], allow_empty=True)
+        turns = [m for m in history if m["role"] != "system"]
+        if system is None:
+            system = next((m["content"] for m in history if m["role"] == "system"), None)
+        messages = turns + [{"role": "user", "content": message}]
+        return self.start(messages, options, system=system)
+
+    # ------------------------------------------------------------------ templates
+    def list_templates(self) -> list[Template]:
+        """Built-in templates, then the saved user templates."""
+        return self.templates.all()
+
+    def template(self, name: str) -> Template:
+        return self.templates.get(name)
+
+    def render_template(self, name: str, **fields: Any) -> Messages:
+        """The chat messages (system prompt, then the filled-in request) of a template."""
+        return self.templates.get(name).render(**fields)
+
+    def start_template(
+        self,
+        name: str,
+        fields: dict[str, Any],
+        options: GenerationOptions | None = None,
+        *,
+        system: str | None = None,
+    ) -> TextStream:
+        """Fill in a template and start generating; an over-long field is cut, with a notice."""
+        if not isinstance(fields, dict):
+            raise InvalidInputError(
+                f"fields must be a dict of field name to text, got {type(fields).__name__}."
+            )
+        template = with_system_prompt(self.templates.get(name), system)
+        values = template.values(fields)
+        for f in template.fields:
+            if values[f.name]:
+                check_text(f"'{f.label}'", values[f.name])
+        options = (options or GenerationOptions()).checked(self.max_new_tokens_limit)
+        fitted = self.window.fit_template(template, values, options.max_new_tokens)
+        return TextStream(self.handle, self._request(fitted, options, options.seed), fitted.notices)
+
+    def generate_from_template(
+        self,
+        name: str,
+        /,
+        max_new_tokens: int = 256,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        **fields: Any,
+    ) -> str:
+        """Fill in a template and return the generated text."""
+        stream = self.start_template(
+            name, fields, GenerationOptions(max_new_tokens, temperature, seed=seed)
+        )
+        _warn(stream.notices)
+        return stream.consume()
+
+    def save_template(
+        self,
+        name: str,
+        title: str,
+        system_prompt: str,
+        prompt: str,
+        description: str = "",
+        overwrite: bool = False,
+    ) -> Template:
+        """Save a user template; ``prompt`` names its fields as ``{placeholders}``."""
+        return self.templates.save(name, title, system_prompt, prompt, description, overwrite)
+
+    def delete_template(self, name: str) -> bool:
+        """Delete a saved user template; returns whether it existed."""
+        return self.templates.delete(name)
+
+    # ------------------------------------------------------------------ evaluation
+    def perplexity(self, text: str) -> float:
+        """Perplexity of ``text`` under the model: exp of the mean negative log-likelihood.
+
+        Lower means more predictable (fluent, familiar) text. Long texts are scored
+        with a sliding window by the role.
+        """
+        check_text("The text", text)
+        return float(self.handle.call([PerplexityRequest(text)])[0])
+
+    # ------------------------------------------------------------------ internals
+    def _fit(
+        self, prompt: str | Messages, options: GenerationOptions, system: str | None, raw: bool
+    ) -> Fitted:
+        if system is not None:
+            if not isinstance(system, str):
+                raise InvalidInputError(f"system must be text, got {type(system).__name__}.")
+            if raw:
+                raise InvalidInputError(
+                    "A raw prompt has no system prompt; leave out system or raw."
+                )
+        if isinstance(prompt, str):
+            check_text("The prompt", prompt)
+            if raw:
+                return self.window.fit_prompt(prompt, options.max_new_tokens)
+            messages = [{"role": "user", "content": prompt}]
+        elif raw:
+            raise InvalidInputError("raw=True takes a string prompt, not a chat.")
+        else:
+            messages = self._check_messages(prompt)
+        if system is not None and system.strip():
+            messages = [{"role": "system", "content": system}] + [
+                m for m in messages if m["role"] != "system"
+            ]
+        return self.window.fit_chat(messages, options.max_new_tokens)
+
+    @staticmethod
+    def _check_messages(messages: Any, allow_empty: bool = False) -> Messages:
+        if not isinstance(messages, list):
+            raise InvalidInputError(
+                f"A chat is a list of {{'role', 'content'}} dicts, got {type(messages).__name__}."
+            )
+        if not messages and not allow_empty:
+            raise InvalidInputError("The chat is empty: give at least one user message.")
+        out = []
+        for i, m in enumerate(messages):
+            if not isinstance(m, dict) or m.get("role") not in _ROLES:
+                raise InvalidInputError(
+                    f"Message {i + 1} must be a dict with a role of {', '.join(_ROLES)}, got {m!r:.80}."
+                )
+            content = m.get("content")
+            if not isinstance(content, str):
+                raise InvalidInputError(
+                    f"Message {i + 1}'s content must be text, got {type(content).__name__}."
+                )
+            if len(content) > MAX_INPUT_CHARS:
+                check_text(f"Message {i + 1}", content)
+            out.append({"role": m["role"], "content": content})
+        if out and not any(m["content"].strip() for m in out if m["role"] == "user"):
+            raise InvalidInputError("The chat has no user message with text in it.")
+        return out
+
+    @staticmethod
+    def _request(fitted: Fitted, options: GenerationOptions, seed: int | None) -> GenerationRequest:
+        return GenerationRequest(
+            messages=fitted.messages,
+            prompt=fitted.prompt,
+            max_new_tokens=options.max_new_tokens,
+            temperature=options.temperature,
+            top_p=options.top_p,
+            top_k=options.top_k,
+            repetition_penalty=options.repetition_penalty,
+            seed=seed,
+            stop=options.stop,
+        )
+
+
+def _stops(stop: Any) -> Any:
+    # Checked (with a clear message) in GenerationOptions.checked; lists become tuples.
+    return tuple(stop) if isinstance(stop, list) else stop
+
+
+def _warn(notices: list[str], category: type[UserWarning] = PromptTruncatedWarning) -> None:
+    for notice in notices:
+        warnings.warn(notice, category, stacklevel=3)

@@ -1,0 +1,560 @@
+"""The text generation page: templates, chat, my templates, perplexity. Logic lives in ``api``."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from core.errors import SpringboardError
+from core.manager import get_manager
+
+from .api import TextGenerator
+from .chat_format import plain_messages
+from .options import GenerationOptions, parse_stop_text
+from .sessions import ActiveStreams
+from .streaming import FINISH_WORDS, TextStream
+from .templates import BUILTIN_TEMPLATES, MAX_FIELDS, Template
+
+TITLE = "Text generation"
+DESCRIPTION = "Product copy, emails, posts, summaries and Chinese↔English translation, streamed; chat; perplexity."
+
+# Streams that wait on the model cost almost nothing, and streams that run at the
+# same time share the model's batches; so let more of them in than Gradio's default.
+STREAM_CONCURRENCY = 16
+_DOWNLOADS = Path(tempfile.gettempdir()) / "springboard-textgen"
+
+_generators: dict[str, TextGenerator] = {}
+_generators_lock = threading.Lock()
+_active = ActiveStreams()
+
+FLUENT_EXAMPLE = (
+    "The museum opens at nine in the morning and closes at six in the evening. Visitors can buy "
+    "tickets at the entrance or online, and children under twelve enter for free."
+)
+SHUFFLED_EXAMPLE = (
+    "evening the tickets nine morning under children museum and The at in six the closes opens "
+    "buy enter online, Visitors free. twelve at or the entrance can for in"
+)
+
+
+def _generator(model: str | None) -> TextGenerator:
+    key = model or ""
+    with _generators_lock:
+        if key not in _generators:
+            _generators[key] = TextGenerator(model or None)
+        return _generators[key]
+
+
+def _default_model() -> str:
+    manager = get_manager()
+    return manager.spec("generation").name
+
+
+def _model_choices() -> list[str]:
+    manager = get_manager()
+    names = [s.name for s in manager.registry.specs() if s.role == "generation"]
+    default = _default_model()
+    return names if default in names else [default, *names]
+
+
+def _options(max_new, temperature, top_p, top_k, penalty, seed, stop_text) -> GenerationOptions:
+    """Controls as typed on the page (or sent to the API); checked by ``GenerationOptions``."""
+    if seed in (None, "") or (isinstance(seed, int | float) and seed < 0):
+        seed = None  # the page's "-1 = random"
+    return GenerationOptions(
+        max_new_tokens=max_new,
+        temperature=temperature,
+        top_p=top_p,
+        top_k=top_k,
+        repetition_penalty=penalty,
+        seed=seed,
+        stop=parse_stop_text(stop_text) if isinstance(stop_text, str | None) else stop_text,
+    )
+
+
+def _session(request: gr.Request | None, tab: str) -> str:
+    return f"{getattr(request, 'session_hash', None) or 'anonymous'}:{tab}"
+
+
+def _notices_md(notices: list[str]) -> str:
+    return "\n".join(f"⚠️ {n}" for n in notices)
+
+
+def _stats_md(stream: TextStream) -> str:
+    s = stream.stats()
+    first = (
+        f" · first text after {s['first_piece_seconds']:.1f} s" if s["first_piece_seconds"] else ""
+    )
+    return (
+        f"**{s['model']}** · {s['prompt_tokens']:,} prompt tokens · {s['new_tokens']:,} new tokens "
+        f"in {s['seconds']:.1f} s ({s['tokens_per_second']:.1f} tokens/s){first} · ended: "
+        f"{FINISH_WORDS[s['finish_reason']]}"
+    )
+
+
+def _save_download(text: str, stem: str) -> str:
+    _DOWNLOADS.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^a-z0-9_-]+", "-", stem.lower()).strip("-") or "text"
+    path = (
+        _DOWNLOADS
+        / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{time.monotonic_ns() % 10_000:04d}.txt"
+    )
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _slots(template: Template) -> tuple[Any, list[Any]]:
+    """The template's first choice field (for the dropdown) and its other fields (for text boxes)."""
+    choice = next((f for f in template.fields if f.kind == "choice"), None)
+    texts = [f for f in template.fields if f is not choice][:MAX_FIELDS]
+    return choice, texts
+
+
+def _run_stream(stream: TextStream, key: str) -> Iterator[tuple[str, bool]]:
+    """Yield (text so far, finished) while registering the stream for the Cancel button."""
+    _active.add(key, stream)
+    try:
+        text = ""
+        for piece in stream:
+            text += piece
+            yield text, False
+        yield text, True
+    finally:
+        stream.close()  # the page went away or Gradio cancelled the event
+        _active.discard(key, stream)
+
+
+# --------------------------------------------------------------------------- handlers
+def template_form(name: str):
+    """Labels, visibility and placeholders of the field inputs for a template."""
+    template = (
+        _generator(None).template(name)
+        if name not in BUILTIN_TEMPLATES
+        else BUILTIN_TEMPLATES[name]
+    )
+    choice, texts = _slots(template)
+    updates = [
+        gr.update(
+            visible=choice is not None,
+            label=choice.label if choice else "Option",
+            choices=list(choice.choices) if choice else [],
+            value=(choice.default or choice.choices[0]) if choice else None,
+        )
+    ]
+    for i in range(MAX_FIELDS):
+        if i < len(texts):
+            f = texts[i]
+            updates.append(
+                gr.update(
+                    visible=True,
+                    label=f.label + ("" if f.required else " (optional)"),
+                    placeholder=f.example or f.default or "",
+                    lines=4 if f.kind == "long" else 1,
+                )
+            )
+        else:
+            updates.append(gr.update(visible=False, label=f"Field {i + 1}", placeholder=""))
+    note = (
+        f"**{template.title}** — {template.description}"
+        if template.description
+        else f"**{template.title}**"
+    )
+    return [note, template.system_prompt, *updates]
+
+
+def clear_fields():
+    return [gr.update(value="") for _ in range(MAX_FIELDS)]
+
+
+def write(model, name, system, choice, *rest, request: gr.Request = None):
+    """Fill in the template and stream the output (api: textgen_write)."""
+    values, controls = rest[:MAX_FIELDS], rest[MAX_FIELDS:]
+    try:
+        gen = _generator(model)
+        template = gen.template(name)
+        choice_field, texts = _slots(template)
+        fields = {f.name: v for f, v in zip(texts, values, strict=False)}
+        if choice_field is not None:
+            fields[choice_field.name] = choice or ""
+        default_system = template.system_prompt
+        stream = gen.start_template(
+            name,
+            fields,
+            _options(*controls),
+            system=system if system is not None and system.strip() != default_system else None,
+        )
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from exc
+    for notice in stream.notices:
+        gr.Warning(notice)
+    shown_prompt = stream.request.messages
+    early = len(stream.notices)  # later ones say how the text ended
+    try:
+        for text, finished in _run_stream(stream, _session(request, "write")):
+            if not finished:
+                yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt
+                continue
+            result = stream.result
+            for notice in stream.notices[early:]:
+                gr.Info(notice)
+            download = gr.update(value=_save_download(result.text, name), visible=bool(result.text))
+            yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def cancel(tab: str):
+    def handler(request: gr.Request = None) -> None:
+        if _active.cancel(_session(request, tab)) == 0:
+            gr.Info("Nothing is running.")
+
+    handler.__doc__ = f"Cancel this session's running {tab} generation."
+    return handler
+
+
+def chat(message, history, system, model, *controls, request: gr.Request = None):
+    """Add the message to the chat and stream the answer (api: textgen_chat)."""
+    try:
+        turns = plain_messages(history)
+        gen = _generator(model)
+        stream = gen.chat(
+            turns, message, _options(*controls), system=(system or "").strip() or None
+        )
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from exc
+    for notice in stream.notices:
+        gr.Warning(notice)
+    shown = [*turns, {"role": "user", "content": message}]
+    try:
+        for text, finished in _run_stream(stream, _session(request, "chat")):
+            reply = {"role": "assistant", "content": text}
+            if not finished:
+                yield [*shown, reply], "", _notices_md(stream.notices)
+                continue
+            if stream.result.finish_reason == "cancelled":
+                reply["content"] = text + " …[cancelled]"
+            yield [*shown, reply], "", _notices_md(stream.notices) or _stats_md(stream)
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def perplexity(text: str, model: str, progress=gr.Progress()) -> str:
+    """Perplexity of the text under the chosen model (api: textgen_perplexity)."""
+    try:
+        gen = _generator(model)
+        progress(0, desc=f"Scoring with {gen.model}…")
+        value = gen.perplexity(text)
+        tokens = gen.count_tokens(text)
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from exc
+    return (
+        f"### Perplexity: {value:,.2f}\n"
+        f"{tokens:,} tokens under **{gen.model}**. Lower means the model finds the text more "
+        "predictable: fluent, familiar text scores low; scrambled or unusual text scores high. "
+        "Compare texts under the same model only (tokenizers differ)."
+    )
+
+
+def list_user_templates() -> list[list[str]]:
+    return [
+        [t.name, t.title, ", ".join(t.field_names()), t.description]
+        for t in _generator(None).list_templates()
+        if not t.builtin
+    ]
+
+
+def _template_choices() -> list[tuple[str, str]]:
+    return [
+        (t.title + ("" if t.builtin else " (mine)"), t.name)
+        for t in _generator(None).list_templates()
+    ]
+
+
+def save_template(name, title, description, system, prompt, overwrite):
+    """Save a user template (api: textgen_save_template)."""
+    try:
+        template = _generator(None).save_template(
+            name, title, system, prompt, description, bool(overwrite)
+        )
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from exc
+    gr.Info(f"Saved '{template.title}' with fields: {', '.join(template.field_names())}.")
+    users = [t.name for t in _generator(None).list_templates() if not t.builtin]
+    return (
+        list_user_templates(),
+        gr.update(choices=_template_choices(), value=template.name),
+        gr.update(choices=users, value=template.name),
+    )
+
+
+def delete_template(name):
+    """Delete a user template (api: textgen_delete_template)."""
+    if not name:
+        raise gr.Error("Choose a saved template to delete.")
+    try:
+        existed = _generator(None).delete_template(name)
+    except SpringboardError as exc:
+        raise gr.Error(str(exc)) from exc
+    if not existed:
+        gr.Warning(f"There is no saved template named '{name}'.")
+    else:
+        gr.Info(f"Deleted '{name}'.")
+    users = [t.name for t in _generator(None).list_templates() if not t.builtin]
+    return (
+        list_user_templates(),
+        gr.update(choices=_template_choices(), value="product_description"),
+        gr.update(choices=users, value=None),
+    )
+
+
+def refresh_lists():
+    users = [t.name for t in _generator(None).list_templates() if not t.builtin]
+    return gr.update(choices=_template_choices()), gr.update(choices=users), list_user_templates()
+
+
+# --------------------------------------------------------------------------- layout
+def _controls(limit: int) -> list[gr.components.Component]:
+    with gr.Accordion("Controls", open=True):
+        max_new = gr.Slider(1, limit, value=256, step=1, label="Max new tokens")
+        temperature = gr.Slider(
+            0.0, 2.0, value=0.7, step=0.05, label="Temperature", info="0 = greedy"
+        )
+        top_p = gr.Slider(0.05, 1.0, value=0.8, step=0.05, label="Top-p")
+        top_k = gr.Slider(0, 200, value=20, step=1, label="Top-k", info="0 = no limit")
+        penalty = gr.Slider(
+            0.8, 2.0, value=1.05, step=0.01, label="Repetition penalty", info="1 = none"
+        )
+        seed = gr.Number(
+            value=-1,
+            precision=0,
+            label="Seed",
+            info="-1 = random; the same number repeats the output",
+        )
+        stop = gr.Textbox(
+            lines=2,
+            label="Stop sequences",
+            placeholder="One per line; \\n means a newline",
+            info="The text ends before the first one that appears",
+        )
+    return [max_new, temperature, top_p, top_k, penalty, seed, stop]
+
+
+def build_ui() -> gr.Blocks:
+    """The page; nothing is loaded until the first request."""
+    settings = get_manager().settings
+    limit = settings.limits.max_new_tokens
+    first = BUILTIN_TEMPLATES["product_description"]
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(
+            f"## {TITLE}\nWrite startup copy from templates, chat, or measure how predictable a text is. "
+            "Text streams as it is generated; requests from many users share the model's batches."
+        )
+        with gr.Row():
+            with gr.Column(scale=3), gr.Tabs():
+                with gr.Tab("Write"):
+                    template = gr.Dropdown(
+                        [(t.title, t.name) for t in BUILTIN_TEMPLATES.values()],
+                        value=first.name,
+                        label="Template",
+                    )
+                    template_note = gr.Markdown(f"**{first.title}** — {first.description}")
+                    with gr.Accordion("System prompt", open=False):
+                        system = gr.Textbox(first.system_prompt, lines=3, show_label=False)
+                    choice = gr.Dropdown(
+                        choices=_all_choices(),
+                        label="Option",
+                        visible=False,
+                        allow_custom_value=False,
+                    )
+                    fields = [
+                        gr.Textbox(label=f"Field {i + 1}", visible=False) for i in range(MAX_FIELDS)
+                    ]
+                    with gr.Row():
+                        write_btn = gr.Button("Generate", variant="primary")
+                        write_cancel = gr.Button("Cancel", variant="stop")
+                    output = gr.Textbox(
+                        label="Output", lines=12, buttons=["copy"], interactive=False
+                    )
+                    write_notices = gr.Markdown(elem_classes=["sb-muted"])
+                    write_stats = gr.Markdown(elem_classes=["sb-muted"])
+                    download = gr.DownloadButton("Download .txt", visible=False, size="sm")
+                    with gr.Accordion("Prompt sent to the model", open=False):
+                        sent = gr.JSON(show_label=False)
+                    gr.Examples(
+                        _write_examples(),
+                        inputs=[template, choice, *fields],
+                        label="Examples (pick one, then Generate)",
+                    )
+                with gr.Tab("Chat"):
+                    chat_system = gr.Textbox(
+                        "You are a helpful, concise assistant for a startup team.",
+                        label="System prompt",
+                        lines=2,
+                    )
+                    chatbot = gr.Chatbot(
+                        label="Conversation", height=420, buttons=["copy", "copy_all"]
+                    )
+                    message = gr.Textbox(label="Message", placeholder="Ask anything…", lines=2)
+                    with gr.Row():
+                        send = gr.Button("Send", variant="primary")
+                        chat_cancel = gr.Button("Cancel", variant="stop")
+                        clear = gr.Button("Clear chat")
+                    chat_notices = gr.Markdown(elem_classes=["sb-muted"])
+                    gr.Examples(
+                        [
+                            ["Suggest three names for a coffee subscription startup."],
+                            ["把这句话翻译成英文：我们下周发布新版本。"],
+                            ["Explain churn rate to a new founder in two sentences."],
+                        ],
+                        inputs=[message],
+                    )
+                with gr.Tab("My templates"):
+                    gr.Markdown(
+                        "Save your own template: write the request with `{fields}` to fill in "
+                        "(letters, digits and `_`; `{{` and `}}` for literal braces). It appears in "
+                        "the Write tab's template list."
+                    )
+                    user_table = gr.Dataframe(
+                        headers=["name", "title", "fields", "description"],
+                        value=[],
+                        interactive=False,
+                        label="Saved templates",
+                    )
+                    with gr.Row():
+                        t_name = gr.Textbox(label="Name", placeholder="launch_tweet")
+                        t_title = gr.Textbox(label="Title", placeholder="Launch tweet")
+                    t_description = gr.Textbox(label="Description (optional)")
+                    t_system = gr.Textbox(label="System prompt", lines=2)
+                    t_prompt = gr.Textbox(label="Prompt with {fields}", lines=4)
+                    t_overwrite = gr.Checkbox(label="Overwrite a saved template with the same name")
+                    save_btn = gr.Button("Save template", variant="primary")
+                    gr.Examples(
+                        [
+                            [
+                                "launch_tweet",
+                                "Launch tweet",
+                                "Announce a launch in one tweet",
+                                "You write upbeat, honest tweets for a startup. No more than 280 characters.",
+                                "Write a tweet announcing {product}, which launches on {date}. Mention: {hook}",
+                            ],
+                            [
+                                "job_ad",
+                                "Job ad",
+                                "A short job advert",
+                                "You write inclusive, concrete job adverts.",
+                                "Write a job advert for a {role} at {company}.\nRequirements: {requirements}",
+                            ],
+                        ],
+                        inputs=[t_name, t_title, t_description, t_system, t_prompt],
+                    )
+                    with gr.Row():
+                        to_delete = gr.Dropdown(label="Saved template", choices=[])
+                        delete_btn = gr.Button("Delete", variant="stop")
+                with gr.Tab("Perplexity"):
+                    gr.Markdown(
+                        "How surprised is the model by a text? Perplexity is exp(mean negative "
+                        "log-likelihood per token); long texts are scored with a sliding window."
+                    )
+                    ppl_text = gr.Textbox(label="Text", lines=8)
+                    ppl_btn = gr.Button("Compute perplexity", variant="primary")
+                    ppl_out = gr.Markdown()
+                    gr.Examples([[FLUENT_EXAMPLE], [SHUFFLED_EXAMPLE]], inputs=[ppl_text])
+            with gr.Column(scale=1, min_width=280):
+                model = gr.Dropdown(
+                    _model_choices(),
+                    value=_default_model(),
+                    label="Model",
+                    info="Qwen2.5-Coder-0.5B (default) or SmolLM2-135M (tiny, fast)",
+                    allow_custom_value=True,
+                )
+                controls = _controls(limit)
+
+        form_outputs = [template_note, system, choice, *fields]
+        template.change(template_form, [template], form_outputs, api_name=False, queue=False)
+        template.input(clear_fields, None, fields, api_name=False, queue=False)
+        demo.load(template_form, [template], form_outputs, api_name=False, queue=False)
+        demo.load(
+            refresh_lists, None, [template, to_delete, user_table], api_name=False, queue=False
+        )
+
+        write_event = write_btn.click(
+            write,
+            [model, template, system, choice, *fields, *controls],
+            [output, write_notices, write_stats, download, sent],
+            api_name="textgen_write",
+            concurrency_limit=STREAM_CONCURRENCY,
+            concurrency_id="textgen_stream",
+        )
+        write_cancel.click(
+            cancel("write"),
+            None,
+            None,
+            api_name="textgen_cancel_write",
+            cancels=[write_event],
+            queue=False,
+        )
+
+        chat_inputs = [message, chatbot, chat_system, model, *controls]
+        send_event = send.click(
+            chat,
+            chat_inputs,
+            [chatbot, message, chat_notices],
+            api_name="textgen_chat",
+            concurrency_limit=STREAM_CONCURRENCY,
+            concurrency_id="textgen_stream",
+        )
+        submit_event = message.submit(
+            chat,
+            chat_inputs,
+            [chatbot, message, chat_notices],
+            api_name=False,
+            concurrency_limit=STREAM_CONCURRENCY,
+            concurrency_id="textgen_stream",
+        )
+        chat_cancel.click(
+            cancel("chat"),
+            None,
+            None,
+            api_name="textgen_cancel_chat",
+            cancels=[send_event, submit_event],
+            queue=False,
+        )
+        clear.click(lambda: ([], ""), None, [chatbot, chat_notices], api_name=False, queue=False)
+
+        ppl_btn.click(perplexity, [ppl_text, model], ppl_out, api_name="textgen_perplexity")
+        save_btn.click(
+            save_template,
+            [t_name, t_title, t_description, t_system, t_prompt, t_overwrite],
+            [user_table, template, to_delete],
+            api_name="textgen_save_template",
+        )
+        delete_btn.click(
+            delete_template,
+            [to_delete],
+            [user_table, template, to_delete],
+            api_name="textgen_delete_template",
+        )
+    return demo
+
+
+def _all_choices() -> list[str]:
+    return sorted({c for t in BUILTIN_TEMPLATES.values() for f in t.fields for c in f.choices})
+
+
+def _write_examples() -> list[list[Any]]:
+    """One example per built-in template: the template, its option, then its text fields."""
+    rows = []
+    for t in BUILTIN_TEMPLATES.values():
+        c, texts = _slots(t)
+        values = t.example_values()
+        row = [t.name, (values[c.name] or c.choices[0]) if c else None]
+        row += [values[f.name] for f in texts] + [""] * (MAX_FIELDS - len(texts))
+        rows.append(row)
+    return rows
