@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from apps.status import (
+    batch_sizes_frame,
+    events_frame,
+    metrics_frame,
+    models_frame,
+    summary_markdown,
+)
 from core.manager import ModelManager
 from core.settings import Settings
-
-from apps.status import batch_sizes_frame, events_frame, metrics_frame, models_frame, summary_markdown
 
 
 def test_a_budget_for_two_models_evicts_the_least_recently_used_and_the_page_shows_it(settings):
