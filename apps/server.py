@@ -48,8 +48,11 @@ def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = Fals
     with gr.Blocks(title=SUITE_NAME) as demo:
         render_home(manager, pages)
     for page in pages:
+        # Build outside the route: a Blocks created inside a context is already rendered there,
+        # and rendering it again would show every component twice.
+        app_blocks = page.build()
         with demo.route(page.title, page.path):
-            page.build().render()
+            app_blocks.render()
     with demo.route("Status", "/status") as status_page:
         render_status(manager, status_page)
     return demo

@@ -41,3 +41,20 @@ def test_a_budget_for_two_models_evicts_the_least_recently_used_and_the_page_sho
         assert list(batch_sizes_frame(report)["batch size"]) == ["1"]
     finally:
         manager.close()
+
+
+def test_the_suite_shows_each_app_component_once(manager):
+    from collections import Counter
+
+    from apps.pages import discover_pages
+    from apps.server import build_blocks
+
+    pages = discover_pages()
+    layout = build_blocks(manager, pages).get_config_file()["layout"]
+
+    def ids(node: dict) -> list[int]:
+        return [node["id"], *(i for child in node.get("children", []) for i in ids(child))]
+
+    shown = Counter(ids(layout))
+    assert [i for i, n in shown.items() if n > 1] == []
+    assert len(shown) > 50 * len(pages), "every app page is in the layout"
