@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 import pandas as pd
 
+from core.errors import SpringboardError
 from core.manager import ModelManager
 
+from . import home_examples as ex
 from .pages import AppPage
 from .theme import SUITE_NAME
 
@@ -48,15 +52,105 @@ def apps_markdown(pages: list[AppPage]) -> str:
     return "\n".join(lines)
 
 
+def _shown_errors(fn: Callable) -> Callable:
+    """Wrap an example so a failure (a model that will not load, bad input) is shown, not raised raw."""
+
+    def run(*args):
+        try:
+            return fn(*args)
+        except SpringboardError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    return run
+
+
+def _streamed_errors(fn: Callable) -> Callable:
+    def run(*args):
+        try:
+            yield from fn(*args)
+        except SpringboardError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    return run
+
+
+def _example_support() -> None:
+    question = gr.Textbox(ex.SUPPORT_QUESTION, label="A customer writes", elem_id="home-cs-input")
+    button = gr.Button("Ask the support bot", variant="primary", elem_id="home-cs-run")
+    answer = gr.Markdown(elem_id="home-cs-output")
+    button.click(_shown_errors(ex.ask_support), question, answer, api_name="home_customer_service")
+
+
+def _example_recommendation() -> None:
+    movie = gr.Dropdown(list(ex.MOVIES), value=ex.MOVIES[0][1], label="A movie you liked",
+                        elem_id="home-rec-input")
+    button = gr.Button("Find similar movies", variant="primary", elem_id="home-rec-run")
+    answer = gr.Markdown(elem_id="home-rec-output")
+    button.click(_shown_errors(ex.similar_movies), movie, answer, api_name="home_recommendation")
+
+
+def _example_speech() -> None:
+    clip = gr.Audio(ex.example_clip(), type="filepath", sources=["upload", "microphone"],
+                    label="A voice note (or record your own)", elem_id="home-speech-input")
+    button = gr.Button("Transcribe", variant="primary", elem_id="home-speech-run")
+    answer = gr.Markdown(elem_id="home-speech-output")
+    button.click(_shown_errors(ex.transcribe_clip), clip, answer, api_name="home_speech")
+
+
+def _example_vision() -> None:
+    photo = gr.Image(ex.example_photo(), type="filepath", label="A photo (or upload your own)",
+                     height=220, elem_id="home-vision-input")
+    button = gr.Button("What is in it?", variant="primary", elem_id="home-vision-run")
+    answer = gr.Markdown(elem_id="home-vision-output")
+    button.click(_shown_errors(ex.classify_photo), photo, answer, api_name="home_vision")
+
+
+def _example_textgen() -> None:
+    prompt = gr.Textbox(ex.WRITING_PROMPT, label="Prompt", lines=2, elem_id="home-textgen-input")
+    button = gr.Button("Write", variant="primary", elem_id="home-textgen-run")
+    answer = gr.Markdown(elem_id="home-textgen-output")
+    button.click(_streamed_errors(ex.write_text), prompt, answer, api_name="home_textgen")
+
+
+# One live example per app key; an app without one still gets its card and link.
+EXAMPLES: dict[str, Callable[[], None]] = {
+    "customer_service": _example_support,
+    "recommendation": _example_recommendation,
+    "speech": _example_speech,
+    "vision": _example_vision,
+    "textgen": _example_textgen,
+}
+
+
+def _app_card(page: AppPage) -> None:
+    with gr.Group(elem_classes="sb-card"):
+        gr.Markdown(f"### [{page.title}]({page.path})\n{page.description}")
+        example = EXAMPLES.get(page.key)
+        if example is not None:
+            example()
+        gr.Markdown(f"[Open the full {page.title} app →]({page.path})")
+
+
 def render_home(manager: ModelManager, pages: list[AppPage]) -> None:
     """Build the home page's components in the current Blocks context."""
     gr.Markdown(INTRO)
     gr.Markdown(apps_markdown(pages))
+    if pages:
+        gr.Markdown(
+            "## Try each app here\nEach example is a real call to the app's Python API on "
+            "this machine (the first call loads the model, which takes a few seconds)."
+        )
+        for start in range(0, len(pages), 2):
+            with gr.Row(equal_height=False):
+                for page in pages[start : start + 2]:
+                    with gr.Column():
+                        _app_card(page)
     gr.Markdown(
         "## Models\nLoaded on first use and shared by every app. "
         "Choose others with `SPRINGBOARD_MODELS__<ROLE>` (see the README)."
     )
-    table = gr.Dataframe(value=models_table(manager), interactive=False, wrap=True)
+    # A callable value is evaluated on every page load, so "loaded" is current.
+    table = gr.Dataframe(value=lambda: models_table(manager), interactive=False, wrap=True)
     gr.Button("Refresh", size="sm").click(
         lambda: models_table(manager), outputs=table, api_name=False
     )

@@ -15,20 +15,21 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import warnings
 
 import gradio as gr
 import uvicorn
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.routing import Mount
 
 from core.manager import ModelManager, get_manager
 from core.settings import Settings, get_settings
 
+from .auth import AuthGate, gradio_session_user
 from .home import render_home
 from .pages import AppPage, discover_pages
-from .status import render_status
+from .status import full_report, render_status, web_queue_stats
 from .theme import CSS, SUITE_NAME, THEME
 
 log = logging.getLogger("springboard")
@@ -43,7 +44,7 @@ def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = Fals
         assert len(pages) == 1
         demo = pages[0].build()
         with demo.route("Status", "/status") as status_page:
-            render_status(manager, status_page)
+            render_status(manager, status_page, lambda: web_queue_stats(demo))
         return demo
     with gr.Blocks(title=SUITE_NAME) as demo:
         render_home(manager, pages)
@@ -54,7 +55,7 @@ def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = Fals
         with demo.route(page.title, page.path):
             app_blocks.render()
     with demo.route("Status", "/status") as status_page:
-        render_status(manager, status_page)
+        render_status(manager, status_page, lambda: web_queue_stats(demo))
     return demo
 
 
@@ -83,7 +84,8 @@ def create_app(
         default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size
     )
     auth = _auth(settings)
-    api = FastAPI(title=f"{SUITE_NAME} API")
+    # No FastAPI docs pages: Gradio's own API page (footer link) documents the app endpoints.
+    api = FastAPI(title=f"{SUITE_NAME} API", docs_url=None, redoc_url=None, openapi_url=None)
 
     @api.get("/healthz", include_in_schema=False)
     def healthz() -> dict:
@@ -91,11 +93,11 @@ def create_app(
         return {"status": "ok"}
 
     @api.get("/api/status")
-    def status(request: Request) -> JSONResponse:
-        _require_basic_auth(request, auth)
-        return JSONResponse(manager.report())
+    def status() -> JSONResponse:
+        # Behind AuthGate when auth is on: a logged-in browser or Basic credentials.
+        return JSONResponse(full_report(manager, lambda: web_queue_stats(demo)))
 
-    return gr.mount_gradio_app(
+    app = gr.mount_gradio_app(
         api,
         demo,
         path="",
@@ -106,20 +108,16 @@ def create_app(
         max_file_size=f"{settings.limits.max_upload_mb}mb",
         footer_links=["api"],
     )
-
-
-def _require_basic_auth(request: Request, auth: tuple[str, str] | None) -> None:
-    if auth is None:
-        return
-    import base64
-
-    header = request.headers.get("authorization", "")
-    try:
-        user, _, password = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
-    except Exception:
-        user, password = "", ""
-    if not (secrets.compare_digest(user, auth[0]) and secrets.compare_digest(password, auth[1])):
-        raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Basic"})
+    if auth is not None:
+        gradio_app = next(r.app for r in app.routes if isinstance(r, Mount))
+        pages_paths = ["/", "/status", *(p.path for p in pages)]
+        app.add_middleware(
+            AuthGate,
+            credentials=auth,
+            session_user=gradio_session_user(gradio_app),
+            page_paths=pages_paths,
+        )
+    return app
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,6 +7,8 @@ evictions). Models can be loaded or unloaded by hand to show eviction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gradio as gr
 import pandas as pd
 
@@ -29,8 +31,20 @@ _METRIC_COLUMNS = {
 }
 
 
+def web_queue_stats(blocks: gr.Blocks) -> dict:
+    """Requests waiting in and being run by the Gradio queue (every page's events share it)."""
+    queue = getattr(blocks, "_queue", None)  # Gradio keeps it private; read it defensively
+    if queue is None:
+        return {"waiting": 0, "running": 0, "max_waiting": None}
+    return {
+        "waiting": len(queue),
+        "running": queue.get_active_worker_count(),
+        "max_waiting": queue.max_size,
+    }
+
+
 def summary_markdown(report: dict) -> str:
-    """Device and memory at a glance."""
+    """Device, memory and queues at a glance."""
     loaded = [m for m in report["models"] if m["loaded"]]
     lines = [
         f"**Device:** {report['device']}  ",
@@ -39,6 +53,14 @@ def summary_markdown(report: dict) -> str:
         f"**Process memory:** {report['process_rss_mb']:,} MB RSS; system memory "
         f"{report['system_memory_percent']:.0f}% used",
     ]
+    web = report.get("web_queue")
+    if web is not None:
+        limit = f" (refused beyond {web['max_waiting']})" if web["max_waiting"] else ""
+        queued = sum(m.get("queue_depth", 0) for m in report["metrics"])
+        lines.append(
+            f"  \n**Queue depth:** {web['waiting']} requests waiting{limit}, {web['running']} "
+            f"running; {queued} waiting for a model batch"
+        )
     if "gpu_allocated_mb" in report:
         lines.append(
             f"  \n**GPU memory:** {report['gpu_allocated_mb']:,} MB allocated, "
@@ -86,8 +108,21 @@ def events_frame(report: dict) -> pd.DataFrame:
     )
 
 
-def render_status(manager: ModelManager, page: gr.Blocks) -> None:
-    """Build the status page's components in ``page`` (the current Blocks context)."""
+def full_report(manager: ModelManager, queue_stats: Callable[[], dict] | None = None) -> dict:
+    """The manager's report plus the web queue, as shown on the page and at /api/status."""
+    report = manager.report()
+    if queue_stats is not None:
+        report["web_queue"] = queue_stats()
+    return report
+
+
+def render_status(
+    manager: ModelManager, page: gr.Blocks, queue_stats: Callable[[], dict] | None = None
+) -> None:
+    """Build the status page's components in ``page`` (the current Blocks context).
+
+    ``queue_stats`` returns the web queue's depth (``web_queue_stats`` of the served Blocks).
+    """
     gr.Markdown("# Status\nThe shared model core, live. Refreshes every two seconds.")
     summary = gr.Markdown()
     gr.Markdown("### Models")
@@ -113,7 +148,7 @@ def render_status(manager: ModelManager, page: gr.Blocks) -> None:
     outputs = [summary, models, metrics, batches, events]
 
     def refresh() -> tuple:
-        report = manager.report()
+        report = full_report(manager, queue_stats)
         return (
             summary_markdown(report),
             models_frame(report),

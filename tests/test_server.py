@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from core.settings import PROJECT_ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.server import start_server
 
 
 def _start(tmp_path, *args: str, env: dict | None = None):
-    port = _free_port()
-    full_env = {**os.environ, "SPRINGBOARD_DATA_DIR": str(tmp_path), **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "apps", "--port", str(port), *args],
-        cwd=PROJECT_ROOT,
-        env=full_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited early:\n{proc.stdout.read()}")
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail("server did not answer within 120 s")
+    server = start_server(tmp_path, *args, env=env)
+    return server.proc, server.base
 
 
 @pytest.fixture(scope="module")
@@ -75,20 +47,22 @@ def test_models_are_not_loaded_until_used(server):
 
 
 def test_warmup_and_auth(tmp_path):
-    proc, base = _start(
+    server = start_server(
         tmp_path,
         "--warmup",
         "minilm-l6",
         env={"SPRINGBOARD_AUTH_USERNAME": "founder", "SPRINGBOARD_AUTH_PASSWORD": "s3cret-pw"},
     )
     try:
-        assert httpx.get(base + "/api/status", timeout=10).status_code == 401
-        report = httpx.get(base + "/api/status", auth=("founder", "s3cret-pw"), timeout=10).json()
+        assert httpx.get(server.base + "/api/status", timeout=10).status_code == 401
+        report = httpx.get(
+            server.base + "/api/status", auth=("founder", "s3cret-pw"), timeout=10
+        ).json()
         assert [m["model"] for m in report["models"] if m["loaded"]] == ["minilm-l6"]
-        assert httpx.get(base + "/config", timeout=10).status_code in (401, 403)
+        assert httpx.get(server.base + "/config", timeout=10).status_code in (401, 403)
     finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
+        out = server.stop()
+    assert "serving Springboard" in out, "the log was captured"
     assert "s3cret-pw" not in out, "secrets are never logged"
 
 
