@@ -6,7 +6,9 @@
 * the share of ``demo/out_of_scope.txt`` questions that are escalated, not answered,
   and the share of paraphrases that are answered (not escalated) with the right entry;
 * answer latency with the language model off (p50/p95 of ``bot.ask``, after warm-up);
-* time to the first streamed token with the language model on (the default generation model).
+* time to the first streamed token with the language model on (the default generation model),
+  with the prompt tokens per ask and how many of them were prefilled (the rest came
+  from the model's prefix KV cache; ``--no-prefix-cache`` turns it off for comparison).
 
 BANKING77 intent accuracy is measured by ``bench/customer_service_intents.py``.
 """
@@ -25,6 +27,7 @@ import numpy as np
 
 from apps.customer_service import CustomerServiceBot
 from apps.customer_service.datasets import DEMO_DIR
+from shared_models.text_generation_cache import PrefixCache
 
 
 def main() -> None:
@@ -41,6 +44,11 @@ def main() -> None:
         type=Path,
         default=None,
         help="a saved intent model to use (e.g. data/customer_service/intents); default: the demo head",
+    )
+    parser.add_argument(
+        "--no-prefix-cache",
+        action="store_true",
+        help="turn the generation model's prefix KV cache off (for before/after figures)",
     )
     args = parser.parse_args()
     paraphrases = list(csv.DictReader((DEMO_DIR / "paraphrases.csv").open(encoding="utf-8")))
@@ -97,36 +105,79 @@ def main() -> None:
 
         if args.llm_questions:
             bot.use_llm = True
-            first_tokens, totals, phrased = [], [], 0
             bot.ask(paraphrases[0]["question"], session_id="llm-warm")  # load the model first
-            for i, r in enumerate(paraphrases[1 : 1 + args.llm_questions]):
-                start = time.perf_counter()
-                first = None
-                final = None
-                for final in bot.ask_stream(r["question"], session_id=f"llm{i}"):
-                    if first is None and not final.done and final.answer:
-                        first = time.perf_counter() - start
-                total = time.perf_counter() - start
-                if first is not None:
-                    first_tokens.append(first)
-                    totals.append(total)
-                    phrased += bool(final and final.phrased_by_llm)
-            results["llm_on"] = {
-                "model": bot.manager.spec("generation").name,
-                "n": len(first_tokens),
-                "first_token_s_p50": float(np.percentile(first_tokens, 50))
-                if first_tokens
-                else None,
-                "first_token_s_p95": float(np.percentile(first_tokens, 95))
-                if first_tokens
-                else None,
-                "first_token_s_max": float(max(first_tokens)) if first_tokens else None,
-                "full_answer_s_p50": float(np.percentile(totals, 50)) if totals else None,
-                "phrased_by_llm": phrased,
-            }
+            if args.no_prefix_cache:
+                with bot.manager.use(bot.manager.spec("generation").name) as runner:
+                    runner.prefix_cache = PrefixCache(0)
+            asked = paraphrases[1 : 1 + args.llm_questions]
+            results["llm_on"] = _time_llm(bot, [r["question"] for r in asked], "llm")
             print("LLM on", results["llm_on"], flush=True)
+            # The set above asks about entries two or three times in a row, so the cache
+            # often holds the whole entry; here every ask retrieves an entry not seen
+            # before and only the shared system prompt can be reused.
+            seen = {paraphrases[0]["expected_id"]} | {r["expected_id"] for r in asked}
+            fresh: list[str] = []
+            for r in paraphrases:
+                if r["expected_id"] not in seen and len(fresh) < args.llm_questions:
+                    seen.add(r["expected_id"])
+                    fresh.append(r["question"])
+            results["llm_on_new_entries"] = _time_llm(bot, fresh, "llm-new")
+            print("LLM on, new entries", results["llm_on_new_entries"], flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
+
+
+def _time_llm(bot: CustomerServiceBot, questions: list[str], session: str) -> dict:
+    """Time to the first streamed piece and to the full answer, LLM on, one ask at a time."""
+    name = bot.manager.spec("generation").name
+    before = _prefix_stats(bot, name)
+    first_tokens, totals, phrased = [], [], 0
+    for i, question in enumerate(questions):
+        start = time.perf_counter()
+        first = None
+        final = None
+        for final in bot.ask_stream(question, session_id=f"{session}{i}"):
+            if first is None and not final.done and final.answer:
+                first = time.perf_counter() - start
+        total = time.perf_counter() - start
+        if first is not None:
+            first_tokens.append(first)
+            totals.append(total)
+            phrased += bool(final and final.phrased_by_llm)
+
+    def pct(values: list[float], q: float) -> float | None:
+        return float(np.percentile(values, q)) if values else None
+
+    return {
+        "model": name,
+        "n": len(first_tokens),
+        "first_token_s_p50": pct(first_tokens, 50),
+        "first_token_s_p95": pct(first_tokens, 95),
+        "first_token_s_max": float(max(first_tokens)) if first_tokens else None,
+        "full_answer_s_p50": pct(totals, 50),
+        "phrased_by_llm": phrased,
+        **_prefill_summary(before, _prefix_stats(bot, name), len(first_tokens)),
+    }
+
+
+def _prefix_stats(bot: CustomerServiceBot, name: str) -> dict[str, int]:
+    """The generation runner's prefix-cache counters (empty when it has none)."""
+    with bot.manager.use(name) as runner:
+        cache = getattr(runner, "prefix_cache", None)
+        return cache.stats() if cache is not None else {}
+
+
+def _prefill_summary(before: dict[str, int], after: dict[str, int], asks: int) -> dict:
+    """Prompt tokens per ask, and how many were prefilled rather than taken from the cache."""
+    if not asks or "prompt_tokens" not in after:
+        return {}
+    prompt = (after["prompt_tokens"] - before.get("prompt_tokens", 0)) / asks
+    reused = (after["reused_tokens"] - before.get("reused_tokens", 0)) / asks
+    return {
+        "prompt_tokens_mean": round(prompt, 1),
+        "prefilled_tokens_mean": round(prompt - reused, 1),
+        "prefix_cache_hits": after["hits"] - before.get("hits", 0),
+    }
 
 
 if __name__ == "__main__":

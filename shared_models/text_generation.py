@@ -8,7 +8,9 @@ causal LM can be used via ``hub:<id>`` or ``local:<folder>``.
 Requests are ``GenerationRequest`` (-> ``GenerationResult``) or
 ``PerplexityRequest`` (-> ``float``). Concurrent requests are decoded together:
 one forward pass per step serves the whole batch, while each row keeps its own
-sampling settings, seed, stop sequences and stream.
+sampling settings, seed, stop sequences and stream. Prompt beginnings already
+seen (a fixed system prompt, say) are not prefilled again: their keys and values
+come from a small per-model prefix cache (``text_generation_cache``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from core.registry import LoadContext, ModelRunner, ModelSpec, register, registe
 from .external import load_pretrained
 from .gguf_cache import GGUFSource, cached_model_dir
 from .sampling import SamplingParams, apply_repetition_penalty, select_tokens
+from .text_generation_cache import PrefixCache, PrefixMatch
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ PERPLEXITY_MAX_TOKENS = 32_768
 # Tokens that end a turn in common chat templates; treated as EOS when present.
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
 _REPLACEMENT = "\ufffd"  # what a partial UTF-8 sequence decodes to
+# Memory for cached prompt prefixes (keys/values) per loaded model. Qwen2.5-0.5B needs
+# 24 KB a token, so this holds a dozen 250-token prompts; SmolLM2 several times more.
+PREFIX_CACHE_MB = 64
 
 QWEN_PARTS = tuple(
     WeightFile(
@@ -236,7 +242,12 @@ class TextGenerator(ModelRunner):
     """
 
     def __init__(
-        self, model: Any, tokenizer: Any, context_tokens: int, max_new_tokens_limit: int
+        self,
+        model: Any,
+        tokenizer: Any,
+        context_tokens: int,
+        max_new_tokens_limit: int,
+        prefix_cache_mb: float = PREFIX_CACHE_MB,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -249,6 +260,9 @@ class TextGenerator(ModelRunner):
         pad = tokenizer.pad_token_id
         self.pad_id = int(pad if pad is not None else next(iter(self.eos_ids), 0))
         self._lock = threading.Lock()  # one decode loop at a time on this model
+        # Prompts sharing a beginning (a system prompt, a chat template header) reuse
+        # its keys/values instead of prefilling it again; 0 turns this off.
+        self.prefix_cache = PrefixCache(int(prefix_cache_mb * 2**20))
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -385,9 +399,10 @@ class TextGenerator(ModelRunner):
         """Prefill all prompts at once, then one batched step per new token.
 
         Prompts are left-padded so every row's next token is in the last column;
-        explicit position ids make padding invisible to the model. Finished rows
-        are dropped from the batch and the KV cache, so the remaining rows run at
-        their own size.
+        explicit position ids make padding invisible to the model. A row whose
+        prompt starts like one seen before takes that part's keys/values from the
+        prefix cache and prefills only the rest. Finished rows are dropped from the
+        batch and the KV cache, so the remaining rows run at their own size.
         """
         from transformers import DynamicCache
 
@@ -399,16 +414,29 @@ class TextGenerator(ModelRunner):
                 live.append(row)
         if not live:
             return
-        width = max(len(r.prompt_ids) for r in live)
-        ids = torch.full((len(live), width), self.pad_id, dtype=torch.long)
+        cache = DynamicCache(config=self.model.config)
+        plain = _plain_layers(cache)
+        # A disabled cache finds nothing but still counts the prompt tokens.
+        matches = [self.prefix_cache.lookup(r.prompt_ids) if plain else None for r in live]
+        cached = [m.length if m is not None else 0 for m in matches]
+        # Columns: [cached prefix, left-aligned | new prompt tokens, left-padded]. Each
+        # row's mask covers its own prefix and suffix, and explicit position ids make
+        # the holes between them invisible to the model.
+        head = max(cached)
+        tail = max(len(r.prompt_ids) - n for r, n in zip(live, cached, strict=True))
+        width = head + tail
+        ids = torch.full((len(live), tail), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(live), width), dtype=torch.long)
-        for b, row in enumerate(live):
-            n = len(row.prompt_ids)
-            ids[b, width - n :] = torch.tensor(row.prompt_ids)
-            mask[b, width - n :] = 1
+        for b, (row, n) in enumerate(zip(live, cached, strict=True)):
+            suffix = row.prompt_ids[n:]
+            ids[b, tail - len(suffix) :] = torch.tensor(suffix)
+            mask[b, :n] = 1
+            mask[b, width - len(suffix) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, head:]
         next_pos = mask.sum(-1)
+        if head:
+            _fill_prefix(cache, matches, head)
         penalised = any(r.params.repetition_penalty != 1.0 for r in live)
         seen = None
         if penalised:
@@ -416,7 +444,6 @@ class TextGenerator(ModelRunner):
             seen = torch.zeros((len(live), vocab), dtype=torch.bool, device=self.device)
             for b, row in enumerate(live):
                 seen[b, torch.tensor(row.prompt_ids, device=self.device)] = True
-        cache = DynamicCache(config=self.model.config)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -425,6 +452,8 @@ class TextGenerator(ModelRunner):
             use_cache=True,
             logits_to_keep=1,
         )
+        if plain and self.prefix_cache.enabled:
+            self._remember_prompts(cache, live, cached, width)
         logits = out.logits[:, -1, :].float()
 
         while True:
@@ -457,6 +486,20 @@ class TextGenerator(ModelRunner):
             )
             next_pos = next_pos + 1
             logits = out.logits[:, -1, :].float()
+
+    def _remember_prompts(
+        self, cache: Any, live: list[_Row], cached: list[int], width: int
+    ) -> None:
+        """Copy each row's prompt keys/values out of the batch cache into the prefix cache."""
+        for b, (row, n) in enumerate(zip(live, cached, strict=True)):
+            if n == len(row.prompt_ids) - 1:
+                continue  # the same prompt again: it is already cached
+            start = width - (len(row.prompt_ids) - n)
+            cols = torch.cat([torch.arange(n), torch.arange(start, width)]).to(self.device)
+            kv = torch.stack(
+                [torch.stack((la.keys[b][:, cols], la.values[b][:, cols])) for la in cache.layers]
+            )
+            self.prefix_cache.store(row.prompt_ids, kv)
 
     def _step(self, row: _Row, token: int) -> bool:
         """Apply one sampled token to a row; return whether the row goes on."""
@@ -516,6 +559,33 @@ class TextGenerator(ModelRunner):
             scored_to = end
             begin += stride
         return float(torch.exp(torch.tensor(total / count)))
+
+
+def _plain_layers(cache: Any) -> bool:
+    """Whether every layer of a fresh cache is a plain full-attention key/value list.
+
+    Only those can be seeded with cached prefixes; sliding-window or linear-attention
+    layers keep other state.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(la) is DynamicLayer for la in layers)
+
+
+def _fill_prefix(cache: Any, matches: list[PrefixMatch | None], head: int) -> None:
+    """Seed an empty batch cache with each row's cached prefix in its first ``head`` columns.
+
+    Rows with a shorter (or no) prefix get zeros there; the attention mask hides them.
+    """
+    sample = next(m.kv for m in matches if m is not None)
+    layers, _, heads, _, dim = sample.shape
+    kv = sample.new_zeros((layers, 2, len(matches), heads, head, dim))
+    for b, match in enumerate(matches):
+        if match is not None:
+            kv[:, :, b, :, : match.length] = match.kv[:, :, :, : match.length]
+    for i in range(layers):
+        cache.update(kv[i, 0], kv[i, 1], i)
 
 
 def _trim_left_padding(cache: Any, mask: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,10 @@ from shared_models.text_generation import GenerationRequest
 
 MAX_NEW_TOKENS = 160  # a support reply is two to four sentences
 
+# Fixed for a given company and always the first message: the generation role keeps
+# the keys/values of prompt beginnings it has seen (its prefix cache), so each ask
+# prefills only the retrieved entry and the question. Anything variable placed
+# before or inside this text would make every ask prefill it all again.
 SYSTEM_PROMPT = (
     "You are a friendly customer support assistant for {company}. Reply to the customer "
     "using only the facts in the reference answer given between <reference> tags. "
