@@ -6,7 +6,8 @@ All figures come from one run in one process on one machine:
 2. WER on 22 English espeak-ng sentences, and CER on 22 Mandarin sentences
    spoken by espeak-ng's ``cmn-latn-pinyin`` voice (language detected, and
    forced to ``zh``);
-3. real-time factor of ``Transcriber`` (transformers, float32) on a 54 s
+3. real-time factor of ``Transcriber`` (transformers with our greedy decoder;
+   on CPU its linear layers are int8 by default, see ``--quantize``) on a 54 s
    recording (the LibriVox clips twice, so it spans two windows), side by side
    with faster-whisper (CTranslate2 int8) loading the *same* bundled Whisper
    base weights, both greedy, interleaved, median of the repeats;
@@ -190,13 +191,17 @@ def main() -> None:
     parser.add_argument("--callers", type=int, default=8)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--skip", default="", help="comma list of: accuracy,rtf,throughput")
+    parser.add_argument(
+        "--quantize", default="auto", choices=["auto", "none", "int8"], help="settings.quantize"
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
-    manager = ModelManager(Settings(device=args.device))
+    manager = ModelManager(Settings(device=args.device, quantize=args.quantize))
     threads = os.cpu_count() or 1
     report: dict = {
         "machine": f"{platform.processor() or platform.machine()}, {threads} CPU threads",
         "device": manager.policy.describe(),
+        "quantize": args.quantize,
     }
     with tempfile.TemporaryDirectory() as tmp:
         if "accuracy" not in skip:

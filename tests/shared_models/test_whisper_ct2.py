@@ -248,18 +248,20 @@ def test_converted_model_matches_its_ctranslate2_source(
 
     bundled = {"whisper-base": speech.WHISPER_BASE, "whisper-tiny.en": speech.WHISPER_TINY_EN}
     with manager.use(model_name) as runner:
-        loaded_parameters = sum(p.numel() for p in runner.model.parameters())
         gen = runner.model.generation_config
     folder = settings.model_cache_dir / model_name
     source = bundled[model_name].source(settings.model_cache_dir)
     ct2 = read_ct2_model(source.model_parts)
 
-    assert loaded_parameters == parameters  # MODELS.md: 72.59M for base
     facts = json.loads((folder / MARKER_FILE).read_text())
     assert facts["sha256"] == list(source.sha256)
     assert facts["source_dtypes"] == ["float16"] and facts["saved_dtype"] == "float16"
 
     saved = load_file(folder / "model.safetensors")
+    # Counted on the saved tensors: on CPU the loaded model's linears are int8 and
+    # no longer nn.Parameters. The output projection is tied to the embedding.
+    saved_parameters = sum(v.numel() for k, v in saved.items() if k != "proj_out.weight")
+    assert saved_parameters == parameters  # MODELS.md: 72.59M for base
     mapped = ct2_whisper_state_dict(ct2)
     assert set(mapped) <= set(saved)
     for name, value in mapped.items():

@@ -1,0 +1,184 @@
+"""Greedy Whisper decoding, int8 quantization, and batching of concurrent callers.
+
+The timestamp rules and the quantization helper are checked on plain tensors
+and layers; everything else runs the real bundled models.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from torch import nn
+
+from core.manager import ModelManager
+from core.settings import Settings
+from shared_models.quantization import count_int8_linears, int8_supported, quantize_linear_int8
+from shared_models.speech_recognition import (  # importing registers the speech models
+    DEFAULT,
+    FAST,
+    TranscriptionRequest,
+    TranscriptionResult,
+    to_mono_16k,
+)
+from shared_models.speech_recognition_decoding import DecodingRules, GreedyWhisperDecoder
+from shared_models.text_metrics import word_error_rate
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+slow = pytest.mark.slow  # loads a real model
+
+# A toy vocabulary: text 0-9, end-of-text 10, <|notimestamps|> 11, timestamps 12-19.
+EOT, NO_TS, TS = 10, 11, 12
+RULES = DecodingRules(
+    sot=9,
+    eot=EOT,
+    no_timestamps=NO_TS,
+    timestamp_begin=TS,
+    suppress=torch.tensor([], dtype=torch.long),
+    begin_suppress=torch.tensor([EOT]),
+    max_initial_timestamp=2,
+)
+
+
+def _allowed(
+    sequence: list[int], first: bool = False, logits: torch.Tensor | None = None
+) -> set[int]:
+    decoder = GreedyWhisperDecoder.__new__(GreedyWhisperDecoder)  # rules only, no model needed
+    decoder.rules = RULES
+    if logits is None:  # text and end likelier than timestamps: only the pairing rules decide
+        logits = torch.zeros(20)
+        logits[: EOT + 1] = 5.0
+    scores = logits.clone().unsqueeze(0)
+    decoder._timestamp_rules(scores, [sequence], first=first)
+    return {i for i in range(20) if scores[0, i] > -torch.inf}
+
+
+# ------------------------------------------------------------------ timestamp rules (no model)
+def test_the_first_token_is_an_early_timestamp() -> None:
+    assert _allowed([], first=True) == {TS, TS + 1, TS + 2}
+
+
+def test_timestamps_come_in_pairs_and_never_go_back() -> None:
+    # An open segment <|t1|> text: text, end, or a closing timestamp after t1 ... all except t0.
+    assert _allowed([TS + 1, 3]) == set(range(10)) | {EOT} | set(range(TS + 2, 20))
+    # Just closed a segment with <|t3|>: only <|t3|> (to open the next) or later, or the end.
+    assert _allowed([TS + 1, 3, TS + 3]) == {EOT} | set(range(TS + 3, 20))
+    # A closed pair <|t3|><|t3|>: text must follow.
+    assert _allowed([TS + 1, 3, TS + 3, TS + 3]) == set(range(10)) | {EOT}
+
+
+def test_a_timestamp_is_forced_when_timestamps_together_outweigh_any_text() -> None:
+    logits = torch.zeros(20)
+    logits[TS:] = 2.0  # each timestamp a little likelier than each text token, and eight of them
+    assert _allowed([TS, 3], logits=logits) == set(range(TS + 1, 20))
+
+
+# ------------------------------------------------------------------ quantization helper
+def test_int8_linears_stay_close_to_float() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 32)).eval()
+    x = torch.randn(8, 64)
+    expected = net(x)
+    if not int8_supported("cpu"):
+        pytest.skip("no quantized CPU engine in this torch build")
+    quantized = quantize_linear_int8(net)
+
+    assert count_int8_linears(quantized) == 2
+    assert torch.allclose(quantized(x), expected, atol=0.05, rtol=0.05)
+    single = quantize_linear_int8(nn.Linear(64, 16))
+    assert count_int8_linears(single) == 1 and not int8_supported("cuda")
+
+
+# ------------------------------------------------------------------ real models
+@pytest.fixture(scope="module")
+def librivox() -> list[tuple[str, np.ndarray]]:
+    transcription = LIBRIVOX / "transcription"
+    if not transcription.is_file():
+        pytest.skip("needs Debian's pocketsphinx-testdata (apt-get install pocketsphinx-testdata)")
+    clips = []
+    for line in transcription.read_text().splitlines():
+        text, _, clip_id = line.rpartition("(")
+        words = text.replace("<s>", "").replace("</s>", "").strip()
+        samples, rate = sf.read(LIBRIVOX / f"{clip_id.strip(' )')}.wav", dtype="float32")
+        clips.append((words, to_mono_16k(samples, rate)))
+    return clips
+
+
+@slow
+def test_int8_is_the_cpu_default_and_can_be_turned_off(manager, settings) -> None:
+    with manager.use(FAST) as runner:
+        quantized = count_int8_linears(runner.model)
+    if manager.policy.is_cuda or not int8_supported("cpu"):
+        assert quantized == 0
+    else:
+        # Decoder: 4 layers x (self-attention 4 + cross-attention 4 + MLP 2), and the output.
+        assert quantized == 4 * 10 + 1
+    plain = ModelManager(settings.model_copy(update={"quantize": "none"}))
+    try:
+        with plain.use(FAST) as runner:
+            assert count_int8_linears(runner.model) == 0
+    finally:
+        plain.close()
+
+
+@slow
+def test_a_batch_decodes_each_row_as_it_would_alone(manager, librivox) -> None:
+    handle = manager.handle(FAST)
+    requests = [TranscriptionRequest(audio) for _, audio in librivox]
+
+    together = handle.call(requests)
+    alone = [handle.call([r])[0] for r in requests]
+
+    for ref, a, b in zip([r for r, _ in librivox], together, alone, strict=True):
+        assert isinstance(a, TranscriptionResult) and isinstance(b, TranscriptionResult)
+        # Batched matmuls round differently; allow one word of drift, no more.
+        assert word_error_rate([b.text], [a.text]) <= 0.1, (a.text, b.text)
+        assert word_error_rate([ref], [a.text]) <= 0.3, (ref, a.text)
+
+
+@slow
+def test_rows_of_one_batch_keep_their_own_language_and_task(manager, librivox) -> None:
+    ref, audio = librivox[0]
+    results = manager.handle(DEFAULT).call(
+        [
+            TranscriptionRequest(audio, language="en"),
+            TranscriptionRequest(audio, language="de", task="translate"),
+            TranscriptionRequest(audio, timestamps=False),
+        ]
+    )
+
+    english, translated, plain = results
+    assert english.language == "en" and word_error_rate([ref], [english.text]) <= 0.2
+    assert translated.language == "de" and translated.text  # German asked for, English out
+    assert plain.language == "en" and plain.segments == []
+    assert word_error_rate([ref], [plain.text]) <= 0.2
+
+
+@slow
+def test_concurrent_callers_share_batches(settings, librivox) -> None:
+    mgr = ModelManager(settings)  # own metrics, not shared with other tests
+    try:
+        handle = mgr.handle(FAST)
+        handle.call([TranscriptionRequest(librivox[0][1][:16_000])])  # load outside the timing
+
+        with ThreadPoolExecutor(8) as pool:
+            results = list(
+                pool.map(lambda clip: handle.call([TranscriptionRequest(clip[1])])[0], librivox * 2)
+            )
+
+        assert all(isinstance(r, TranscriptionResult) and r.text for r in results)
+        metrics = next(m for m in mgr.report()["metrics"] if m["model"] == FAST)
+        assert metrics["max_batch"] > 1, metrics
+    finally:
+        mgr.close()
+
+
+def test_settings_accept_the_quantize_choices() -> None:
+    assert Settings().quantize == "auto"
+    assert Settings(quantize="none").quantize == "none"
+    with pytest.raises(ValueError):
+        Settings(quantize="int4")
