@@ -8,12 +8,16 @@ the model once on all of them, and hands each caller its own slice.
 Isolation: an output element that is an exception goes to its caller alone. If
 the whole batch raises (say, one input crashes the model or memory runs out),
 each request is retried on its own so only the guilty caller sees the error.
+An allocation failure (``MemoryError``, CUDA OOM, "can't allocate memory") frees
+memory first and reaches the caller as ``core.errors.OutOfMemoryError``.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,10 +25,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import OverloadedError, SpringboardError
+from .errors import OverloadedError, SpringboardError, as_out_of_memory
 from .metrics import ModelMetrics
 
 log = logging.getLogger(__name__)
+
+
+def free_memory() -> None:
+    """Collect garbage and return cached CUDA blocks (after an allocation failed)."""
+    gc.collect()
+    torch = sys.modules.get("torch")  # never import torch just for this
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 @dataclass
@@ -135,6 +147,14 @@ class MicroBatcher:
         try:
             outputs = self._run_checked(inputs)
         except BaseException as exc:  # noqa: BLE001 - every error must reach a caller
+            oom = as_out_of_memory(exc, self.name)
+            if oom is not None:
+                # Drop the failed batch's tensors before anyone retries: the traceback
+                # holds their frames, so clear it, collect, and empty the CUDA cache.
+                exc.__traceback__ = None
+                del exc
+                free_memory()
+                exc = oom
             if len(batch) > 1:
                 log.info("batch of %d failed (%s); retrying requests one by one", len(batch), exc)
                 for req in batch:

@@ -27,12 +27,61 @@ def is_offline(ctx: LoadContext) -> bool:
     return ctx.settings.offline or os.environ.get("HF_HUB_OFFLINE") == "1"
 
 
+# Weight files in these formats can run code when loaded (pickle); a local folder
+# that holds one is refused before any library sees it. Safetensors only.
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib"})
+_ALWAYS_PICKLE = frozenset({".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt"})  # torch formats
+_MAX_SCANNED_FILES = 10_000
+
+
 def local_folder(ctx: LoadContext) -> Path:
-    """The folder named by ``local:<path>``, checked to exist."""
+    """The folder named by ``local:<path>``, checked to exist and to hold no pickled weights."""
     path = Path(ctx.source_ref).expanduser()
     if not path.is_dir():
         raise ModelUnavailableError(f"The model folder {path} (from '{ctx.source}') does not exist.")
+    pickled = find_pickled_files(path)
+    if pickled:
+        raise ModelUnavailableError(
+            f"The model folder {path} (from '{ctx.source}') holds {pickled[0].name}, a pickle-based "
+            "weight file, which can run code when loaded. Springboard loads only safetensors: "
+            "convert the weights (safetensors.torch.save_file) and remove the pickle files."
+        )
     return path
+
+
+def find_pickled_files(folder: Path) -> list[Path]:
+    """Weight files under ``folder`` that are pickles: ``.pkl``/``.pickle``/``.joblib``, or a
+    ``.bin``/``.pt``/``.pth``/``.ckpt`` whose bytes are a pickle stream or a torch zip with a
+    ``.pkl`` inside. CTranslate2's ``model.bin`` is not one."""
+    found = []
+    for n, file in enumerate(sorted(folder.rglob("*"))):
+        if n >= _MAX_SCANNED_FILES:
+            break
+        suffix = file.suffix.lower()
+        if file.is_file() and suffix in PICKLE_SUFFIXES and (suffix in _ALWAYS_PICKLE or _is_pickle(file)):
+            found.append(file)
+    return found
+
+
+def _is_pickle(file: Path) -> bool:
+    import zipfile
+
+    try:
+        with file.open("rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        return False
+    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # pickle protocol 2-5 opcode
+        return True
+    if head[:1] in (b"c", b"("):  # protocol 0/1: GLOBAL or MARK first
+        return True
+    if head == b"PK":  # torch.save's zip format
+        try:
+            with zipfile.ZipFile(file) as zf:
+                return any(name.endswith(".pkl") for name in zf.namelist())
+        except (zipfile.BadZipFile, OSError):
+            return False
+    return False
 
 
 def load_pretrained(

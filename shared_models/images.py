@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import InvalidInputError
+from core.files import check_file_size
 
 WHITE = (255, 255, 255)
 EXIF_ORIENTATION = 0x0112
@@ -56,6 +57,7 @@ def _open(source: Any, limit: int) -> Image.Image:
         path = Path(source).expanduser()
         if not path.is_file():
             raise InvalidInputError(f"No image file at {path}.")
+        check_file_size(path, what="image")  # refused from its size, before it is opened
         fp: Any = path
     elif isinstance(source, (bytes, bytearray, memoryview)):
         if not len(source):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from core import get_manager
-from core.errors import InvalidInputError, SpringboardError
+from core.errors import InvalidInputError, ModelUnavailableError, SpringboardError
 from core.settings import get_settings
 from core.storage import Database
 
@@ -30,7 +30,7 @@ from .datasets import DEMO_FAQ, DEMO_INTENTS, read_labelled_csv
 from .importers import FaqEntry, parse_faq, read_faq_file
 from .intents import IntentModel, Mode, ProgressFn, classification_metrics, normalise_examples
 from .knowledge import KnowledgeBase, StoredEntry
-from .phrasing import build_request
+from .phrasing import build_request, is_grounded, quarantine_instructions
 from .retrieval import HybridRetriever, Retrieval
 from .sentiment import analyse
 
@@ -139,7 +139,13 @@ class CustomerServiceBot:
         self.retriever = HybridRetriever(self.kb)
         self.conversations = ConversationStore(self.db)
         self.intents_dir = self.data_dir / "intents"
-        self._intent_model: IntentModel | None = IntentModel.load(self.intents_dir)
+        self._intent_model: IntentModel | None = None
+        try:
+            self._intent_model = IntentModel.load(self.intents_dir)
+        except ModelUnavailableError as exc:
+            # A corrupt or tampered intent model must not keep the bot from answering:
+            # say so, and train the demo intents again on first use.
+            log.warning("%s Using the demo intents instead.", exc)
         self._intent_lock = threading.Lock()
 
     # ------------------------------------------------------------------ construction
@@ -301,12 +307,17 @@ class CustomerServiceBot:
         answer, used_llm = entry.answer, False
         if self.use_llm if use_llm is None else use_llm:
             pieces: list[str] = []
+            reference, orders = quarantine_instructions(entry.answer)
+            ref_question, q_orders = quarantine_instructions(entry.question)
+            if orders or q_orders:
+                log.warning("FAQ entry %s gives the assistant orders; not shown to the model: %s",
+                            entry.id, orders + q_orders)
             try:
                 request = build_request(
                     self.company,
                     question,
-                    entry.question,
-                    entry.answer,
+                    ref_question,
+                    reference,
                     [{"role": m["role"], "content": m["content"]} for m in history],
                 )
                 for piece in self.manager.handle("generation").stream(request):
@@ -321,8 +332,11 @@ class CustomerServiceBot:
                         **base,
                     )
                 text = "".join(pieces).strip()
-                if text:
+                if text and is_grounded(text, f"{ref_question}\n{reference}", question):
                     answer, used_llm = text, True
+                elif text:
+                    log.warning("Phrased reply for %s strayed from the entry; answering verbatim: %r",
+                                entry.id, text[:200])
             except (SpringboardError, RuntimeError, OSError) as exc:
                 # Model missing, out of memory, overloaded: the verbatim answer is always right.
                 log.warning("Language model unavailable, answering verbatim: %s", exc)

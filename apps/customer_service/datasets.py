@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from core.errors import InvalidInputError
+from core.files import check_file_size
 from core.settings import PROJECT_ROOT
 
 DEMO_DIR = Path(__file__).parent / "demo"
@@ -19,17 +20,40 @@ BANKING77_SLICE = DEMO_DIR / "banking77_slice.csv"
 
 
 def read_labelled_csv(path: Path) -> list[tuple[str, str]]:
-    """(text, intent) pairs from a CSV with ``text`` and ``category``/``intent`` columns."""
-    with Path(path).open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        fields = [f.strip().lower() for f in reader.fieldnames or []]
-        label = next((f for f in ("intent", "category", "label") if f in fields), None)
-        if "text" not in fields or label is None:
-            raise InvalidInputError(
-                f"{path.name} needs 'text' and 'intent' (or 'category') columns."
-            )
-        reader.fieldnames = fields
-        return [(row["text"], row[label]) for row in reader]
+    """(text, intent) pairs from a CSV with ``text`` and ``category``/``intent`` columns.
+
+    The file is refused from its size before it is read; bad encoding or quoting
+    is an ``InvalidInputError`` that says what is wrong.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"No intents CSV at {path}.")
+    check_file_size(path, what="intents CSV")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.DictReader(fh, strict=True)
+            fields = [(f or "").strip().lower() for f in reader.fieldnames or []]
+            label = next((f for f in ("intent", "category", "label") if f in fields), None)
+            if "text" not in fields or label is None:
+                raise InvalidInputError(
+                    f"{path.name} needs 'text' and 'intent' (or 'category') columns."
+                )
+            reader.fieldnames = fields
+            pairs = []
+            for n, row in enumerate(reader, start=2):
+                text, intent = row.get("text"), row.get(label)
+                if not isinstance(text, str) or not isinstance(intent, str):
+                    raise InvalidInputError(
+                        f"{path.name}: row {n} has fewer fields than the header."
+                    )
+                pairs.append((text, intent))
+            return pairs
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{path.name} is not UTF-8 text (invalid byte at offset {exc.start})."
+        ) from None
+    except csv.Error as exc:
+        raise InvalidInputError(f"{path.name} is not a readable CSV: {exc}") from None
 
 
 def banking77(split: str = "train") -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import InvalidInputError
+from core.files import LIMIT_SETTING, check_file_size
 from core.settings import get_settings
 
 # Limits on one knowledge base entry and one import (module constants, see the report):
@@ -112,7 +113,8 @@ def decode_upload(data: bytes, name: str) -> str:
     limit = get_settings().limits.max_upload_mb * 1024 * 1024
     if len(data) > limit:
         raise InvalidInputError(
-            f"{name} is {len(data) / 1e6:.1f} MB; the limit is {limit // (1024 * 1024)} MB."
+            f"{name} is {len(data) / 2**20:.1f} MB; the limit is {limit // (1024 * 1024)} MB "
+            f"(setting {LIMIT_SETTING})."
         )
     try:
         return data.decode("utf-8-sig")
@@ -154,6 +156,7 @@ def read_faq_file(path: str | Path) -> list[FaqEntry]:
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"No FAQ file at {path}.")
+    check_file_size(path, what="FAQ file")  # from its size on disk, before reading it
     return parse_faq(path.read_bytes(), path.name)
 
 
@@ -220,6 +223,8 @@ def _parse_json(text: str) -> list[FaqEntry]:
         raise InvalidInputError(
             f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}."
         ) from None
+    except RecursionError:  # "[[[[...]]]]" nested deeper than the parser's stack
+        raise InvalidInputError("The JSON is nested too deeply to be an FAQ file.") from None
     if isinstance(data, dict):
         data = data.get("entries", data.get("faq"))
     if not isinstance(data, list):

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from core.errors import InvalidInputError, ModelUnavailableError
@@ -425,9 +426,26 @@ class IntentModel:
         path = folder / MANIFEST
         if not path.is_file():
             return None
-        manifest = json.loads(path.read_text())
-        tensors = load_file(str(folder / manifest["weights"]))
-        labels = list(manifest["labels"])
+        try:
+            manifest = json.loads(path.read_text())
+            weights = str(manifest["weights"])
+            labels = [str(x) for x in manifest["labels"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ModelUnavailableError(f"The intent model manifest {path} is unreadable ({exc}).") from exc
+        # The manifest names a safetensors file beside it, nothing else: no other
+        # folder ("../"), no pickle.
+        if Path(weights).name != weights or not weights.endswith(".safetensors"):
+            raise ModelUnavailableError(
+                f"The intent model manifest {path} names {weights!r}; only a .safetensors "
+                "file in the same folder is loaded."
+            )
+        try:
+            tensors = load_file(str(folder / weights))
+        except (OSError, SafetensorError) as exc:
+            raise ModelUnavailableError(
+                f"The intent model weights {folder / weights} are not a readable safetensors "
+                f"file ({exc}); retrain the intents."
+            ) from exc
         if manifest["mode"] == "head":
             weight = tensors["head.weight"]
             head = torch.nn.Linear(weight.shape[1], weight.shape[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import threading
 from pathlib import Path
 
@@ -74,11 +75,16 @@ def _sources_markdown(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+def _as_text(message: str) -> str:
+    """A customer's message for a chat bubble: markup shown as typed, never rendered as HTML."""
+    return html.escape(message or "", quote=False)
+
+
 def chat(message: str, history: list, session_id: str, use_llm: bool, message_ids: list):
     """Stream one answer into the chat; remember which stored message each bubble is."""
     bot = get_bot()
     history = list(history or [])
-    history.append({"role": "user", "content": message})
+    history.append({"role": "user", "content": _as_text(message)})
     history.append({"role": "assistant", "content": ""})
     try:
         for reply in bot.ask_stream(message, session_id=session_id, use_llm=use_llm):
@@ -347,7 +353,13 @@ def show_conversation(session_id: str) -> list:
         messages = get_bot().history((session_id or "").strip())
     except SpringboardError as exc:
         raise _error(exc) from exc
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
+    return [
+        {
+            "role": m["role"],
+            "content": _as_text(m["content"]) if m["role"] == "user" else m["content"],
+        }
+        for m in messages
+    ]
 
 
 # --------------------------------------------------------------------------- layout
@@ -364,12 +376,16 @@ def build_ui() -> gr.Blocks:
                 with gr.Row():
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
-                            label="Conversation", height=440, feedback_options=("Like", "Dislike")
+                            label="Conversation",
+                            height=440,
+                            feedback_options=("Like", "Dislike"),
+                            elem_id="cs-chatbot",
                         )
                         box = gr.Textbox(
                             label="Your message",
                             placeholder="Ask about cards, top-ups, transfers, fees…",
                             submit_btn=True,
+                            elem_id="cs-message",
                         )
                         gr.Examples(EXAMPLES, inputs=box, label="Try these")
                     with gr.Column(scale=2):
@@ -380,6 +396,7 @@ def build_ui() -> gr.Blocks:
                         sources = gr.Markdown(
                             "Sources and confidence appear here after each answer.",
                             elem_classes="sb-card",
+                            elem_id="cs-sources",
                         )
                         status = gr.Markdown()
                         with gr.Row():
@@ -541,8 +558,10 @@ def build_ui() -> gr.Blocks:
 
             with gr.Tab("Inbox"):
                 stats = gr.Markdown()
-                refresh = gr.Button("Refresh")
-                tickets = gr.Dataframe(label="Open tickets", interactive=False, wrap=True)
+                refresh = gr.Button("Refresh", elem_id="cs-inbox-refresh")
+                tickets = gr.Dataframe(
+                    label="Open tickets", interactive=False, wrap=True, elem_id="cs-tickets"
+                )
                 with gr.Row():
                     ticket_no = gr.Number(label="Ticket #", precision=0)
                     close_btn = gr.Button("Close ticket")
@@ -553,6 +572,7 @@ def build_ui() -> gr.Blocks:
                     label="Unanswered questions (add them to the knowledge base)",
                     interactive=False,
                     wrap=True,
+                    elem_id="cs-unanswered",
                 )
                 refresh.click(
                     inbox, None, [stats, tickets, unanswered], api_name="customer_service_inbox"

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from core.device import resolve_policy
@@ -400,7 +401,9 @@ class Recommender:
             tensors = load_file(str(folder / "model.safetensors"))
             with np.load(folder / "history.npz", allow_pickle=False) as z:
                 indptr, indices, shape = z["indptr"], z["indices"], tuple(z["shape"])
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, SafetensorError) as exc:
+            # SafetensorError: model.safetensors is not safetensors (a pickle, say); it
+            # is refused from its header, never unpickled.
             raise InvalidInputError(f"{folder} is not a saved recommender: {exc}") from exc
         if meta.get("format") != FORMAT_VERSION:
             raise InvalidInputError(f"{folder} was saved in format {meta.get('format')}, expected {FORMAT_VERSION}.")

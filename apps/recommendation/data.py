@@ -21,7 +21,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from core.errors import InvalidInputError
-from core.settings import get_settings
+from core.files import check_file_size
 
 REQUIRED_COLUMNS = ("user_id", "item_id")
 OPTIONAL_COLUMNS = ("rating", "timestamp")
@@ -49,14 +49,9 @@ def _read_table(source: pd.DataFrame | str | Path | bytes, what: str) -> pd.Data
     path = Path(source)
     if not path.is_file():
         raise InvalidInputError(f"The {what} file {path.name!r} does not exist.")
-    size = path.stat().st_size
+    size = check_file_size(path, what=f"{what} file")  # from its size, before reading
     if size == 0:
         raise InvalidInputError(f"The {what} file {path.name!r} is empty.")
-    max_mb = get_settings().limits.max_upload_mb
-    if size > max_mb * 1024 * 1024:
-        raise InvalidInputError(
-            f"The {what} file {path.name!r} is {size / 2**20:.0f} MB; the limit is {max_mb} MB."
-        )
     with path.open("rb") as fh:
         magic = fh.read(4)
     if path.suffix.lower() in (".parquet", ".pq") or magic == b"PAR1":

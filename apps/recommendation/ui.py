@@ -145,43 +145,48 @@ def build_ui() -> gr.Blocks:
                 inputs=[source, inter_file, items_file],
                 label="Examples: the MovieLens demo, or a tiny bookshop (40 readers, 12 books) as uploaded files",
             )
-            load_btn = gr.Button("Load data", variant="primary")
-            summary = gr.Markdown()
+            load_btn = gr.Button("Load data", variant="primary", elem_id="rec-load")
+            summary = gr.Markdown(elem_id="rec-summary")
             preview = gr.Dataframe(pd.DataFrame(columns=["user_id", "item_id", "rating", "timestamp"]),
                                    label="First rows", interactive=False)
         with gr.Tab("2. Train & evaluate"):
             with gr.Row():
-                models = gr.CheckboxGroup(MODEL_CHOICES, value=DEFAULT_MODELS, label="Models to compare")
+                models = gr.CheckboxGroup(MODEL_CHOICES, value=DEFAULT_MODELS, label="Models to compare",
+                                         elem_id="rec-models")
                 protocol = gr.Radio(list(PROTOCOLS.values()), value=PROTOCOLS["random"], label="Evaluation protocol")
                 k_eval = gr.Slider(5, 50, value=10, step=5, label="K")
             gr.Examples(
                 [[DEFAULT_MODELS, PROTOCOLS["random"], 10], [["popular", "ease", "hybrid"], PROTOCOLS["temporal"], 10]],
                 inputs=[models, protocol, k_eval],
             )
-            train_btn = gr.Button("Train and evaluate", variant="primary")
-            note = gr.Markdown()
+            train_btn = gr.Button("Train and evaluate", variant="primary", elem_id="rec-train")
+            note = gr.Markdown(elem_id="rec-note")
             table = gr.Dataframe(label="Test metrics (same split for every model)", interactive=False)
             with gr.Row():
                 chart = gr.Plot(label="Against the baselines")
                 losses = gr.Plot(label="Training loss")
         with gr.Tab("3. Recommend for a user"):
             with gr.Row():
-                user = gr.Dropdown([], label="User", allow_custom_value=True)
+                user = gr.Dropdown([], label="User", allow_custom_value=True, elem_id="rec-user")
                 serve_model = gr.Dropdown([], label="Model", info="Trained models; the best is chosen for you")
                 k_user = gr.Slider(1, 50, value=10, step=1, label="How many")
-            gr.Examples([["1"], ["196"], ["405"]], inputs=[user], label="Example users (MovieLens)")
-            user_btn = gr.Button("Recommend", variant="primary")
+            # Labels: a Dropdown example shows a choice's label, and these choices come only with the data.
+            gr.Examples([["1"], ["196"], ["405"]], inputs=[user], label="Example users (MovieLens)",
+                        example_labels=["1", "196", "405"])
+            user_btn = gr.Button("Recommend", variant="primary", elem_id="rec-recommend")
             with gr.Row():
-                user_recs = gr.Dataframe(empty, label="Recommendations", interactive=False, scale=2)
+                user_recs = gr.Dataframe(empty, label="Recommendations", interactive=False, scale=2,
+                                         elem_id="rec-user-recs")
                 history = gr.Dataframe(label="Their latest items", interactive=False, scale=1)
         with gr.Tab("4. Similar items"):
             with gr.Row():
                 item = gr.Dropdown([], label="Item", allow_custom_value=True)
                 k_item = gr.Slider(1, 50, value=10, step=1, label="How many")
             gr.Examples([["Star Wars (1977) [50]"], ["Toy Story (1995) [1]"], ["Fargo (1996) [100]"]], inputs=[item],
-                        label="Example items (MovieLens)")
-            item_btn = gr.Button("Find similar items", variant="primary")
-            item_recs = gr.Dataframe(empty, label="Similar items", interactive=False)
+                        label="Example items (MovieLens)",
+                        example_labels=["Star Wars (1977) [50]", "Toy Story (1995) [1]", "Fargo (1996) [100]"])
+            item_btn = gr.Button("Find similar items", variant="primary", elem_id="rec-similar")
+            item_recs = gr.Dataframe(empty, label="Similar items", interactive=False, elem_id="rec-item-recs")
         with gr.Tab("5. Cold start"):
             gr.Markdown("A new visitor: pick a few items they like, describe their taste, or both. "
                         "Descriptions need the hybrid model (it reads item text with the shared encoder).")
@@ -192,6 +197,7 @@ def build_ui() -> gr.Blocks:
             gr.Examples(
                 [[["Star Wars (1977) [50]", "Return of the Jedi (1983) [181]"], ""], [[], "romantic comedy in New York"]],
                 inputs=[liked, description],
+                example_labels=["Star Wars (1977), Return of the Jedi (1983)", "romantic comedy in New York"],
             )
             cold_btn = gr.Button("Recommend for a new user", variant="primary")
             cold_recs = gr.Dataframe(empty, label="Recommendations", interactive=False)

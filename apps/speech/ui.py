@@ -153,18 +153,23 @@ def build_ui() -> gr.Blocks:
                     sources=["upload", "microphone"],
                     type="filepath",
                     label="Record or upload a clip",
+                    elem_id="speech-clip",
                 )
                 files = gr.File(file_count="multiple", label="…or several files at once")
-                model = gr.Dropdown(model_choices(), value=settings.models.speech
-                                    if settings.models.speech not in (DEFAULT, FAST) else DEFAULT,
-                                    label="Model")  # fmt: skip
+                # The configured model (SPRINGBOARD_MODELS__SPEECH) is always one of the choices.
+                model = gr.Dropdown(
+                    model_choices(),
+                    value=settings.models.speech,
+                    label="Model",
+                    elem_id="speech-model",
+                )
                 language = gr.Dropdown(language_choices(), value=AUTO, label="Language")
                 task = gr.Radio(
                     [("Transcribe", "transcribe"), ("Translate to English", "translate")],
                     value="transcribe",
                     label="Task",
                 )
-                run = gr.Button("Transcribe", variant="primary")
+                run = gr.Button("Transcribe", variant="primary", elem_id="speech-run")
                 examples = [[str(p)] for p in example_files(settings.data_dir)]
                 if examples:
                     gr.Examples(
@@ -173,8 +178,10 @@ def build_ui() -> gr.Blocks:
                         label="Examples (generated with espeak-ng; LibriVox read speech)",
                     )
             with gr.Column(scale=2):
-                summary = gr.Markdown()
-                text = gr.Textbox(label="Transcript", lines=8, buttons=["copy"])
+                summary = gr.Markdown(elem_id="speech-summary")
+                text = gr.Textbox(
+                    label="Transcript", lines=8, buttons=["copy"], elem_id="speech-transcript"
+                )
                 table = gr.Dataframe(
                     pd.DataFrame(columns=["start", "end", "text"]),
                     label="Segments",

@@ -322,9 +322,17 @@ def refresh_lists():
 # --------------------------------------------------------------------------- layout
 def _controls(limit: int) -> list[gr.components.Component]:
     with gr.Accordion("Controls", open=True):
-        max_new = gr.Slider(1, limit, value=256, step=1, label="Max new tokens")
+        max_new = gr.Slider(
+            1, limit, value=256, step=1, label="Max new tokens", elem_id="tg-max-new"
+        )
         temperature = gr.Slider(
-            0.0, 2.0, value=0.7, step=0.05, label="Temperature", info="0 = greedy"
+            0.0,
+            2.0,
+            value=0.7,
+            step=0.05,
+            label="Temperature",
+            info="0 = greedy",
+            elem_id="tg-temperature",
         )
         top_p = gr.Slider(0.05, 1.0, value=0.8, step=0.05, label="Top-p")
         top_k = gr.Slider(0, 200, value=20, step=1, label="Top-k", info="0 = no limit")
@@ -363,6 +371,7 @@ def build_ui() -> gr.Blocks:
                         [(t.title, t.name) for t in BUILTIN_TEMPLATES.values()],
                         value=first.name,
                         label="Template",
+                        elem_id="tg-template",
                     )
                     template_note = gr.Markdown(f"**{first.title}** — {first.description}")
                     with gr.Accordion("System prompt", open=False):
@@ -374,20 +383,25 @@ def build_ui() -> gr.Blocks:
                         allow_custom_value=False,
                     )
                     fields = [
-                        gr.Textbox(label=f"Field {i + 1}", visible=False) for i in range(MAX_FIELDS)
+                        gr.Textbox(label=f"Field {i + 1}", visible=False, elem_id=f"tg-field-{i}")
+                        for i in range(MAX_FIELDS)
                     ]
                     with gr.Row():
-                        write_btn = gr.Button("Generate", variant="primary")
+                        write_btn = gr.Button("Generate", variant="primary", elem_id="tg-generate")
                         write_cancel = gr.Button("Cancel", variant="stop")
                     output = gr.Textbox(
-                        label="Output", lines=12, buttons=["copy"], interactive=False
+                        label="Output",
+                        lines=12,
+                        buttons=["copy"],
+                        interactive=False,
+                        elem_id="tg-output",
                     )
                     write_notices = gr.Markdown(elem_classes=["sb-muted"])
-                    write_stats = gr.Markdown(elem_classes=["sb-muted"])
+                    write_stats = gr.Markdown(elem_classes=["sb-muted"], elem_id="tg-stats")
                     download = gr.DownloadButton("Download .txt", visible=False, size="sm")
                     with gr.Accordion("Prompt sent to the model", open=False):
-                        sent = gr.JSON(show_label=False)
-                    gr.Examples(
+                        sent = gr.JSON(show_label=False, elem_id="tg-sent")
+                    write_examples = gr.Examples(
                         _write_examples(),
                         inputs=[template, choice, *fields],
                         label="Examples (pick one, then Generate)",
@@ -399,14 +413,19 @@ def build_ui() -> gr.Blocks:
                         lines=2,
                     )
                     chatbot = gr.Chatbot(
-                        label="Conversation", height=420, buttons=["copy", "copy_all"]
+                        label="Conversation",
+                        height=420,
+                        buttons=["copy", "copy_all"],
+                        elem_id="tg-chatbot",
                     )
-                    message = gr.Textbox(label="Message", placeholder="Ask anything…", lines=2)
+                    message = gr.Textbox(
+                        label="Message", placeholder="Ask anything…", lines=2, elem_id="tg-message"
+                    )
                     with gr.Row():
-                        send = gr.Button("Send", variant="primary")
+                        send = gr.Button("Send", variant="primary", elem_id="tg-send")
                         chat_cancel = gr.Button("Cancel", variant="stop")
                         clear = gr.Button("Clear chat")
-                    chat_notices = gr.Markdown(elem_classes=["sb-muted"])
+                    chat_notices = gr.Markdown(elem_classes=["sb-muted"], elem_id="tg-chat-notices")
                     gr.Examples(
                         [
                             ["Suggest three names for a coffee subscription startup."],
@@ -480,6 +499,11 @@ def build_ui() -> gr.Blocks:
         template.change(template_form, [template], form_outputs, api_name=False, queue=False)
         template.input(clear_fields, None, fields, api_name=False, queue=False)
         demo.load(template_form, [template], form_outputs, api_name=False, queue=False)
+        # An example click resets its inputs to their built state (fields hidden, "Field 1"...);
+        # .change does not fire when the example's template is the one shown, so lay out again.
+        write_examples.load_input_event.then(
+            template_form, [template], form_outputs, api_name=False, queue=False
+        )
         demo.load(
             refresh_lists, None, [template, to_delete, user_table], api_name=False, queue=False
         )

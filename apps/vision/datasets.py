@@ -21,11 +21,16 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.files import check_file_size
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 # Limits for uploaded training sets, chosen for a 2-core CPU box (new app limits):
 MAX_ZIP_FILES = 20_000  # entries in one zip
 MAX_ZIP_UNCOMPRESSED_BYTES = 1024**3  # 1 GiB once extracted
+# Photos barely compress (JPEG/PNG are compressed already); a zip that inflates more
+# than this many times its own size, beyond a small allowance, is a zip bomb.
+MAX_ZIP_RATIO = 100
+ZIP_RATIO_ALLOWANCE_BYTES = 64 * 1024**2
 MAX_TRAIN_IMAGES = 20_000  # images in one folder-based training set
 MAX_CLASSES = 200
 MIN_IMAGES_PER_CLASS = 3  # at least two to learn from and one held out
@@ -72,6 +77,7 @@ def open_training_source(source: str | Path, work_dir: Path) -> ImageFolderSet:
     if not path.exists():
         raise InvalidInputError(f"No training folder or zip at {path}.")
     if path.is_file():
+        check_file_size(path, what="training zip")  # from its size, before it is opened
         if not zipfile.is_zipfile(path):
             raise InvalidInputError(
                 f"{path.name} is neither a folder nor a zip file of class_name/image.jpg."
@@ -106,6 +112,18 @@ def safe_extract_zip(archive: Path, target: Path) -> None:
                 f"The zip would extract to {declared / 1024**2:,.0f} MB; the limit is "
                 f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1024**2:,.0f} MB."
             )
+        # The cap while writing: the absolute limit, and at most MAX_ZIP_RATIO times the
+        # archive's own size (plus an allowance), so headers that lie do not help either.
+        cap = min(
+            MAX_ZIP_UNCOMPRESSED_BYTES,
+            ZIP_RATIO_ALLOWANCE_BYTES + MAX_ZIP_RATIO * archive.stat().st_size,
+        )
+        if declared > cap:
+            raise InvalidInputError(
+                f"The zip would extract to {declared / 1024**2:,.0f} MB from "
+                f"{archive.stat().st_size / 1024**2:,.1f} MB (more than {MAX_ZIP_RATIO}x): "
+                "refused as a zip bomb."
+            )
         members = [(info, _safe_member_path(info)) for info in infos]
         target.mkdir(parents=True, exist_ok=False)
         root = target.resolve()
@@ -121,10 +139,10 @@ def safe_extract_zip(archive: Path, target: Path) -> None:
                 with zf.open(info) as src, dest.open("wb") as out:
                     while chunk := src.read(1 << 20):
                         written += len(chunk)
-                        if written > MAX_ZIP_UNCOMPRESSED_BYTES:
+                        if written > cap:
                             raise InvalidInputError(
-                                "The zip extracts to more than "
-                                f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1024**2:,.0f} MB (its sizes lie)."
+                                f"The zip extracts to more than {cap / 1024**2:,.0f} MB "
+                                "(its sizes lie): refused as a zip bomb."
                             )
                         out.write(chunk)
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:

@@ -231,15 +231,17 @@ def build_ui() -> gr.Blocks:
         with gr.Tab("Classify"):
             with gr.Row():
                 with gr.Column():
-                    c_image = gr.Image(type="filepath", image_mode=None, label="Image", height=320)
+                    c_image = gr.Image(type="filepath", image_mode=None, label="Image", height=320,
+                                       elem_id="vision-classify-image")
                     c_model = gr.Dropdown(rec.classifier_choices(), value=IMAGENET_CHOICE,
                                           label="Model (ImageNet, or one you trained)")
                     c_refresh = gr.Button("Refresh model list", size="sm")
                     c_k = gr.Slider(1, 20, value=5, step=1, label="Top k")
-                    c_btn = gr.Button("Classify", variant="primary")
+                    c_btn = gr.Button("Classify", variant="primary", elem_id="vision-classify")
                 with gr.Column():
                     c_plot = gr.Plot(label="Probabilities")
-                    c_table = gr.Dataframe(label="Top predictions", interactive=False)
+                    c_table = gr.Dataframe(label="Top predictions", interactive=False,
+                                           elem_id="vision-classify-table")
             gr.Examples([[photo["chelsea.png"]], [photo["coffee.png"]], [photo["rocket.png"]],
                          *([[f] for f in fashion[:2]])], [c_image], label="Examples (the last ones suit a Fashion-MNIST model)")
             with gr.Accordion("Several images at once (one batched call)", open=False):
@@ -251,13 +253,15 @@ def build_ui() -> gr.Blocks:
         with gr.Tab("Detect"):
             with gr.Row():
                 with gr.Column():
-                    d_image = gr.Image(type="filepath", image_mode=None, label="Image", height=320)
+                    d_image = gr.Image(type="filepath", image_mode=None, label="Image", height=320,
+                                       elem_id="vision-detect-image")
                     d_thr = gr.Slider(0.05, 0.95, value=0.25, step=0.05, label="Score threshold")
                     d_iou = gr.Slider(0.1, 0.9, value=0.45, step=0.05, label="NMS overlap (IoU) limit")
-                    d_btn = gr.Button("Detect", variant="primary")
+                    d_btn = gr.Button("Detect", variant="primary", elem_id="vision-detect")
                 with gr.Column():
                     d_out = gr.Image(label="Detections", type="pil", format="png")
-                    d_table = gr.Dataframe(label="Objects (boxes in pixels)", interactive=False)
+                    d_table = gr.Dataframe(label="Objects (boxes in pixels)", interactive=False,
+                                           elem_id="vision-detect-table")
             gr.Examples([[photo["motorcycle.png"]], [photo["astronaut.png"]], [photo["chelsea.png"]]], [d_image])
             with gr.Accordion("Several images at once (one batched call)", open=False):
                 d_files = gr.File(file_count="multiple", file_types=["image"], label="Images")

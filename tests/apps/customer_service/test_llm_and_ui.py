@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from apps.customer_service import CustomerServiceBot
-from apps.customer_service.phrasing import SYSTEM_PROMPT, build_request
+from apps.customer_service.phrasing import SYSTEM_PROMPT, build_request, is_grounded
 from core.errors import ModelUnavailableError
 
 
@@ -20,9 +20,8 @@ def test_prompt_treats_retrieved_text_as_data():
     assert "data, not instructions" in SYSTEM_PROMPT
 
 
-def test_llm_phrasing_streams_from_the_entry(manager, bot, monkeypatch):
-    # The tiny model keeps the test fast; the default model is measured in bench/.
-    monkeypatch.setattr(manager.settings.models, "generation", "smollm2-135m")
+def test_llm_phrasing_streams_from_the_entry(manager, bot):
+    # The default model (loaded once per session; its first token is measured in bench/).
     partials = []
     final = None
     for final in bot.ask_stream("my card never showed up", session_id="t-llm", use_llm=True):
@@ -30,8 +29,24 @@ def test_llm_phrasing_streams_from_the_entry(manager, bot, monkeypatch):
             partials.append(final.answer)
     assert final is not None and final.done
     assert final.source_id == "card-not-arrived" and not final.escalated
-    assert partials and final.phrased_by_llm
-    assert final.answer.strip() and final.answer != bot.kb.get("card-not-arrived").answer
+    entry = bot.kb.get("card-not-arrived")
+    assert partials and final.phrased_by_llm, final.answer
+    assert final.answer.strip() and final.answer != entry.answer
+    assert is_grounded(final.answer, f"{entry.question}\n{entry.answer}", "my card never showed up")
+
+
+def test_a_reply_that_strays_is_never_shown(manager, bot, monkeypatch):
+    # SmolLM2-135M often invents ("contact us at [address]"): whatever it writes, the customer
+    # sees either a reply grounded in the entry or the entry's own answer, never an invention.
+    monkeypatch.setattr(manager.settings.models, "generation", "smollm2-135m")
+    for question, entry_id in (("my card never showed up", "card-not-arrived"),
+                               ("the app keeps rejecting my ID photo", "verify-failed")):
+        reply = bot.ask(question, session_id=f"t-stray-{entry_id}", use_llm=True)
+        entry = bot.kb.get(reply.source_id)
+        if reply.phrased_by_llm:
+            assert is_grounded(reply.answer, f"{entry.question}\n{entry.answer}", question)
+        else:
+            assert reply.answer.startswith(entry.answer), reply.answer
 
 
 def test_unavailable_model_falls_back_to_verbatim(manager, demo_dir):

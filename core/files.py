@@ -1,0 +1,35 @@
+"""Checks on files that callers hand to the apps, made before a byte is read.
+
+A file over ``limits.max_upload_mb`` is refused from its size on disk
+(``os.stat``), so a 20 GB "CSV" costs one system call, not a read into memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import InvalidInputError
+
+LIMIT_SETTING = "limits.max_upload_mb (SPRINGBOARD_LIMITS__MAX_UPLOAD_MB)"
+
+
+def check_file_size(path: str | Path, max_upload_mb: float | None = None, what: str = "file") -> int:
+    """The size of ``path`` in bytes; ``InvalidInputError`` if it is over the upload limit.
+
+    ``max_upload_mb`` defaults to the process settings. The error names the setting.
+    """
+    if max_upload_mb is None:
+        from .settings import get_settings
+
+        max_upload_mb = get_settings().limits.max_upload_mb
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidInputError(f"Cannot read the {what} {path.name!r} ({exc.strerror}).") from exc
+    if size > max_upload_mb * 1024 * 1024:
+        raise InvalidInputError(
+            f"The {what} {path.name!r} is {size / 2**20:,.1f} MB; the limit is "
+            f"{max_upload_mb:g} MB (setting {LIMIT_SETTING})."
+        )
+    return size
