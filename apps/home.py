@@ -131,8 +131,8 @@ def _app_card(page: AppPage) -> None:
         gr.Markdown(f"[Open the full {page.title} app →]({page.path})")
 
 
-def render_home(manager: ModelManager, pages: list[AppPage]) -> None:
-    """Build the home page's components in the current Blocks context."""
+def render_home(manager: ModelManager, pages: list[AppPage], home: gr.Blocks) -> None:
+    """Build the home page's components in ``home`` (the current Blocks context)."""
     gr.Markdown(INTRO)
     gr.Markdown(apps_markdown(pages))
     if pages:
@@ -149,8 +149,9 @@ def render_home(manager: ModelManager, pages: list[AppPage]) -> None:
         "## Models\nLoaded on first use and shared by every app. "
         "Choose others with `SPRINGBOARD_MODELS__<ROLE>` (see the README)."
     )
-    # A callable value is evaluated on every page load, so "loaded" is current.
-    table = gr.Dataframe(value=lambda: models_table(manager), interactive=False, wrap=True)
+    table = gr.Dataframe(value=models_table(manager), interactive=False, wrap=True)
     gr.Button("Refresh", size="sm").click(
         lambda: models_table(manager), outputs=table, api_name=False
     )
+    # Refreshed on every visit so "loaded" is current (not an API endpoint of its own).
+    home.load(lambda: models_table(manager), outputs=table, api_name=False, show_progress="hidden")

@@ -45,9 +45,10 @@ def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = Fals
         demo = pages[0].build()
         with demo.route("Status", "/status") as status_page:
             render_status(manager, status_page, lambda: web_queue_stats(demo))
+        _hide_value_loaders(demo)
         return demo
     with gr.Blocks(title=SUITE_NAME) as demo:
-        render_home(manager, pages)
+        render_home(manager, pages, demo)
     for page in pages:
         # Build outside the route: a Blocks created inside a context is already rendered there,
         # and rendering it again would show every component twice.
@@ -56,7 +57,18 @@ def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = Fals
             app_blocks.render()
     with demo.route("Status", "/status") as status_page:
         render_status(manager, status_page, lambda: web_queue_stats(demo))
+    _hide_value_loaders(demo)
     return demo
+
+
+def _hide_value_loaders(demo: gr.Blocks) -> None:
+    """Keep the load events Gradio makes for callable values (``gr.State(lambda: ...)``) out of the API docs.
+
+    They are plumbing, not endpoints; "undocumented" keeps them working for the page.
+    """
+    for fn in demo.fns.values():
+        if fn.name == "<lambda>" and str(fn.api_name or "").startswith("lambda"):
+            fn.api_visibility = "undocumented"
 
 
 def _auth(settings: Settings) -> tuple[str, str] | None:
