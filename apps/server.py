@@ -173,7 +173,10 @@ def main(argv: list[str] | None = None) -> None:
     apps = [args.app] if args.app else ([a.strip() for a in args.apps.split(",")] if args.apps else None)
     app = create_app(settings, manager, apps=apps, alone=bool(args.app))
     log.info("serving %s at http://%s:%d", SUITE_NAME, settings.host, settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    # Open streams (queue events, heartbeats) would hold a SIGTERM for their whole lifetime.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=5
+    )
 
 
 if __name__ == "__main__":
