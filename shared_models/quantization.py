@@ -26,6 +26,16 @@ def int8_supported(device: torch.device | str) -> bool:
                for engine in ("x86", "fbgemm", "onednn", "qnnpack"))  # fmt: skip
 
 
+def bf16_supported(device: torch.device | str) -> bool:
+    """True on a CPU where oneDNN has bfloat16 kernels (AVX512; native with AVX512-BF16 or AMX).
+
+    Elsewhere PyTorch's bfloat16 CPU path is a slow fallback, so stay in float32.
+    """
+    if torch.device(device).type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def quantize_linear_int8(module: nn.Module) -> nn.Module:
     """Replace every ``nn.Linear`` inside ``module`` (in place) with a dynamic int8 one.
 

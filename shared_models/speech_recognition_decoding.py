@@ -17,6 +17,13 @@ for greedy decoding, and only that:
   asked for (the order and rules of transformers' Whisper processors);
 * rows that reach end-of-text leave the batch (and the cache), so a long
   window does not make the short ones in its batch pay for its length.
+
+The decoder pass itself is ours too (``WhisperDecoderStep``), over the model's
+own modules (int8 or float): transformers' forward builds a causal mask, a
+position tensor and cache bookkeeping at every step, which on 2 CPU cores cost
+about as much as the decoder's arithmetic. Here the self-attention keys and
+values go into buffers allocated once per window, and the cross-attention keys
+and values over the encoder frames are projected once, on the first step.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 NEG_INF = -math.inf
 
@@ -72,29 +80,27 @@ class GreedyWhisperDecoder:
     """Greedy decoding over a transformers ``WhisperForConditionalGeneration``."""
 
     def __init__(self, model: Any, rules: DecodingRules) -> None:
-        self.decoder = model.model.decoder
+        self.step = WhisperDecoderStep(model.model.decoder)
         self.proj_out = model.proj_out
         self.rules = rules
         self.device = rules.suppress.device
 
-    def start(self, encoded: torch.Tensor) -> tuple[Any, torch.Tensor, torch.Tensor]:
+    def start(self, encoded: torch.Tensor) -> tuple[DecoderCache, torch.Tensor, torch.Tensor]:
         """Run ``<|startoftranscript|>`` for every row.
 
         Returns the cache, the decoder's last hidden state and the (unfiltered)
         float logits at that position: the caller reads the no-speech probability
         and the language from them before choosing each row's prompt.
         """
-        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
-
-        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        cache = self.step.new_cache(encoded)
         start = torch.full((encoded.shape[0], 1), self.rules.sot, device=self.device)
-        hidden = self._step(start, encoded, cache)
+        hidden = self.step(start, cache)
         return cache, hidden, self.proj_out(hidden).float()
 
     def decode(
         self,
         encoded: torch.Tensor,
-        cache: Any,
+        cache: DecoderCache,
         hidden: torch.Tensor,
         prompt_rest: list[list[int]],
         timestamps: bool,
@@ -112,7 +118,7 @@ class GreedyWhisperDecoder:
         batch = encoded.shape[0]
         if prompt_rest and prompt_rest[0]:
             ids = torch.tensor(prompt_rest, dtype=torch.long, device=self.device)
-            hidden = self._step(ids, encoded, cache)
+            hidden = self.step(ids, cache)
         tokens: list[list[int]] = [[] for _ in range(batch)]
         logprob_sum = [0.0] * batch
         logprob_count = [0] * batch
@@ -145,19 +151,11 @@ class GreedyWhisperDecoder:
                 break
             if len(keep) < len(alive):  # finished rows leave the batch and the cache
                 index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                encoded = encoded.index_select(0, index)
+                cache.select(index)
                 chosen = chosen.index_select(0, index)
                 alive = [alive[i] for i in keep]
-            hidden = self._step(chosen.unsqueeze(1), encoded, cache)
+            hidden = self.step(chosen.unsqueeze(1), cache)
         return [Decoded(tokens[r], logprob_sum[r] / max(logprob_count[r], 1)) for r in range(batch)]
-
-    def _step(self, ids: torch.Tensor, encoded: torch.Tensor, cache: Any) -> torch.Tensor:
-        """One decoder pass; the hidden state of the last position, shape (batch, d_model)."""
-        out = self.decoder(
-            input_ids=ids, encoder_hidden_states=encoded, past_key_values=cache, use_cache=True
-        )
-        return out.last_hidden_state[:, -1]
 
     def _timestamp_rules(
         self, logits: torch.Tensor, sequences: list[list[int]], first: bool
@@ -189,3 +187,90 @@ class GreedyWhisperDecoder:
         timestamp_logprob = logprobs[:, begin:].logsumexp(-1)
         best_text = logprobs[:, :begin].max(-1).values
         logits[:, :begin].masked_fill_((timestamp_logprob > best_text).unsqueeze(1), NEG_INF)
+
+
+class DecoderCache:
+    """Keys and values of one batch: self-attention (grown in place) and cross-attention."""
+
+    def __init__(self, cross: list[tuple[torch.Tensor, torch.Tensor]], capacity: int) -> None:
+        batch, heads, _, head_dim = cross[0][0].shape
+        like = cross[0][0]
+        self.cross = cross
+        shape = (len(cross), batch, heads, capacity, head_dim)
+        self.keys = like.new_empty(shape)
+        self.values = like.new_empty(shape)
+        self.length = 0
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep only the rows at ``index`` (rows that finished leave the batch)."""
+        self.cross = [(k.index_select(0, index), v.index_select(0, index)) for k, v in self.cross]
+        self.keys = self.keys.index_select(1, index)
+        self.values = self.values.index_select(1, index)
+
+
+class WhisperDecoderStep:
+    """One pass of a transformers ``WhisperDecoder`` over new tokens, on a ``DecoderCache``.
+
+    Same arithmetic as transformers' forward (pre-norm layers, queries scaled
+    before the product, GELU MLP, final norm), calling the same modules, so
+    int8 linears stay int8. Returns the final hidden state of the last position.
+    """
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder = decoder
+        first = decoder.layers[0].self_attn
+        self.heads = first.num_heads
+        self.head_dim = first.head_dim
+        self.positions = decoder.embed_positions.weight
+        self.capacity = self.positions.shape[0]
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, length, d_model) to (batch, heads, length, head_dim)."""
+        return x.view(x.shape[0], x.shape[1], self.heads, self.head_dim).transpose(1, 2)
+
+    def new_cache(self, encoded: torch.Tensor) -> DecoderCache:
+        """Project the encoder frames to each layer's cross-attention keys and values, once."""
+        cross = [
+            (
+                self._split(layer.encoder_attn.k_proj(encoded)).contiguous(),
+                self._split(layer.encoder_attn.v_proj(encoded)).contiguous(),
+            )
+            for layer in self.decoder.layers
+        ]
+        return DecoderCache(cross, self.capacity)
+
+    def __call__(self, ids: torch.Tensor, cache: DecoderCache) -> torch.Tensor:
+        batch, n = ids.shape
+        start, end = cache.length, cache.length + n
+        if end > self.capacity:
+            raise ValueError(f"Whisper's decoder takes at most {self.capacity} tokens.")
+        x = self.decoder.embed_tokens(ids) + self.positions[start:end]
+        # Several new tokens (the prompt) see only themselves and what came before.
+        mask = (
+            torch.ones(n, end, dtype=torch.bool, device=ids.device).tril(start)
+            if n > 1
+            else None
+        )
+        for i, layer in enumerate(self.decoder.layers):
+            attn = layer.self_attn
+            h = layer.self_attn_layer_norm(x)
+            q = self._split(attn.q_proj(h) * attn.scaling)
+            cache.keys[i, :, :, start:end] = self._split(attn.k_proj(h))
+            cache.values[i, :, :, start:end] = self._split(attn.v_proj(h))
+            out = F.scaled_dot_product_attention(
+                q, cache.keys[i, :, :, :end], cache.values[i, :, :, :end], attn_mask=mask, scale=1.0
+            )
+            x = x + attn.out_proj(out.transpose(1, 2).reshape(batch, n, -1))
+
+            attn = layer.encoder_attn
+            h = layer.encoder_attn_layer_norm(x)
+            q = self._split(attn.q_proj(h) * attn.scaling)
+            keys, values = cache.cross[i]
+            # One query against 1500 frames: a plain product beats the flash kernel on CPU.
+            weights = torch.softmax(q @ keys.transpose(-1, -2), dim=-1)
+            x = x + attn.out_proj((weights @ values).transpose(1, 2).reshape(batch, n, -1))
+
+            h = layer.final_layer_norm(x)
+            x = x + layer.fc2(layer.activation_fn(layer.fc1(h)))
+        cache.length = end
+        return self.decoder.layer_norm(x[:, -1])

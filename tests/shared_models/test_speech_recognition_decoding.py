@@ -17,7 +17,12 @@ from torch import nn
 
 from core.manager import ModelManager
 from core.settings import Settings
-from shared_models.quantization import count_int8_linears, int8_supported, quantize_linear_int8
+from shared_models.quantization import (
+    bf16_supported,
+    count_int8_linears,
+    int8_supported,
+    quantize_linear_int8,
+)
 from shared_models.speech_recognition import (  # importing registers the speech models
     DEFAULT,
     FAST,
@@ -25,7 +30,11 @@ from shared_models.speech_recognition import (  # importing registers the speech
     TranscriptionResult,
     to_mono_16k,
 )
-from shared_models.speech_recognition_decoding import DecodingRules, GreedyWhisperDecoder
+from shared_models.speech_recognition_decoding import (
+    DecodingRules,
+    GreedyWhisperDecoder,
+    WhisperDecoderStep,
+)
 from shared_models.text_metrics import word_error_rate
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -112,17 +121,57 @@ def librivox() -> list[tuple[str, np.ndarray]]:
 def test_int8_is_the_cpu_default_and_can_be_turned_off(manager, settings) -> None:
     with manager.use(FAST) as runner:
         quantized = count_int8_linears(runner.model)
+        encoder_dtype = runner.encoder_dtype
     if manager.policy.is_cuda or not int8_supported("cpu"):
         assert quantized == 0
     else:
         # Decoder: 4 layers x (self-attention 4 + cross-attention 4 + MLP 2), and the output.
         assert quantized == 4 * 10 + 1
+        # An English-only model's encoder goes to bfloat16 with it, where the CPU runs
+        # bfloat16 natively; a multilingual one stays float32 (bfloat16 hurt Chinese).
+        assert encoder_dtype == (torch.bfloat16 if bf16_supported("cpu") else torch.float32)
+        with manager.use(DEFAULT) as runner:
+            assert runner.encoder_dtype == torch.float32
     plain = ModelManager(settings.model_copy(update={"quantize": "none"}))
     try:
         with plain.use(FAST) as runner:
             assert count_int8_linears(runner.model) == 0
+            assert runner.encoder_dtype == runner.dtype
     finally:
         plain.close()
+
+
+@slow
+def test_our_decoder_step_matches_transformers_forward(manager, librivox) -> None:
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+    with manager.use(FAST) as runner, torch.inference_mode():
+        features = runner.feature_extractor(
+            [librivox[0][1], librivox[1][1]], sampling_rate=16_000, return_tensors="pt"
+        ).input_features.to(runner.device, runner.encoder_dtype)
+        encoded = runner.model.model.encoder(features).last_hidden_state.to(runner.dtype)
+        decoder = runner.model.model.decoder
+        step = WhisperDecoderStep(decoder)
+        ours = step.new_cache(encoded)
+        theirs = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        # A three-token prompt (causal within it), then single tokens, then one row leaves.
+        for ids in ([[50257, 50362, 50363], [50257, 50362, 50363]], [[440], [314]], [[1332], [11]]):
+            ids = torch.tensor(ids, device=runner.device)
+            expected = decoder(
+                input_ids=ids, encoder_hidden_states=encoded, past_key_values=theirs, use_cache=True
+            ).last_hidden_state[:, -1]
+            assert torch.allclose(step(ids, ours), expected, atol=1e-3, rtol=1e-3)
+        keep = torch.tensor([1], device=runner.device)
+        ours.select(keep)
+        theirs.batch_select_indices(keep)
+        ids = torch.tensor([[262]], device=runner.device)
+        expected = decoder(
+            input_ids=ids,
+            encoder_hidden_states=encoded.index_select(0, keep),
+            past_key_values=theirs,
+            use_cache=True,
+        ).last_hidden_state[:, -1]
+        assert torch.allclose(step(ids, ours), expected, atol=1e-3, rtol=1e-3)
 
 
 @slow
@@ -135,8 +184,9 @@ def test_a_batch_decodes_each_row_as_it_would_alone(manager, librivox) -> None:
 
     for ref, a, b in zip([r for r, _ in librivox], together, alone, strict=True):
         assert isinstance(a, TranscriptionResult) and isinstance(b, TranscriptionResult)
-        # Batched matmuls round differently; allow one word of drift, no more.
-        assert word_error_rate([b.text], [a.text]) <= 0.1, (a.text, b.text)
+        # Batched matmuls round differently (more so with the bfloat16 encoder); allow
+        # one word of drift, no more ("cold-hearted" vs "coldhearted" counts as two).
+        assert word_error_rate([b.text], [a.text]) <= 0.15, (a.text, b.text)
         assert word_error_rate([ref], [a.text]) <= 0.3, (ref, a.text)
 
 
