@@ -7,7 +7,8 @@ All figures come from one run in one process on one machine:
    spoken by espeak-ng's ``cmn-latn-pinyin`` voice (language detected, and
    forced to ``zh``);
 3. real-time factor of ``Transcriber`` (transformers with our greedy decoder;
-   on CPU its linear layers are int8 by default, see ``--quantize``) on a 54 s
+   on CPU its decoder is int8 by default, its encoder bfloat16 for English-only models, see
+   ``--quantize``) on a 54 s
    recording (the LibriVox clips twice, so it spans two windows), side by side
    with faster-whisper (CTranslate2 int8) loading the *same* bundled Whisper
    base weights, both greedy, interleaved, median of the repeats;

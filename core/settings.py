@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     quantize: Literal["auto", "none", "int8"] = Field(
         default="auto",
         description="Int8 dynamic quantization of linear layers, CPU only, for models that "
-        "support it (speech); auto means int8 on CPU.",
+        "support it (speech: int8 decoder; bfloat16 encoder for English-only models, or for all "
+        "with int8, where the CPU has bfloat16 kernels); auto means int8 on CPU.",
     )
     threads: int = Field(default=0, description="torch CPU threads; 0 means one per core.")
     memory_budget_mb: int = Field(
