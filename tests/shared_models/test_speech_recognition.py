@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,7 +31,6 @@ from shared_models.speech_recognition import (  # importing registers the speech
 )
 from shared_models.text_metrics import normalize_text, word_error_rate
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 INVOICE = "Please send the invoice to our office before Friday."
 SHIPPED = "We shipped the new version of the app to all customers today."
 KEYS = "The quick brown fox jumps over the lazy dog."
@@ -41,21 +39,6 @@ slow = pytest.mark.slow  # loads a real model
 
 
 # ------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module")
-def librivox() -> list[tuple[str, np.ndarray]]:
-    """(reference text, 16 kHz audio) for each LibriVox clip."""
-    transcription = LIBRIVOX / "transcription"
-    if not transcription.is_file():
-        pytest.skip("needs Debian's pocketsphinx-testdata (apt-get install pocketsphinx-testdata)")
-    clips = []
-    for line in transcription.read_text().splitlines():
-        text, _, clip_id = line.rpartition("(")
-        words = text.replace("<s>", "").replace("</s>", "").strip()
-        samples, rate = sf.read(LIBRIVOX / f"{clip_id.strip(' )')}.wav", dtype="float32")
-        clips.append((words, to_mono_16k(samples, rate)))
-    return clips
-
-
 @pytest.fixture(scope="module")
 def speak(tmp_path_factory: pytest.TempPathFactory):
     """Say a sentence with espeak-ng; returns (samples, sample_rate) as espeak wrote them."""

@@ -7,11 +7,8 @@ and layers; everything else runs the real bundled models.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 from torch import nn
 
@@ -28,7 +25,6 @@ from shared_models.speech_recognition import (  # importing registers the speech
     FAST,
     TranscriptionRequest,
     TranscriptionResult,
-    to_mono_16k,
 )
 from shared_models.speech_recognition_decoding import (
     DecodingRules,
@@ -37,7 +33,6 @@ from shared_models.speech_recognition_decoding import (
 )
 from shared_models.text_metrics import word_error_rate
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 slow = pytest.mark.slow  # loads a real model
 
 # A toy vocabulary: text 0-9, end-of-text 10, <|notimestamps|> 11, timestamps 12-19.
@@ -103,20 +98,6 @@ def test_int8_linears_stay_close_to_float() -> None:
 
 
 # ------------------------------------------------------------------ real models
-@pytest.fixture(scope="module")
-def librivox() -> list[tuple[str, np.ndarray]]:
-    transcription = LIBRIVOX / "transcription"
-    if not transcription.is_file():
-        pytest.skip("needs Debian's pocketsphinx-testdata (apt-get install pocketsphinx-testdata)")
-    clips = []
-    for line in transcription.read_text().splitlines():
-        text, _, clip_id = line.rpartition("(")
-        words = text.replace("<s>", "").replace("</s>", "").strip()
-        samples, rate = sf.read(LIBRIVOX / f"{clip_id.strip(' )')}.wav", dtype="float32")
-        clips.append((words, to_mono_16k(samples, rate)))
-    return clips
-
-
 @slow
 def test_int8_is_the_cpu_default_and_can_be_turned_off(manager, settings) -> None:
     with manager.use(FAST) as runner:
