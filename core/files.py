@@ -13,23 +13,27 @@ from .errors import InvalidInputError
 LIMIT_SETTING = "limits.max_upload_mb (SPRINGBOARD_LIMITS__MAX_UPLOAD_MB)"
 
 
-def check_file_size(path: str | Path, max_upload_mb: float | None = None, what: str = "file") -> int:
+def check_file_size(
+    path: str | Path, max_upload_mb: float | None = None, what: str = "file", label: str | None = None
+) -> int:
     """The size of ``path`` in bytes; ``InvalidInputError`` if it is over the upload limit.
 
-    ``max_upload_mb`` defaults to the process settings. The error names the setting.
+    ``max_upload_mb`` defaults to the process settings. The error names the setting, and
+    the file as ``label`` (the name the user knows, e.g. of an upload) or its own name.
     """
     if max_upload_mb is None:
         from .settings import get_settings
 
         max_upload_mb = get_settings().limits.max_upload_mb
     path = Path(path)
+    label = label or path.name
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise InvalidInputError(f"Cannot read the {what} {path.name!r} ({exc.strerror}).") from exc
+        raise InvalidInputError(f"Cannot read the {what} {label!r} ({exc.strerror}).") from exc
     if size > max_upload_mb * 1024 * 1024:
         raise InvalidInputError(
-            f"The {what} {path.name!r} is {size / 2**20:,.1f} MB; the limit is "
+            f"The {what} {label!r} is {size / 2**20:,.1f} MB; the upload limit is "
             f"{max_upload_mb:g} MB (setting {LIMIT_SETTING})."
         )
     return size

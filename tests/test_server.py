@@ -12,17 +12,11 @@ from core.settings import PROJECT_ROOT
 from tests.support.server import start_server
 
 
-def _start(tmp_path, *args: str, env: dict | None = None):
-    server = start_server(tmp_path, *args, env=env)
-    return server.proc, server.base
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    proc, base = _start(tmp_path_factory.mktemp("server"))
-    yield base
-    proc.terminate()
-    proc.wait(timeout=30)
+    srv = start_server(tmp_path_factory.mktemp("server"))
+    yield srv.base
+    srv.stop()
 
 
 def test_home_page_is_served(server):

@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from core.errors import InvalidInputError
+from core.files import check_file_size
 from shared_models.speech_recognition import SAMPLE_RATE, to_mono_16k
 
 # Extensions libsndfile reads (wav, flac, ogg/opus, mp3 and the older PCM containers).
@@ -88,14 +89,8 @@ def load_audio(
         )
     if not path.is_file():
         raise InvalidInputError(f"No such audio file: '{label}'.")
-    size = path.stat().st_size
-    if size == 0:
+    if check_file_size(path, max_upload_mb, what="audio file", label=label) == 0:
         raise InvalidInputError(f"'{label}' is an empty file.")
-    if size > max_upload_mb * 1024 * 1024:
-        raise InvalidInputError(
-            f"'{label}' is {size / 2**20:.0f} MB; the upload limit is {max_upload_mb:g} MB "
-            "(setting limits.max_upload_mb)."
-        )
     try:
         # libsndfile identifies the format from the content, so a wav named .mp3 still reads.
         with sf.SoundFile(path) as fh:
