@@ -448,7 +448,7 @@ class TextGenerator(ModelRunner):
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
             logits_to_keep=1,
         )
@@ -481,7 +481,7 @@ class TextGenerator(ModelRunner):
                 input_ids=step_ids,
                 attention_mask=mask,
                 position_ids=next_pos.unsqueeze(1),
-                past_key_values=cache,
+                cache=cache,
                 use_cache=True,
             )
             next_pos = next_pos + 1

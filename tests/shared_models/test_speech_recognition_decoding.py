@@ -139,7 +139,7 @@ def test_our_decoder_step_matches_transformers_forward(manager, librivox) -> Non
         for ids in ([[50257, 50362, 50363], [50257, 50362, 50363]], [[440], [314]], [[1332], [11]]):
             ids = torch.tensor(ids, device=runner.device)
             expected = decoder(
-                input_ids=ids, encoder_hidden_states=encoded, past_key_values=theirs, use_cache=True
+                input_ids=ids, encoder_hidden_states=encoded, cache=theirs, use_cache=True
             ).last_hidden_state[:, -1]
             assert torch.allclose(step(ids, ours), expected, atol=1e-3, rtol=1e-3)
         keep = torch.tensor([1], device=runner.device)
@@ -149,7 +149,7 @@ def test_our_decoder_step_matches_transformers_forward(manager, librivox) -> Non
         expected = decoder(
             input_ids=ids,
             encoder_hidden_states=encoded.index_select(0, keep),
-            past_key_values=theirs,
+            cache=theirs,
             use_cache=True,
         ).last_hidden_state[:, -1]
         assert torch.allclose(step(ids, ours), expected, atol=1e-3, rtol=1e-3)
