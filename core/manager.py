@@ -95,6 +95,48 @@ class ModelManager:
                 self._handles[spec.name] = LocalHandle(self, spec)
             return self._handles[spec.name]
 
+    def model_names(self, role: str | None = None) -> list[str]:
+        """Registered model names, bundled and user-added, optionally of one role."""
+        return [s.name for s in self.registry.specs() if role is None or s.role == role]
+
+    def model_specs(self, role: str | None = None) -> list[ModelSpec]:
+        """Registered model specs (read-only descriptions), optionally of one role."""
+        return [s for s in self.registry.specs() if role is None or s.role == role]
+
+    # --------------------------------------------------------------- user models
+    def add_model(self, spec: ModelSpec) -> ModelHandle:
+        """Serve a model a user trained (an intent head, a classifier) like a bundled one.
+
+        The spec's loader reads the user's artefact (a folder in the data directory);
+        the model is then loaded lazily, batched, counted against the memory budget
+        and evicted like any other. Adding a name again replaces the entry: the old
+        model is dropped (once idle) so the next call loads the new artefact.
+        Returns the model's handle. This is the one way apps put models in the core.
+        """
+        with self._lock:
+            # A call already running on the old model finishes on it; later calls load anew.
+            old = self._slots.pop(spec.name, None)
+            if old is not None and old.runner is not None and not old.in_use:
+                self._evict(old, "replaced by add_model")
+            self.registry.register(spec)
+            handle = self._handles.pop(spec.name, None)
+        if handle is not None:
+            handle.close()
+        return self.handle(spec.name)
+
+    def remove_model(self, name: str) -> bool:
+        """Stop serving a user-added model (its files are the caller's). Returns whether it was known."""
+        with self._lock:
+            slot = self._slots.pop(name, None)
+            handle = self._handles.pop(name, None)
+            known = self.registry.unregister(name)
+            if slot is not None and slot.runner is not None and not slot.in_use:
+                self._evict(slot, "removed")
+        if handle is not None:
+            handle.close()
+        self._release_memory()
+        return known or slot is not None
+
     # --------------------------------------------------------------- loading
     @contextlib.contextmanager
     def use(self, name: str) -> Iterator[ModelRunner]:

@@ -139,6 +139,11 @@ class ModelRegistry:
             self._specs[spec.name] = spec
         return spec
 
+    def unregister(self, name: str) -> bool:
+        """Remove a model entry. Returns whether it was there."""
+        with self._lock:
+            return self._specs.pop(name, None) is not None
+
     def register_external(
         self, role: str, loader: Loader, approx_mb: int = 1000, **spec_kwargs: Any
     ) -> None:
@@ -203,7 +208,7 @@ def register_external(role: str, loader: Loader, approx_mb: int = 1000, **kwargs
     REGISTRY.register_external(role, loader, approx_mb, **kwargs)
 
 
-def load_model_modules(modules: tuple[str, ...] = ("shared_models",)) -> ModelRegistry:
+def load_model_modules(modules: tuple[str, ...] = ("shared_models.bundled",)) -> ModelRegistry:
     """Import the modules that register models (once), and return the registry.
 
     The core never imports a model module by name elsewhere: this is the one seam.

@@ -1,13 +1,8 @@
-"""One module per model role. Importing this package registers every bundled model.
+"""One module per model role, each a real model behind a batch-in / batch-out ``ModelRunner``.
 
-Each role wraps a real model behind a batch-in / batch-out ``ModelRunner``; apps
-reach them only through ``core.get_manager().handle(role)``.
+Apps reach them only through ``core.get_manager().handle(role)`` and never import
+the role modules: what an app needs, the requests it sends and the results it gets
+back, lives in ``shared_models.types``, which imports no torch and no model code.
+Importing ``shared_models.bundled`` registers every bundled model; the core does
+that on first use (``core.registry.load_model_modules``).
 """
-
-from . import (  # noqa: F401  (each module registers its models)
-    image_classification,
-    object_detection,
-    speech_recognition,
-    text_embedding,
-    text_generation,
-)

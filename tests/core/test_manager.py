@@ -173,3 +173,48 @@ def test_an_external_source_can_be_named_with_its_role(toy_settings):
     handle = mgr.handle("local:/elsewhere", role="toy")
     assert handle.call([5.0]) == [5.0]
     assert mgr.handle("local:/elsewhere") is handle, "once resolved, the name alone finds it"
+
+
+class ScaledRunner(LinearRunner):
+    """A user-trained toy: multiplies by a factor read from its 'artefact'."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__(1)
+        self.factor = factor
+
+    def __call__(self, inputs: list) -> list:
+        return [v * self.factor for v in super().__call__(inputs)]
+
+
+def _user_spec(name: str, factor: float, loads: dict[str, int]) -> ModelSpec:
+    def load(ctx: LoadContext) -> ModelRunner:
+        loads[name] = loads.get(name, 0) + 1
+        return ScaledRunner(factor)
+
+    return ModelSpec(name=name, role="toy", load=load, approx_mb=1, source="user folder")
+
+
+def test_add_model_serves_a_user_model_like_a_bundled_one(tmp_path) -> None:
+    loads: dict[str, int] = {}
+    mgr = ModelManager(Settings(data_dir=tmp_path, memory_budget_mb=100), registry=_registry({}))
+    try:
+        handle = mgr.add_model(_user_spec("user:double", 2.0, loads))
+        assert "user:double" in mgr.model_names("toy")
+        assert not mgr.is_loaded("user:double")  # lazy, like every model
+        assert handle.call([1.0, 3.0]) == [2.0, 6.0]
+        assert mgr.handle("user:double").call([5.0]) == [10.0]
+        assert loads == {"user:double": 1}
+        assert any(m["model"] == "user:double" and m["loaded"] for m in mgr.report()["models"])
+
+        # Retraining under the same name: the next call loads the new artefact.
+        handle = mgr.add_model(_user_spec("user:double", 3.0, loads))
+        assert handle.call([1.0]) == [3.0]
+        assert loads == {"user:double": 2}
+
+        assert mgr.remove_model("user:double")
+        assert "user:double" not in mgr.model_names()
+        assert not mgr.remove_model("user:double")
+        with pytest.raises(UnknownModelError):
+            mgr.handle("user:double")
+    finally:
+        mgr.close()

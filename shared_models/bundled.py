@@ -1,0 +1,9 @@
+"""Importing this module registers every bundled model with the core's registry."""
+
+from . import (  # noqa: F401  (each module registers its models)
+    image_classification,
+    object_detection,
+    speech_recognition,
+    text_embedding,
+    text_generation,
+)
