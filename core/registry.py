@@ -36,6 +36,16 @@ class ModelRunner(ABC):
     def __call__(self, inputs: list[Any]) -> list[Any]:
         """Run one forward pass over a batch."""
 
+    def run_streams(self, inputs: list[Any], channels: list[Any]) -> list[Any]:
+        """Run a batch in which some requests are streamed.
+
+        ``channels[i]`` is the ``core.streaming.StreamChannel`` of a streamed input
+        (None for the others): a streaming runner emits that request's events into it
+        and stops early once ``channel.cancelled`` is set. The default runs the batch
+        without events, for roles that do not stream.
+        """
+        return self(inputs)
+
     def memory_bytes(self) -> int:
         """Bytes held by the model's parameters and buffers (0 if unknown)."""
         import torch
@@ -121,7 +131,7 @@ class ModelSpec:
     description: str = ""
     max_batch_size: int | None = None  # None: settings.max_batch_size
     batch_wait_ms: float | None = None  # None: settings.batch_wait_ms
-    streams: bool = False  # inputs carry an ``on_text`` callback for token streaming
+    streams: bool = False  # ``handle.stream(request)`` works: the runner emits events (``run_streams``)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

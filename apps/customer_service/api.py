@@ -30,7 +30,7 @@ from .datasets import DEMO_FAQ, DEMO_INTENTS, read_labelled_csv
 from .importers import FaqEntry, parse_faq, read_faq_file
 from .intents import IntentModel, Mode, ProgressFn, classification_metrics, normalise_examples
 from .knowledge import KnowledgeBase, StoredEntry
-from .phrasing import build_request, is_grounded, quarantine_instructions
+from .phrasing import build_request, is_grounded, quarantine_instructions, stream_phrasing
 from .retrieval import HybridRetriever, Retrieval
 from .sentiment import analyse
 
@@ -320,7 +320,7 @@ class CustomerServiceBot:
                     reference,
                     [{"role": m["role"], "content": m["content"]} for m in history],
                 )
-                for piece in self.manager.handle("generation").stream(request):
+                for piece in stream_phrasing(self.manager.handle("generation"), request):
                     pieces.append(piece)
                     yield Reply(
                         "".join(pieces),

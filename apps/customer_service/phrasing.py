@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from shared_models.text_generation import GenerationRequest
+from core import ModelHandle
+from shared_models.types.generation import GenerationRequest, TextPiece
 
 MAX_NEW_TOKENS = 160  # a support reply is two to four sentences
 
@@ -124,6 +125,12 @@ def build_request(
     )
 
 
-def stream_phrasing(handle, request: GenerationRequest) -> Iterator[str]:
-    """Text pieces from the generation handle (errors propagate to the caller)."""
-    yield from handle.stream(request)
+def stream_phrasing(handle: ModelHandle, request: GenerationRequest) -> Iterator[str]:
+    """Text pieces from the generation handle (errors propagate to the caller).
+
+    Closing this generator early (the customer left) cancels the generation.
+    """
+    with handle.stream(request) as events:
+        for event in events:
+            if isinstance(event, TextPiece):
+                yield event.text

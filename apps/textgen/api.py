@@ -21,10 +21,17 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from core import ModelManager, get_manager
 from core.errors import InvalidInputError, UnknownModelError
-from core.manager import ModelManager, get_manager
 from core.storage import Database
-from shared_models.text_generation import GenerationRequest, GenerationResult, PerplexityRequest
+from shared_models.types.generation import (
+    CHAT_SAMPLING,
+    ROLE,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfoRequest,
+    PerplexityRequest,
+)
 
 from .context import MAX_INPUT_CHARS, ContextWindow, Fitted, check_text
 from .options import GenerationOptions
@@ -32,7 +39,6 @@ from .streaming import TextStream
 from .template_store import TemplateStore
 from .templates import Template, with_system_prompt
 
-ROLE = "generation"
 Messages = list[dict[str, str]]
 _ROLES = ("system", "user", "assistant")
 
@@ -69,7 +75,7 @@ class TextGenerator:
         try:
             spec = self.manager.spec((model or ROLE).strip() or ROLE)
         except UnknownModelError as exc:
-            known = ", ".join(s.name for s in self.manager.registry.specs() if s.role == ROLE)
+            known = ", ".join(self.manager.model_names(ROLE))
             raise InvalidInputError(
                 f"{exc}. Text generation models: {known}. Any transformers causal LM can be "
                 "set as the generation model in settings: "
@@ -92,11 +98,8 @@ class TextGenerator:
     def window(self) -> ContextWindow:
         """The model's tokenizer and context size (loads the model on first use)."""
         if self._window is None:
-            # The handle exposes no tokenizer, so borrow the loaded runner's for counting.
-            with self.manager.use(self.model) as runner:
-                self._window = ContextWindow(
-                    self.model, runner.tokenizer, runner.context_tokens, runner.max_new_tokens
-                )
+            info = self.handle.call([ModelInfoRequest()])[0]
+            self._window = ContextWindow(self.handle, info)
         return self._window
 
     @property
@@ -109,7 +112,7 @@ class TextGenerator:
 
     def available_models(self) -> list[str]:
         """Names of the registered text generation models."""
-        return [s.name for s in self.manager.registry.specs() if s.role == ROLE]
+        return self.manager.model_names(ROLE)
 
     def count_tokens(self, prompt: str | Messages) -> int:
         """Prompt tokens for raw text, or for a chat rendered with the model's template."""
@@ -121,13 +124,13 @@ class TextGenerator:
     def generate(
         self,
         prompt: str | Messages,
-        max_new_tokens: int = 256,
-        temperature: float = 0.7,
+        max_new_tokens: int = CHAT_SAMPLING.max_new_tokens,
+        temperature: float = CHAT_SAMPLING.temperature,
         seed: int | None = None,
         *,
-        top_p: float = 0.8,
-        top_k: int = 20,
-        repetition_penalty: float = 1.05,
+        top_p: float = CHAT_SAMPLING.top_p,
+        top_k: int = CHAT_SAMPLING.top_k,
+        repetition_penalty: float = CHAT_SAMPLING.repetition_penalty,
         stop: tuple[str, ...] | list[str] | str = (),
         system: str | None = None,
         raw: bool = False,
@@ -154,13 +157,13 @@ class TextGenerator:
     def stream(
         self,
         messages: str | Messages,
-        max_new_tokens: int = 256,
-        temperature: float = 0.7,
+        max_new_tokens: int = CHAT_SAMPLING.max_new_tokens,
+        temperature: float = CHAT_SAMPLING.temperature,
         seed: int | None = None,
         *,
-        top_p: float = 0.8,
-        top_k: int = 20,
-        repetition_penalty: float = 1.05,
+        top_p: float = CHAT_SAMPLING.top_p,
+        top_k: int = CHAT_SAMPLING.top_k,
+        repetition_penalty: float = CHAT_SAMPLING.repetition_penalty,
         stop: tuple[str, ...] | list[str] | str = (),
         system: str | None = None,
         raw: bool = False,
@@ -180,13 +183,13 @@ class TextGenerator:
     def generate_batch(
         self,
         prompts: list[str | Messages],
-        max_new_tokens: int = 256,
-        temperature: float = 0.7,
+        max_new_tokens: int = CHAT_SAMPLING.max_new_tokens,
+        temperature: float = CHAT_SAMPLING.temperature,
         seed: int | None = None,
         *,
-        top_p: float = 0.8,
-        top_k: int = 20,
-        repetition_penalty: float = 1.05,
+        top_p: float = CHAT_SAMPLING.top_p,
+        top_k: int = CHAT_SAMPLING.top_k,
+        repetition_penalty: float = CHAT_SAMPLING.repetition_penalty,
         stop: tuple[str, ...] | list[str] | str = (),
         system: str | None = None,
         raw: bool = False,
@@ -319,8 +322,8 @@ class TextGenerator:
         self,
         name: str,
         /,
-        max_new_tokens: int = 256,
-        temperature: float = 0.7,
+        max_new_tokens: int = CHAT_SAMPLING.max_new_tokens,
+        temperature: float = CHAT_SAMPLING.temperature,
         seed: int | None = None,
         **fields: Any,
     ) -> str:

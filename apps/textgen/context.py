@@ -15,11 +15,16 @@ Every cut produces a human-readable notice; nothing is dropped silently.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from typing import Any
 
+from core import ModelHandle
 from core.errors import InvalidInputError
+from shared_models.types.generation import (
+    ChatTemplateRequest,
+    DetokenizeRequest,
+    GenerationModelInfo,
+    TokenizeRequest,
+)
 
 from .templates import Template
 
@@ -62,48 +67,44 @@ def check_text(label: str, text: object) -> str:
 
 
 class ContextWindow:
-    """A model's tokenizer and context size, for counting and fitting prompts."""
+    """A model's context size, with counting and fitting through its generation handle.
 
-    def __init__(
-        self, model: str, tokenizer: Any, context_tokens: int, max_new_tokens: int
-    ) -> None:
-        self.model = model
-        self.tokenizer = tokenizer
-        self.context_tokens = int(context_tokens)
-        self.max_new_tokens = int(max_new_tokens)  # the role's upper limit per request
-        self._lock = threading.Lock()  # fast tokenizers are not safe to share across threads
+    Tokenizing, detokenizing and rendering the chat template are requests to the
+    generation role (answered at once, beside any generation in progress), so the
+    app never holds the model's tokenizer and works the same whether the model runs
+    in this process or on a cluster.
+    """
+
+    def __init__(self, handle: ModelHandle, info: GenerationModelInfo) -> None:
+        self.handle = handle
+        self.model = handle.name
+        self.context_tokens = int(info.context_tokens)
+        self.max_new_tokens = int(info.max_new_tokens)  # the role's upper limit per request
+        self.has_chat_template = info.has_chat_template
 
     # ------------------------------------------------------------------ counting
     def encode(self, text: str) -> list[int]:
-        with self._lock:
-            return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return self.handle.call([TokenizeRequest(text=text)])[0]
 
     def decode(self, ids: list[int]) -> str:
-        with self._lock:
-            return self.tokenizer.decode(
-                ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
-            )
+        return self.handle.call([DetokenizeRequest(list(ids))])[0]
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """The chat as the model sees it (its chat template, ending with the assistant's turn)."""
-        if not getattr(self.tokenizer, "chat_template", None):
+        self._require_chat_template()
+        return self.handle.call([ChatTemplateRequest(messages)])[0]
+
+    def _require_chat_template(self) -> None:
+        if not self.has_chat_template:
             raise InvalidInputError(
                 f"{self.model} has no chat template; send a raw prompt instead."
             )
-        with self._lock:
-            try:
-                return self.tokenizer.apply_chat_template(
-                    messages, tokenize=False, add_generation_prompt=True
-                )
-            except Exception as exc:  # templates raise on e.g. roles out of order
-                raise InvalidInputError(
-                    f"The chat could not be rendered for {self.model}: {exc}"
-                ) from exc
 
     def count(self, messages: list[dict[str, str]] | None = None, prompt: str | None = None) -> int:
         """Prompt tokens of a chat (with its template) or of raw text."""
         if messages is not None:
-            return len(self.encode(self.render_chat(messages)))
+            self._require_chat_template()
+            return len(self.handle.call([TokenizeRequest(messages=messages)])[0])
         return len(self.encode(prompt or ""))
 
     def budget(self, max_new_tokens: int) -> int:

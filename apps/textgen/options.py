@@ -10,6 +10,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from core.errors import InvalidInputError
+from shared_models.types.generation import CHAT_SAMPLING
 
 # Stop sequences per request and characters per stop sequence: each one is searched
 # for in the whole output at every step, so a few short ones are what makes sense.
@@ -30,11 +31,11 @@ class GenerationOptions:
     (they are not included).
     """
 
-    max_new_tokens: int = 256
-    temperature: float = 0.7
-    top_p: float = 0.8
-    top_k: int = 20
-    repetition_penalty: float = 1.05
+    max_new_tokens: int = CHAT_SAMPLING.max_new_tokens
+    temperature: float = CHAT_SAMPLING.temperature
+    top_p: float = CHAT_SAMPLING.top_p
+    top_k: int = CHAT_SAMPLING.top_k
+    repetition_penalty: float = CHAT_SAMPLING.repetition_penalty
     seed: int | None = None
     stop: tuple[str, ...] = ()
 

@@ -1,25 +1,21 @@
-"""A running generation: iterate it for text pieces, cancel it, then read its result.
+"""A running generation as the text generation app sees it: pieces, cancel, result, notices.
 
-``handle.stream`` yields only the pieces; the app also needs to know why the text
-ended (a stop sequence, the token limit, the model's end of turn, a cancel) and how
-many tokens were used, so each stream sends its request through ``handle.call`` on
-a worker thread with its own ``on_text`` queue and cancel event. Streams started
-at the same time still share the model's batches: the micro-batcher gathers them.
+It wraps the core's one streaming mechanism, ``handle.stream(request)``: that yields
+``TextPiece`` events and then the ``GenerationResult`` (why the text ended, how many
+tokens were used). This adds what the app's users need on top: the text so far,
+notices about cuts and missing stop sequences, and timings. Streams started at the
+same time share the model's batches: the micro-batcher gathers them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import queue
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from core.handles import ModelHandle
-from shared_models.text_generation import GenerationRequest, GenerationResult
-
-_DONE = object()
+from core import ModelHandle
+from shared_models.types.generation import GenerationRequest, GenerationResult, TextPiece
 
 FINISH_WORDS = {
     "eos": "the model ended its answer",
@@ -43,48 +39,33 @@ class TextStream(Iterator[str]):
         self, handle: ModelHandle, request: GenerationRequest, notices: list[str] | None = None
     ) -> None:
         self.model = handle.name
+        self.request = request
         self.notices: list[str] = list(notices or [])
         self.started = time.perf_counter()
         self.first_piece_at: float | None = None
         self.finished_at: float | None = None
-        self._pieces: queue.Queue[Any] = queue.Queue()
-        self._cancel = threading.Event()
-        self._done = threading.Event()
-        self._result: GenerationResult | None = None
-        self._error: BaseException | None = None
+        self._cancelled = threading.Event()
         self._text: list[str] = []
-        self.request = dataclasses.replace(request, on_text=self._pieces.put, cancel=self._cancel)
-        self._thread = threading.Thread(
-            target=self._run, args=(handle,), name=f"textgen-stream-{id(self):x}", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, handle: ModelHandle) -> None:
-        try:
-            self._result = handle.call([self.request])[0]
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            self._error = exc
-        finally:
-            self.finished_at = time.perf_counter()
-            self._done.set()
-            self._pieces.put(_DONE)
+        self._events = handle.stream(request)
+        self._final: GenerationResult | None = None
 
     # ------------------------------------------------------------------ iteration
     def __iter__(self) -> TextStream:
         return self
 
     def __next__(self) -> str:
-        piece = self._pieces.get()
-        if piece is _DONE:
-            self._pieces.put(_DONE)  # later calls stop too
-            if self._error is not None:
-                raise self._error
-            self._add_finish_notices()
+        if self._final is not None:
             raise StopIteration
-        if self.first_piece_at is None:
-            self.first_piece_at = time.perf_counter()
-        self._text.append(piece)
-        return piece
+        event = next(self._events)  # raises the request's own error, if any
+        if isinstance(event, TextPiece):
+            if self.first_piece_at is None:
+                self.first_piece_at = time.perf_counter()
+            self._text.append(event.text)
+            return event.text
+        self._final = event
+        self.finished_at = time.perf_counter()
+        self.notices.extend(finish_notices(self.request, event))
+        raise StopIteration
 
     def __enter__(self) -> TextStream:
         return self
@@ -94,21 +75,22 @@ class TextStream(Iterator[str]):
 
     def close(self) -> None:
         """Stop generating if still running (what a consumer that walks away does)."""
-        if not self._done.is_set():
-            self._cancel.set()
+        if not self._events.done:
+            self.cancel()
 
     def cancel(self) -> None:
         """End the generation early; safe to call from any thread, any number of times."""
-        self._cancel.set()
+        self._cancelled.set()
+        self._events.cancel()
 
     # ------------------------------------------------------------------ outcome
     @property
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self._cancelled.is_set()
 
     @property
     def done(self) -> bool:
-        return self._done.is_set()
+        return self._events.done
 
     @property
     def text(self) -> str:
@@ -118,27 +100,26 @@ class TextStream(Iterator[str]):
     @property
     def result(self) -> GenerationResult:
         """Wait for the end and return the outcome (raises the request's error, if any)."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+        result = self._events.result()
+        if self.finished_at is None:
+            self.finished_at = time.perf_counter()
+        return result
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self._done.wait(timeout)
+        """Wait for the generation to end; returns whether it has."""
+        try:
+            self._events.result(timeout)
+        except TimeoutError:
+            return False
+        except Exception:  # noqa: BLE001 - ended with an error: still ended
+            return True
+        return True
 
     def consume(self) -> str:
         """Read the rest of the stream and return the whole text."""
         for _ in self:
             pass
         return self.result.text
-
-    def _add_finish_notices(self) -> None:
-        result = self.result
-        if getattr(self, "_finish_noted", False):
-            return
-        self._finish_noted = True
-        self.notices.extend(finish_notices(self.request, result))
 
     def stats(self) -> dict[str, Any]:
         """Token counts and timings (seconds) of a finished stream."""

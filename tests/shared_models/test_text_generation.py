@@ -5,7 +5,9 @@ Both models come from their weight packages, converted once from GGUF and cached
 
 from __future__ import annotations
 
+import asyncio
 import json
+import pickle
 import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +18,13 @@ from core.errors import InvalidInputError, OfflineModelError
 from core.registry import REGISTRY, LoadContext
 from shared_models import text_generation as tg
 from shared_models.gguf_cache import MARKER
+from shared_models.types.generation import (
+    ChatTemplateRequest,
+    DetokenizeRequest,
+    ModelInfoRequest,
+    TextPiece,
+    TokenizeRequest,
+)
 
 FLUENT = (
     "The museum opens at nine in the morning and closes at six in the evening. "
@@ -26,6 +35,14 @@ FLUENT = (
 
 def chat(text: str, **kwargs) -> tg.GenerationRequest:
     return tg.GenerationRequest(messages=[{"role": "user", "content": text}], **kwargs)
+
+
+def streamed(stream) -> tuple[list[str], tg.GenerationResult]:
+    """The text pieces of a stream and its final event, checking the event order."""
+    *pieces, final = list(stream)
+    assert all(isinstance(p, TextPiece) for p in pieces), pieces
+    assert isinstance(final, tg.GenerationResult), final
+    return [p.text for p in pieces], final
 
 
 @pytest.fixture(scope="session")
@@ -57,26 +74,39 @@ def test_greedy_is_deterministic_and_stops_at_end_of_turn(tiny):
     assert a[0].finish_reason == "eos" and "<|im_end|>" not in a[0].text
 
 
-def test_stream_pieces_add_up_to_the_result(tiny):
+def test_stream_pieces_add_up_to_the_final_result(tiny):
     request = chat("Write two sentences about the sea.", seed=3, max_new_tokens=24)
-    pieces = list(tiny.stream(request))
+    pieces, final = streamed(tiny.stream(request))
     result = tiny.call([request])[0]
     assert len(pieces) >= 5
-    assert "".join(pieces) == result.text
-    # on_text given directly gets the same pieces.
-    seen: list[str] = []
-    direct = tiny.call([chat("Write two sentences about the sea.", seed=3, max_new_tokens=24, on_text=seen.append)])
-    assert "".join(seen) == direct[0].text == result.text
+    assert "".join(pieces) == final.text == result.text
+    assert final.new_tokens == result.new_tokens and final.finish_reason == result.finish_reason
+
+
+def test_requests_and_events_cross_a_process_boundary(tiny):
+    """What a Ray replica would receive and send back: pickled, unchanged."""
+    request = chat("Name a colour.", temperature=0.0, max_new_tokens=8)
+    assert pickle.loads(pickle.dumps(request)) == request
+    events = list(tiny.stream(request))
+    assert pickle.loads(pickle.dumps(events)) == events
+
+
+def test_async_stream_gives_the_same_events(tiny):
+    request = chat("Name a fruit.", temperature=0.0, max_new_tokens=12)
+
+    async def collect() -> list:
+        return [event async for event in tiny.astream(request)]
+
+    assert asyncio.run(collect()) == list(tiny.stream(request))
 
 
 def test_stop_sequence_cuts_the_output_before_the_stop(tiny):
     prompt = "1, 2, 3, 4, 5,"
     full = tiny.call([tg.GenerationRequest(prompt=prompt, temperature=0.0, max_new_tokens=16)])[0]
     assert " 8," in full.text  # the model counts on; otherwise this test proves nothing
-    pieces: list[str] = []
-    cut = tiny.call(
-        [tg.GenerationRequest(prompt=prompt, temperature=0.0, max_new_tokens=16, stop=(" 8,", "zzz"), on_text=pieces.append)]
-    )[0]
+    pieces, cut = streamed(
+        tiny.stream(tg.GenerationRequest(prompt=prompt, temperature=0.0, max_new_tokens=16, stop=(" 8,", "zzz")))
+    )
     assert cut.finish_reason == "stop"
     assert cut.text == full.text[: full.text.index(" 8,")]
     assert "".join(pieces) == cut.text  # the held-back " 8" was never streamed
@@ -96,13 +126,13 @@ def test_concurrent_streams_each_get_their_own_text(tiny):
 
     def stream(request: tg.GenerationRequest) -> str:
         barrier.wait()  # start together so the batcher can put them in one batch
-        return "".join(tiny.stream(request))
+        return "".join(streamed(tiny.stream(request))[0])
 
     with ThreadPoolExecutor(len(requests)) as pool:
-        streamed = list(pool.map(stream, requests))
+        streams = list(pool.map(stream, requests))
     # Also force one batch: a padded batch must decode like each prompt alone.
     batched = [r.text for r in tiny.call(requests)]
-    for own, got, in_batch in zip(alone, streamed, batched, strict=True):
+    for own, got, in_batch in zip(alone, streams, batched, strict=True):
         # Greedy is exact here; the float sums of a padded batch can in principle flip
         # a late near-tie, so we hold the opening words to exact equality.
         assert got[:40] == own[:40]
@@ -120,21 +150,60 @@ def test_a_long_row_finishing_first_leaves_the_others_unchanged(tiny):
     assert second.text == alone.text and second.new_tokens == 16
 
 
-def test_a_cancel_event_ends_the_request_early(tiny):
-    cancel = threading.Event()
+def test_cancel_by_request_id_ends_the_request_early(tiny):
+    stream = tiny.stream(chat("Tell me a long story about a dragon.", seed=1, max_new_tokens=200))
     pieces: list[str] = []
-
-    def on_text(piece: str) -> None:
-        pieces.append(piece)
-        if len(pieces) == 3:
-            cancel.set()
-
-    result = tiny.call(
-        [chat("Tell me a long story about a dragon.", seed=1, max_new_tokens=200, on_text=on_text, cancel=cancel)]
-    )[0]
-    assert result.finish_reason == "cancelled"
+    result = None
+    for event in stream:
+        if isinstance(event, TextPiece):
+            pieces.append(event.text)
+            if len(pieces) == 3:
+                assert tiny.cancel(stream.request_id)
+        else:
+            result = event
+    assert result is not None and result.finish_reason == "cancelled"
     assert result.new_tokens < 10
     assert result.text == "".join(pieces)
+    assert not tiny.cancel(stream.request_id), "a finished request is no longer cancellable"
+
+
+def test_closing_a_stream_early_cancels_it(tiny):
+    stream = tiny.stream(chat("Tell me a long story about a knight.", seed=2, max_new_tokens=200))
+    assert isinstance(next(stream), TextPiece)
+    stream.close()  # the consumer walks away
+    result = stream.result(timeout=120)
+    assert result.finish_reason == "cancelled" and result.new_tokens < 200
+
+
+def test_one_request_id_streams_once_at_a_time(tiny):
+    request = chat("Tell me a long story about a ship.", seed=4, max_new_tokens=200)
+    with tiny.stream(request) as first:
+        next(first)
+        with pytest.raises(InvalidInputError, match="already streaming"):
+            tiny.stream(request)
+    assert first.result(timeout=120).finish_reason == "cancelled"  # leaving `with` cancels
+
+
+def test_tokenizer_requests_are_answered_beside_a_running_generation(tiny):
+    messages = [{"role": "user", "content": "Hello there"}]
+    info, rendered, ids = tiny.call(
+        [ModelInfoRequest(), ChatTemplateRequest(messages), TokenizeRequest(messages=messages)]
+    )
+    assert info.context_tokens == tg.CONTEXT_TOKENS[tg.TINY] and info.has_chat_template
+    assert 0 < info.max_new_tokens <= info.context_tokens // 2
+    assert "Hello there" in rendered and rendered.rstrip().endswith("assistant")
+    assert ids == tiny.call([TokenizeRequest(text=rendered)])[0]
+    text_ids = tiny.call([TokenizeRequest(text="Once upon a time")])[0]
+    assert tiny.call([DetokenizeRequest(text_ids)]) == ["Once upon a time"]
+    # A long generation holds the decode loop; counting tokens must not wait for it.
+    with tiny.stream(chat("Tell me a long story about a castle.", seed=5, max_new_tokens=200)) as story:
+        next(story)
+        assert tiny.call([TokenizeRequest(text="hello")])[0]
+        assert not story.done
+    with pytest.raises(InvalidInputError, match="exactly one"):
+        tiny.call([TokenizeRequest()])
+    with pytest.raises(InvalidInputError, match="token ids"):
+        tiny.call([DetokenizeRequest(["a"])])
 
 
 @pytest.mark.parametrize(
@@ -232,7 +301,8 @@ def test_default_qwen_chat_is_seeded_and_streams(manager):
     assert qwen.name == tg.DEFAULT
     request = chat("用一句话介绍一下大海。", seed=11, temperature=0.7, max_new_tokens=24)
     first = qwen.call([request])[0]
-    pieces = list(qwen.stream(request))
+    pieces, final = streamed(qwen.stream(request))
+    assert final == first
     assert first.text.strip() and first.prompt_tokens > 10
     assert "".join(pieces) == first.text  # same seed: the stream repeats the call exactly
     assert len(pieces) >= 5

@@ -1,0 +1,562 @@
+"""The text generation runner: batched prefill, one batched step per token, per-row sampling.
+
+Concurrent requests are decoded together: one forward pass per step serves the
+whole batch, while each row keeps its own sampling settings, seed, stop sequences
+and stream. Prompt beginnings already seen (a fixed system prompt, say) are not
+prefilled again: their keys and values come from a small per-model prefix cache
+(``text_generation_cache``). Streamed rows send ``TextPiece`` events into their
+``core.streaming.StreamChannel`` and stop when it is cancelled.
+
+Loading and registration live in ``text_generation``; the request and result types
+in ``shared_models.types.generation``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from core.errors import InvalidInputError
+from core.registry import ModelRunner
+from core.streaming import StreamChannel
+
+from .sampling import SamplingParams, apply_repetition_penalty, select_tokens
+from .text_generation_cache import PrefixCache, PrefixMatch
+from .types.generation import (
+    ChatTemplateRequest,
+    DetokenizeRequest,
+    FinishReason,
+    GenerationModelInfo,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfoRequest,
+    PerplexityRequest,
+    TextPiece,
+    TokenizeRequest,
+)
+
+log = logging.getLogger(__name__)
+
+# Perplexity scores windows of this many tokens, advancing half a window at a time
+# so every scored token sees at least half a window of context. Its logits
+# (window/2 x vocab floats) stay around 300 MB for Qwen's 152k vocabulary.
+PERPLEXITY_WINDOW = 1024
+# Longer texts are refused rather than tying up the model for minutes.
+PERPLEXITY_MAX_TOKENS = 32_768
+# Tokens that end a turn in common chat templates; treated as EOS when present.
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>")
+_REPLACEMENT = "\ufffd"  # what a partial UTF-8 sequence decodes to
+# Memory for cached prompt prefixes (keys/values) per loaded model. Qwen2.5-0.5B needs
+# 24 KB a token, so this holds a dozen 250-token prompts; SmolLM2 several times more.
+PREFIX_CACHE_MB = 64
+
+# --------------------------------------------------------------------------- streaming text
+class _TextTracker:
+    """Turns the decoded text of a growing token list into stable stream pieces.
+
+    Holds back a trailing replacement character (a multi-byte character whose
+    remaining bytes are in the next token) and any tail that could be the start
+    of a stop string, so nothing emitted ever has to be taken back.
+    """
+
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = stops
+        self.emitted = ""
+
+    def update(self, text: str, final: bool) -> tuple[str, bool]:
+        """Return (new piece to emit, whether a stop string was reached)."""
+        cut = -1
+        for stop in self.stops:
+            idx = text.find(stop)
+            if idx != -1 and (cut == -1 or idx < cut):
+                cut = idx
+        if cut != -1:
+            return self._advance(text[: max(cut, len(self.emitted))]), True
+        if not final:
+            text = text.rstrip(_REPLACEMENT)
+            text = text[: len(text) - self._partial_stop(text)]
+        return self._advance(text), False
+
+    def _partial_stop(self, text: str) -> int:
+        """Length of the longest tail of ``text`` that begins some stop string."""
+        hold = 0
+        for stop in self.stops:
+            for n in range(min(len(stop) - 1, len(text)), hold, -1):
+                if text.endswith(stop[:n]):
+                    hold = n
+                    break
+        return hold
+
+    def _advance(self, visible: str) -> str:
+        # Byte-level BPE decodes prefix-stably, so ``visible`` extends ``emitted``;
+        # we slice by length so the stream and the result can never disagree.
+        piece = visible[len(self.emitted) :]
+        self.emitted += piece
+        return piece
+
+
+@dataclass
+class _Row:
+    """Decode state of one generation request inside a batch."""
+
+    slot: int  # index in the runner's input list
+    request: GenerationRequest
+    prompt_ids: list[int]
+    truncated: bool
+    params: SamplingParams
+    generator: torch.Generator
+    tracker: _TextTracker
+    channel: StreamChannel | None = None  # set when the request is streamed
+    generated: list[int] = field(default_factory=list)
+    result: GenerationResult | None = None
+
+    def emit(self, piece: str) -> None:
+        if piece and self.channel is not None:
+            self.channel.emit(TextPiece(piece))
+
+    @property
+    def cancelled(self) -> bool:
+        return self.channel is not None and self.channel.cancelled
+
+    def finish(self, reason: FinishReason, text: str) -> None:
+        self.result = GenerationResult(
+            text=text,
+            prompt_tokens=len(self.prompt_ids),
+            new_tokens=len(self.generated),
+            finish_reason=reason,
+            prompt_truncated=self.truncated,
+        )
+
+
+# --------------------------------------------------------------------------- runner
+class TextGenerator(ModelRunner):
+    """A causal LM behind a batch call, with a batched, per-row sampled decode loop.
+
+    Input: any request of ``shared_models.types.generation`` (mixed is fine).
+    Output: per item a ``GenerationResult``, a ``float`` (perplexity), token ids,
+    text, or ``GenerationModelInfo``; a bad item yields an ``InvalidInputError``
+    for its caller only. Tokenizer-only requests never wait for the decode lock.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        context_tokens: int,
+        max_new_tokens_limit: int,
+        prefix_cache_mb: float = PREFIX_CACHE_MB,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        model_max = getattr(model.config, "max_position_embeddings", None) or context_tokens
+        self.context_tokens = min(context_tokens, int(model_max))
+        # Leave room for some prompt: max_new_tokens may not eat the whole context.
+        self.max_new_tokens = max(1, min(max_new_tokens_limit, self.context_tokens // 2))
+        self.device = next(model.parameters()).device
+        self._tokenizer_lock = threading.Lock()  # fast tokenizers are not safe across threads
+        self.eos_ids = self._eos_ids()
+        pad = tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else next(iter(self.eos_ids), 0))
+        self._lock = threading.Lock()  # one decode loop at a time on this model
+        # Prompts sharing a beginning (a system prompt, a chat template header) reuse
+        # its keys/values instead of prefilling it again; 0 turns this off.
+        self.prefix_cache = PrefixCache(int(prefix_cache_mb * 2**20))
+
+    def _eos_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for value in (
+            self.model.config.eos_token_id,
+            getattr(getattr(self.model, "generation_config", None), "eos_token_id", None),
+            self.tokenizer.eos_token_id,
+        ):
+            if isinstance(value, int):
+                ids.add(value)
+            elif isinstance(value, list | tuple):
+                ids.update(int(v) for v in value)
+        vocab = self.tokenizer.get_vocab()
+        ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
+        return ids
+
+    # ------------------------------------------------------------------ batch entry
+    def __call__(self, inputs: list[Any]) -> list[Any]:
+        return self.run_streams(inputs, [None] * len(inputs))
+
+    def run_streams(self, inputs: list[Any], channels: list[StreamChannel | None]) -> list[Any]:
+        outputs: list[Any] = [None] * len(inputs)
+        rows: list[_Row] = []
+        scoring: list[int] = []
+        for i, (item, channel) in enumerate(zip(inputs, channels, strict=True)):
+            try:
+                if isinstance(item, GenerationRequest):
+                    rows.append(self._prepare(i, item, channel))
+                elif isinstance(item, PerplexityRequest):
+                    if not isinstance(item.text, str) or not item.text.strip():
+                        raise InvalidInputError("PerplexityRequest.text must be a non-empty string.")
+                    scoring.append(i)
+                else:
+                    outputs[i] = self._answer_directly(item)
+            except InvalidInputError as exc:
+                outputs[i] = exc
+        if not rows and not scoring:
+            return outputs
+        with self._lock, torch.inference_mode():
+            if rows:
+                self._decode(rows)
+                for row in rows:
+                    outputs[row.slot] = row.result
+            for i in scoring:  # each text is its own forward pass; lengths vary too much to pad
+                try:
+                    outputs[i] = self._perplexity(inputs[i].text)
+                except InvalidInputError as exc:
+                    outputs[i] = exc
+        return outputs
+
+    # ------------------------------------------------------------------ tokenizer requests
+    def _answer_directly(self, item: Any) -> Any:
+        """Requests the tokenizer alone answers: counting, rendering, model facts."""
+        if isinstance(item, TokenizeRequest):
+            if (item.text is None) == (item.messages is None):
+                raise InvalidInputError("TokenizeRequest takes exactly one of text or messages.")
+            if item.messages is not None:
+                return self._tokenize(self._render_chat(self._checked_messages(item.messages)))
+            if not isinstance(item.text, str):
+                raise InvalidInputError(f"text must be a string, got {type(item.text).__name__}.")
+            return self._tokenize(item.text)
+        if isinstance(item, DetokenizeRequest):
+            ids = item.ids
+            if not isinstance(ids, list | tuple) or not all(
+                isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in ids
+            ):
+                raise InvalidInputError("DetokenizeRequest.ids must be a list of token ids.")
+            with self._tokenizer_lock:
+                return self.tokenizer.decode(
+                    list(ids), skip_special_tokens=True, clean_up_tokenization_spaces=False
+                )
+        if isinstance(item, ChatTemplateRequest):
+            return self._render_chat(self._checked_messages(item.messages))
+        if isinstance(item, ModelInfoRequest):
+            return GenerationModelInfo(
+                context_tokens=self.context_tokens,
+                max_new_tokens=self.max_new_tokens,
+                has_chat_template=bool(getattr(self.tokenizer, "chat_template", None)),
+            )
+        raise InvalidInputError(f"{type(item).__name__} is not a text generation request.")
+
+    def _tokenize(self, text: str) -> list[int]:
+        with self._tokenizer_lock:
+            return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # ------------------------------------------------------------------ validation
+    def _prepare(self, slot: int, req: GenerationRequest, channel: StreamChannel | None) -> _Row:
+        """Check one request and tokenize it (raises ``InvalidInputError``)."""
+        self._check_params(req)
+        ids = self._encode(req)
+        budget = self.context_tokens - req.max_new_tokens
+        truncated = len(ids) > budget
+        if truncated:
+            ids = ids[-budget:]  # keep the most recent text
+        seed = req.seed if req.seed is not None else int.from_bytes(os.urandom(8), "little")
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed & 0xFFFF_FFFF_FFFF_FFFF)  # torch takes 64 bits
+        return _Row(
+            slot=slot,
+            request=req,
+            prompt_ids=ids,
+            truncated=truncated,
+            params=SamplingParams(
+                float(req.temperature), int(req.top_k), float(req.top_p), float(req.repetition_penalty)
+            ),
+            generator=generator,
+            tracker=_TextTracker(tuple(req.stop)),
+            channel=channel,
+        )
+
+    def _check_params(self, req: GenerationRequest) -> None:
+        def number(name: str, value: Any, kind: type) -> None:
+            ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+            if not ok or isinstance(value, bool) or not math.isfinite(value):
+                raise InvalidInputError(f"{name} must be a finite {kind.__name__}, got {value!r}.")
+
+        number("max_new_tokens", req.max_new_tokens, int)
+        number("temperature", req.temperature, float)
+        number("top_p", req.top_p, float)
+        number("top_k", req.top_k, int)
+        number("repetition_penalty", req.repetition_penalty, float)
+        if not 1 <= req.max_new_tokens <= self.max_new_tokens:
+            raise InvalidInputError(
+                f"max_new_tokens must be between 1 and {self.max_new_tokens}, got {req.max_new_tokens}."
+            )
+        if req.temperature < 0:
+            raise InvalidInputError(f"temperature must be >= 0 (0 is greedy), got {req.temperature}.")
+        if not 0 < req.top_p <= 1:
+            raise InvalidInputError(f"top_p must be in (0, 1], got {req.top_p}.")
+        if req.top_k < 0:
+            raise InvalidInputError(f"top_k must be >= 0 (0 means no limit), got {req.top_k}.")
+        if req.repetition_penalty <= 0:
+            raise InvalidInputError(
+                f"repetition_penalty must be > 0 (1.0 means none), got {req.repetition_penalty}."
+            )
+        if req.seed is not None and (not isinstance(req.seed, int) or isinstance(req.seed, bool)):
+            raise InvalidInputError(f"seed must be an int or None, got {req.seed!r}.")
+        if not isinstance(req.stop, tuple | list) or not all(isinstance(s, str) and s for s in req.stop):
+            raise InvalidInputError("stop must be a tuple of non-empty strings.")
+
+    def _encode(self, req: GenerationRequest) -> list[int]:
+        if (req.messages is None) == (req.prompt is None):
+            raise InvalidInputError("Give exactly one of messages (a chat) or prompt (raw text).")
+        if req.prompt is not None:
+            if not isinstance(req.prompt, str) or not req.prompt.strip():
+                raise InvalidInputError("prompt must be a non-empty string.")
+            return self._tokenize(req.prompt)
+        # The template already holds any BOS/special tokens it wants.
+        return self._tokenize(self._render_chat(self._checked_messages(req.messages)))
+
+    @staticmethod
+    def _checked_messages(messages: Any) -> list[dict[str, Any]]:
+        if not isinstance(messages, list) or not messages:
+            raise InvalidInputError("messages must be a non-empty list of {role, content} dicts.")
+        for m in messages:
+            if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+                raise InvalidInputError("Each message must be a dict with a string 'role'.")
+            if not isinstance(m.get("content"), str):
+                raise InvalidInputError(
+                    f"Message content must be a string, got {type(m.get('content')).__name__}."
+                )
+        if not any(m["content"].strip() for m in messages):
+            raise InvalidInputError("The messages are all empty.")
+        return messages
+
+    def _render_chat(self, messages: list[dict[str, Any]]) -> str:
+        """The chat as the model sees it, ending with the assistant's turn."""
+        if not self.tokenizer.chat_template:
+            raise InvalidInputError("This model has no chat template; send a raw prompt instead.")
+        try:
+            with self._tokenizer_lock:
+                return self.tokenizer.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True
+                )
+        except Exception as exc:  # templates raise on e.g. roles out of order
+            raise InvalidInputError(f"The chat could not be rendered for this model: {exc}") from exc
+
+    # ------------------------------------------------------------------ decoding
+    def _decode(self, rows: list[_Row]) -> None:
+        """Prefill all prompts at once, then one batched step per new token.
+
+        Prompts are left-padded so every row's next token is in the last column;
+        explicit position ids make padding invisible to the model. A row whose
+        prompt starts like one seen before takes that part's keys/values from the
+        prefix cache and prefills only the rest. Finished rows are dropped from the
+        batch and the KV cache, so the remaining rows run at their own size.
+        """
+        from transformers import DynamicCache
+
+        live: list[_Row] = []
+        for row in rows:
+            if self._cancelled(row):
+                row.finish("cancelled", "")
+            else:
+                live.append(row)
+        if not live:
+            return
+        cache = DynamicCache(config=self.model.config)
+        plain = _plain_layers(cache)
+        # A disabled cache finds nothing but still counts the prompt tokens.
+        matches = [self.prefix_cache.lookup(r.prompt_ids) if plain else None for r in live]
+        cached = [m.length if m is not None else 0 for m in matches]
+        # Columns: [cached prefix, left-aligned | new prompt tokens, left-padded]. Each
+        # row's mask covers its own prefix and suffix, and explicit position ids make
+        # the holes between them invisible to the model.
+        head = max(cached)
+        tail = max(len(r.prompt_ids) - n for r, n in zip(live, cached, strict=True))
+        width = head + tail
+        ids = torch.full((len(live), tail), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(live), width), dtype=torch.long)
+        for b, (row, n) in enumerate(zip(live, cached, strict=True)):
+            suffix = row.prompt_ids[n:]
+            ids[b, tail - len(suffix) :] = torch.tensor(suffix)
+            mask[b, :n] = 1
+            mask[b, width - len(suffix) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, head:]
+        next_pos = mask.sum(-1)
+        if head:
+            _fill_prefix(cache, matches, head)
+        penalised = any(r.params.repetition_penalty != 1.0 for r in live)
+        seen = None
+        if penalised:
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            seen = torch.zeros((len(live), vocab), dtype=torch.bool, device=self.device)
+            for b, row in enumerate(live):
+                seen[b, torch.tensor(row.prompt_ids, device=self.device)] = True
+        out = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        if plain and self.prefix_cache.enabled:
+            self._remember_prompts(cache, live, cached, width)
+        logits = out.logits[:, -1, :].float()
+
+        while True:
+            if seen is not None:
+                penalties = torch.tensor(
+                    [r.params.repetition_penalty for r in live], device=self.device
+                )
+                logits = apply_repetition_penalty(logits, seen, penalties)
+            tokens = select_tokens(logits, [r.params for r in live], [r.generator for r in live])
+            keep = [b for b, (row, tok) in enumerate(zip(live, tokens, strict=True)) if self._step(row, tok)]
+            if not keep:
+                return
+            if len(keep) < len(live):
+                index = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index)
+                mask, next_pos = mask[index], next_pos[index]
+                seen = seen[index] if seen is not None else None
+                live = [live[b] for b in keep]
+                mask = _trim_left_padding(cache, mask)
+            step_ids = torch.tensor([[r.generated[-1]] for r in live], device=self.device)
+            if seen is not None:
+                seen.scatter_(1, step_ids, True)
+            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
+            out = self.model(
+                input_ids=step_ids,
+                attention_mask=mask,
+                position_ids=next_pos.unsqueeze(1),
+                cache=cache,
+                use_cache=True,
+            )
+            next_pos = next_pos + 1
+            logits = out.logits[:, -1, :].float()
+
+    def _remember_prompts(
+        self, cache: Any, live: list[_Row], cached: list[int], width: int
+    ) -> None:
+        """Copy each row's prompt keys/values out of the batch cache into the prefix cache."""
+        for b, (row, n) in enumerate(zip(live, cached, strict=True)):
+            if n == len(row.prompt_ids) - 1:
+                continue  # the same prompt again: it is already cached
+            start = width - (len(row.prompt_ids) - n)
+            cols = torch.cat([torch.arange(n), torch.arange(start, width)]).to(self.device)
+            kv = torch.stack(
+                [torch.stack((la.keys[b][:, cols], la.values[b][:, cols])) for la in cache.layers]
+            )
+            self.prefix_cache.store(row.prompt_ids, kv)
+
+    def _step(self, row: _Row, token: int) -> bool:
+        """Apply one sampled token to a row; return whether the row goes on."""
+        if self._cancelled(row):
+            row.finish("cancelled", row.tracker.emitted)
+            return False
+        if token in self.eos_ids:
+            row.emit(row.tracker.update(self._text(row), final=True)[0])
+            row.finish("eos", row.tracker.emitted)
+            return False
+        row.generated.append(token)
+        done = len(row.generated) >= row.request.max_new_tokens
+        piece, stopped = row.tracker.update(self._text(row), final=done)
+        row.emit(piece)
+        if stopped:
+            row.finish("stop", row.tracker.emitted)
+        elif done:
+            row.finish("length", row.tracker.emitted)
+        elif self._cancelled(row):  # the consumer went away while we emitted
+            row.finish("cancelled", row.tracker.emitted)
+        return row.result is None
+
+    def _text(self, row: _Row) -> str:
+        # Decoding all generated ids each step (not token by token) is what keeps
+        # multi-byte characters split over tokens intact.
+        with self._tokenizer_lock:
+            return self.tokenizer.decode(
+                row.generated, skip_special_tokens=True, clean_up_tokenization_spaces=False
+            )
+
+    @staticmethod
+    def _cancelled(row: _Row) -> bool:
+        return row.cancelled
+
+    # ------------------------------------------------------------------ perplexity
+    def _perplexity(self, text: str) -> float:
+        """exp(mean negative log-likelihood) over the text's tokens, after the first."""
+        ids = self._tokenize(text)
+        if len(ids) < 2:
+            raise InvalidInputError("Perplexity needs a text of at least two tokens.")
+        if len(ids) > PERPLEXITY_MAX_TOKENS:
+            raise InvalidInputError(
+                f"The text is {len(ids)} tokens; perplexity takes at most {PERPLEXITY_MAX_TOKENS}."
+            )
+        window = min(PERPLEXITY_WINDOW, self.context_tokens)
+        stride = window // 2
+        tokens = torch.tensor(ids, device=self.device)
+        total, count, scored_to = 0.0, 0, 1  # token 0 has no prediction
+        begin = 0
+        while scored_to < len(ids):
+            end = min(begin + window, len(ids))
+            chunk = tokens[begin:end].unsqueeze(0)
+            targets = end - scored_to  # tokens in this window not scored yet
+            logits = self.model(input_ids=chunk, logits_to_keep=targets + 1).logits[0, :-1].float()
+            nll = torch.nn.functional.cross_entropy(logits, tokens[scored_to:end], reduction="sum")
+            total += float(nll)
+            count += targets
+            scored_to = end
+            begin += stride
+        return float(torch.exp(torch.tensor(total / count)))
+
+
+def _plain_layers(cache: Any) -> bool:
+    """Whether every layer of a fresh cache is a plain full-attention key/value list.
+
+    Only those can be seeded with cached prefixes; sliding-window or linear-attention
+    layers keep other state.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(la) is DynamicLayer for la in layers)
+
+
+def _fill_prefix(cache: Any, matches: list[PrefixMatch | None], head: int) -> None:
+    """Seed an empty batch cache with each row's cached prefix in its first ``head`` columns.
+
+    Rows with a shorter (or no) prefix get zeros there; the attention mask hides them.
+    """
+    sample = next(m.kv for m in matches if m is not None)
+    layers, _, heads, _, dim = sample.shape
+    kv = sample.new_zeros((layers, 2, len(matches), heads, head, dim))
+    for b, match in enumerate(matches):
+        if match is not None:
+            kv[:, :, b, :, : match.length] = match.kv[:, :, :, : match.length]
+    for i in range(layers):
+        cache.update(kv[i, 0], kv[i, 1], i)
+
+
+def _trim_left_padding(cache: Any, mask: torch.Tensor) -> torch.Tensor:
+    """Cut columns that are padding in every remaining row from the mask and the KV cache.
+
+    When the longest prompt's row finishes, the others no longer need its padding;
+    dropping it shortens every later attention step.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    real = mask.bool().any(dim=0)
+    first = int(real.nonzero()[0]) if bool(real.any()) else 0
+    layers = getattr(cache, "layers", None)
+    # Only plain full-attention layers are a simple [batch, heads, seq, dim] tensor we
+    # may slice; sliding-window or linear-attention layers keep other state.
+    if first == 0 or not layers or any(type(la) is not DynamicLayer for la in layers):
+        return mask
+    if any(la.keys is None or la.keys.dim() != 4 for la in layers):
+        return mask
+    for layer in layers:
+        layer.keys = layer.keys[:, :, first:]
+        layer.values = layer.values[:, :, first:]
+    return mask[:, first:]
