@@ -7,12 +7,12 @@ from collections.abc import Callable
 import gradio as gr
 import pandas as pd
 
-from core.errors import SpringboardError
-from core.manager import ModelManager
+from core import ModelManager
 
 from . import home_examples as ex
 from .pages import AppPage
 from .theme import SUITE_NAME
+from .ui_kit import page_errors
 
 INTRO = f"""
 # {SUITE_NAME}
@@ -39,7 +39,7 @@ def models_table(manager: ModelManager) -> pd.DataFrame:
             "about": spec.description,
             "weights from": spec.source,
         }
-        for spec in manager.registry.specs()
+        for spec in manager.model_specs()
     ]
     return pd.DataFrame(rows).sort_values(["role", "model"]) if rows else pd.DataFrame()
 
@@ -52,33 +52,11 @@ def apps_markdown(pages: list[AppPage]) -> str:
     return "\n".join(lines)
 
 
-def _shown_errors(fn: Callable) -> Callable:
-    """Wrap an example so a failure (a model that will not load, bad input) is shown, not raised raw."""
-
-    def run(*args):
-        try:
-            return fn(*args)
-        except SpringboardError as exc:
-            raise gr.Error(str(exc)) from exc
-
-    return run
-
-
-def _streamed_errors(fn: Callable) -> Callable:
-    def run(*args):
-        try:
-            yield from fn(*args)
-        except SpringboardError as exc:
-            raise gr.Error(str(exc)) from exc
-
-    return run
-
-
 def _example_support() -> None:
     question = gr.Textbox(ex.SUPPORT_QUESTION, label="A customer writes", elem_id="home-cs-input")
     button = gr.Button("Ask the support bot", variant="primary", elem_id="home-cs-run")
     answer = gr.Markdown(elem_id="home-cs-output")
-    button.click(_shown_errors(ex.ask_support), question, answer, api_name="home_customer_service")
+    button.click(page_errors(ex.ask_support), question, answer, api_name="home_customer_service")
 
 
 def _example_recommendation() -> None:
@@ -86,7 +64,7 @@ def _example_recommendation() -> None:
                         elem_id="home-rec-input")
     button = gr.Button("Find similar movies", variant="primary", elem_id="home-rec-run")
     answer = gr.Markdown(elem_id="home-rec-output")
-    button.click(_shown_errors(ex.similar_movies), movie, answer, api_name="home_recommendation")
+    button.click(page_errors(ex.similar_movies), movie, answer, api_name="home_recommendation")
 
 
 def _example_speech() -> None:
@@ -94,7 +72,7 @@ def _example_speech() -> None:
                     label="A voice note (or record your own)", elem_id="home-speech-input")
     button = gr.Button("Transcribe", variant="primary", elem_id="home-speech-run")
     answer = gr.Markdown(elem_id="home-speech-output")
-    button.click(_shown_errors(ex.transcribe_clip), clip, answer, api_name="home_speech")
+    button.click(page_errors(ex.transcribe_clip), clip, answer, api_name="home_speech")
 
 
 def _example_vision() -> None:
@@ -102,14 +80,14 @@ def _example_vision() -> None:
                      height=220, elem_id="home-vision-input")
     button = gr.Button("What is in it?", variant="primary", elem_id="home-vision-run")
     answer = gr.Markdown(elem_id="home-vision-output")
-    button.click(_shown_errors(ex.classify_photo), photo, answer, api_name="home_vision")
+    button.click(page_errors(ex.classify_photo), photo, answer, api_name="home_vision")
 
 
 def _example_textgen() -> None:
     prompt = gr.Textbox(ex.WRITING_PROMPT, label="Prompt", lines=2, elem_id="home-textgen-input")
     button = gr.Button("Write", variant="primary", elem_id="home-textgen-run")
     answer = gr.Markdown(elem_id="home-textgen-output")
-    button.click(_streamed_errors(ex.write_text), prompt, answer, api_name="home_textgen")
+    button.click(page_errors(ex.write_text), prompt, answer, api_name="home_textgen")
 
 
 # One live example per app key; an app without one still gets its card and link.

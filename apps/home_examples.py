@@ -1,18 +1,25 @@
 """The home page's live examples: one small, real call into each app's Python API.
 
 Each function takes what the home page's example widget holds and returns what it
-shows. They reuse the app pages' own objects where those are public (the customer
-service bot, the image recognizer), so a model or database is never opened twice.
-Errors are ``SpringboardError`` with a message written for the person at the page.
+shows. They use the same app objects as the app pages (``apps.ui_kit``'s lazy
+singletons), so a model handle, database or index is never opened twice. Errors are
+``SpringboardError`` with a message written for the person at the page.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
+from core import get_manager
 from core.errors import InvalidInputError
-from core.manager import get_manager
+
+from .ui_kit import (
+    image_recognizer,
+    movielens_recommender,
+    support_bot,
+    text_generator,
+    transcriber,
+)
 
 # (label shown, MovieLens item id)
 MOVIES = (("Star Wars (1977)", "50"), ("Toy Story (1995)", "1"), ("Fargo (1996)", "100"))
@@ -20,17 +27,10 @@ SUPPORT_QUESTION = "My new card still hasn't arrived, what should I do?"
 WRITING_PROMPT = "Write a one-sentence tagline for a bakery that delivers fresh bread at dawn."
 WRITING_TOKENS = 40
 
-_lock = threading.Lock()
-_recommender = None
-_transcriber = None
-_generator = None
-
 
 def ask_support(question: str) -> str:
     """The demo support bot's answer, with where it came from (markdown)."""
-    from apps.customer_service.ui import get_bot
-
-    reply = get_bot().ask(question, session_id="home-page-example")
+    reply = support_bot().ask(question, session_id="home-page-example")
     if reply.escalated:
         return (
             f"{reply.answer}\n\n*Escalated to a human (confidence {reply.confidence:.0%}): "
@@ -43,23 +43,11 @@ def ask_support(question: str) -> str:
     )
 
 
-def _movielens_recommender():
-    global _recommender
-    with _lock:
-        if _recommender is None:
-            from apps.recommendation.api import Recommender
-            from apps.recommendation.data import load_movielens_100k
-
-            interactions, items = load_movielens_100k()
-            _recommender = Recommender("itemknn", manager=get_manager()).fit(interactions, items)
-        return _recommender
-
-
 def similar_movies(item_id: str, k: int = 5) -> str:
     """Movies most similar to ``item_id`` by who watched them (item-kNN on MovieLens-100k)."""
     if not item_id:
         raise InvalidInputError("Pick a movie first.")
-    rec = _movielens_recommender()
+    rec = movielens_recommender()
     rows = [f"{i}. **{r.title}** (similarity {r.score:.2f})" for i, r in
             enumerate(rec.similar_items(item_id, k=k), 1)]
     return f"People who watched **{rec.title(item_id)}** also watched:\n\n" + "\n".join(rows)
@@ -75,47 +63,32 @@ def example_clip() -> str | None:
 
 def transcribe_clip(path: str | None) -> str:
     """The transcript of one short clip, with its detected language."""
-    global _transcriber
     if not path:
         raise InvalidInputError("Record or upload a clip first.")
-    from apps.speech.api import Transcriber
-
-    with _lock:
-        if _transcriber is None:
-            _transcriber = Transcriber()
-    transcript = _transcriber.transcribe(path)
+    transcript = transcriber().transcribe(path)
     return f"“{transcript.text}”\n\n*Language: {transcript.language}; {transcript.duration:.1f} s of audio.*"
 
 
 def example_photo() -> str:
     """The bundled cat photo (scikit-image's ``chelsea``), written once to the data dir."""
     from apps.vision.examples import example_photos
-    from apps.vision.ui import recognizer
 
-    return str(example_photos(recognizer().data_dir / "examples")["chelsea.png"])
+    return str(example_photos(image_recognizer().data_dir / "examples")["chelsea.png"])
 
 
 def classify_photo(path: str | None) -> str:
     """The image classifier's top three labels for one photo (markdown)."""
     if not path:
         raise InvalidInputError("Upload a photo first.")
-    from apps.vision.ui import recognizer
-
-    preds = recognizer().classify(path, top_k=3)
+    preds = image_recognizer().classify(path, top_k=3)
     return "\n".join(f"{i}. **{p.label}**: {p.score:.0%}" for i, p in enumerate(preds, 1))
 
 
 def write_text(prompt: str) -> Iterator[str]:
     """Stream a short completion of ``prompt`` from the shared language model."""
-    global _generator
     if not prompt or not prompt.strip():
         raise InvalidInputError("Type a prompt first.")
-    from apps.textgen.api import TextGenerator
-
-    with _lock:
-        if _generator is None:
-            _generator = TextGenerator()
     text = ""
-    for piece in _generator.stream(prompt, max_new_tokens=WRITING_TOKENS, temperature=0.7, seed=0):
+    for piece in text_generator().stream(prompt, max_new_tokens=WRITING_TOKENS, temperature=0.7, seed=0):
         text += piece
         yield text

@@ -2,7 +2,8 @@
 
 An app's ``ui.py`` defines ``TITLE`` (navbar name), ``DESCRIPTION`` (one line for
 the home page) and ``build_ui() -> gr.Blocks``. The suite renders each app's
-Blocks under its own route; the same function serves the app alone.
+Blocks under its own route; the same function serves the app alone. What the pages
+share (error policy, progress, app objects, charts) is the page toolkit, ``apps.ui_kit``.
 """
 
 from __future__ import annotations

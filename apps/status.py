@@ -12,8 +12,10 @@ from collections.abc import Callable
 import gradio as gr
 import pandas as pd
 
+from core import ModelManager
 from core.errors import SpringboardError
-from core.manager import ModelManager
+
+from .ui_kit import page_errors
 
 REFRESH_SECONDS = 2.0
 
@@ -139,7 +141,7 @@ def render_status(
     gr.Markdown("### Recent events")
     events = gr.Dataframe(interactive=False, wrap=True, max_height=300)
     with gr.Accordion("Load or unload a model by hand", open=False):
-        choice = gr.Dropdown(choices=manager.registry.names(), label="Model")
+        choice = gr.Dropdown(choices=manager.model_names(), label="Model")
         with gr.Row():
             load_btn = gr.Button("Load")
             unload_btn = gr.Button("Unload")
@@ -157,16 +159,18 @@ def render_status(
             events_frame(report),
         )
 
+    @page_errors
     def load(name: str | None, progress: gr.Progress = gr.Progress()) -> str:
         if not name:
             return "Choose a model first."
         progress(0.1, desc=f"Loading {name}…")
         try:
             manager.load(name)
-        except SpringboardError as exc:
+        except SpringboardError as exc:  # shown in the page's status line; others: page_errors
             return f"**Could not load {name}:** {exc}"
         return f"Loaded **{name}**."
 
+    @page_errors
     def unload(name: str | None) -> str:
         if not name:
             return "Choose a model first."

@@ -198,8 +198,38 @@ class CustomerServiceBot:
     ) -> StoredEntry:
         return self.kb.update(entry_id, question, answer, category, expected_version)
 
+    def save_entry(
+        self,
+        entry_id: str,
+        question: str,
+        answer: str,
+        category: str = "",
+        alternatives: list[str] | str | None = None,
+        expected_version: int | None = None,
+    ) -> tuple[StoredEntry, bool]:
+        """Update the entry ``entry_id`` if it exists, else add it (an empty id is derived
+        from the question). Returns the stored entry and whether it is new.
+
+        An update is refused with ``ConflictError`` if the entry changed since
+        ``expected_version`` (someone else saved it in between).
+        """
+        entry_id = (entry_id or "").strip()
+        if entry_id and self.kb.get(entry_id) is not None:
+            entry = self.kb.update(
+                entry_id, question, answer, category, expected_version, alternatives=alternatives
+            )
+            return entry, False
+        return self.kb.add(entry_id, question, answer, category, alternatives=alternatives), True
+
+    def entry(self, entry_id: str) -> StoredEntry:
+        """The stored entry with this id; ``InvalidInputError`` if there is none."""
+        entry = self.kb.get((entry_id or "").strip())
+        if entry is None:
+            raise InvalidInputError(f"No entry with id {entry_id!r}.")
+        return entry
+
     def delete_entry(self, entry_id: str, expected_version: int | None = None) -> None:
-        self.kb.delete(entry_id, expected_version)
+        self.kb.delete((entry_id or "").strip(), expected_version)
 
     def entries(self) -> list[StoredEntry]:
         return self.kb.all()
@@ -208,6 +238,10 @@ class CustomerServiceBot:
         """Retrieval only: ranked entries with their scores and the confidence."""
         query = self._check_text(query)
         return self.retriever.search(query, self._embed([query])[0], k)
+
+    def would_answer(self, confidence: float) -> bool:
+        """Whether a match this confident is answered (else the bot escalates to a person)."""
+        return confidence >= self.threshold
 
     # ------------------------------------------------------------------ answering
     def ask(
@@ -281,7 +315,7 @@ class CustomerServiceBot:
             for c in retrieval.candidates
         ]
         base["sources"] = sources
-        confident = top is not None and retrieval.confidence >= self.threshold
+        confident = top is not None and self.would_answer(retrieval.confidence)
 
         small_talk = intent in SMALL_TALK and (intent_p or 0) > 0.6
         if not confident and small_talk and _SMALL_TALK_WORDS.search(question):
@@ -440,6 +474,14 @@ class CustomerServiceBot:
                 model.save(self.intents_dir)
                 self._intent_model = model
             return self._intent_model
+
+    def intent_scores(self, text: str, top: int = 5) -> dict[str, float]:
+        """The ``top`` most likely intents of one utterance, with their probabilities."""
+        text = self._check_text(text)
+        model = self.intent_model
+        probs = model.probabilities([text], embed=self._embed)[0]
+        best = probs.argsort()[::-1][: max(1, int(top))]
+        return {model.labels[i]: float(probs[i]) for i in best}
 
     def _detect_intent(self, text: str, vector: np.ndarray) -> tuple[str | None, float | None]:
         model = self.intent_model

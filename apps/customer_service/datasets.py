@@ -64,3 +64,27 @@ def banking77(split: str = "train") -> list[tuple[str, str]]:
             f"BANKING77 is not at {path}; it ships in ../shared/data/banking77/."
         )
     return read_labelled_csv(path)
+
+
+# Labelled utterance sets the page offers, by name (``load_examples``).
+EXAMPLE_SETS = ("demo", "banking77-train", "banking77-test", "upload")
+
+
+def load_examples(name: str, upload: str | Path | None = None) -> list[tuple[str, str]]:
+    """(text, intent) pairs of a named set: ``demo`` (the shipped Kestrel intents),
+    ``banking77-train`` / ``banking77-test``, or ``upload`` (the CSV at ``upload``).
+
+    Every failure is an ``InvalidInputError`` saying what to do.
+    """
+    if name == "upload":
+        if not upload:
+            raise InvalidInputError("Upload a CSV with text and intent columns first.")
+        return read_labelled_csv(Path(upload))
+    if name in ("banking77-train", "banking77-test"):
+        try:
+            return banking77(name.removeprefix("banking77-"))
+        except FileNotFoundError:
+            raise InvalidInputError(f"BANKING77 is not installed at {BANKING77_DIR}.") from None
+    if name == "demo":
+        return read_labelled_csv(DEMO_INTENTS)
+    raise InvalidInputError(f"Unknown example set {name!r}; choose one of {', '.join(EXAMPLE_SETS)}.")

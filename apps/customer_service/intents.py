@@ -27,6 +27,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from apps.metrics import macro_f1, per_class_f1
 from core.errors import InvalidInputError, ModelUnavailableError
 from core.packages import verified_path
 from shared_models.text_embedding import MINILM_FILES
@@ -87,7 +88,8 @@ def normalise_examples(examples: Any) -> tuple[list[str], list[str]]:
 def classification_metrics(
     y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
 ) -> dict:
-    """Accuracy, macro-F1 and the confusion matrix (rows: true, columns: predicted)."""
+    """Accuracy, macro-F1 (``apps.metrics.macro_f1``) and the confusion matrix (rows: true,
+    columns: predicted)."""
     index = {label: i for i, label in enumerate(labels)}
     k = len(labels)
     confusion = np.zeros((k, k), dtype=np.int64)
@@ -95,22 +97,15 @@ def classification_metrics(
         if t in index and p in index:
             confusion[index[t], index[p]] += 1
     correct = sum(t == p for t, p in zip(y_true, y_pred, strict=True))
-    tp = np.diag(confusion).astype(float)
-    support = confusion.sum(axis=1)
-    predicted = confusion.sum(axis=0)
-    precision = np.divide(tp, predicted, out=np.zeros(k), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros(k), where=support > 0)
-    f1 = np.divide(
-        2 * precision * recall, precision + recall, out=np.zeros(k), where=(precision + recall) > 0
-    )
-    present = support > 0  # macro-F1 over the intents that occur in the evaluation set
+    # Intents neither in the set nor predicted are left out (see apps.metrics).
+    f1, counted = per_class_f1(confusion)
     return {
         "accuracy": correct / max(len(y_true), 1),
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "macro_f1": macro_f1(confusion),
         "confusion": confusion,
         "labels": list(labels),
         "n": len(y_true),
-        "per_intent_f1": {labels[i]: float(f1[i]) for i in range(k) if present[i]},
+        "per_intent_f1": {labels[i]: float(f1[i]) for i in range(k) if counted[i]},
     }
 
 

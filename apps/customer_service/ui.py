@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import html
-import threading
+import uuid
 from pathlib import Path
 
 import gradio as gr
 import pandas as pd
 
-from core.errors import SpringboardError
+from apps.ui_kit import (
+    bars_figure,
+    confusion_figure,
+    page_errors,
+    progress_callback,
+    support_bot,
+)
+from core.errors import InvalidInputError
 
 from .api import CustomerServiceBot, Reply
-from .datasets import BANKING77_DIR, DEMO_INTENTS, banking77, read_labelled_csv
+from .datasets import load_examples
 from .importers import SUPPORTED
-from .plots import confusion_figure, worst_intents_figure
 
 TITLE = "Customer service"
 DESCRIPTION = "A support assistant that answers from your FAQ, cites its source, detects intents and hands over to people."
@@ -28,32 +34,23 @@ EXAMPLES = [
     "我的卡丢了怎么办",
     "can I talk to a real person?",
 ]
-INTENT_SOURCES = (
-    "Demo intents (Kestrel, 10 intents)",
-    "BANKING77 train (10,003 utterances)",
-    "Uploaded CSV",
-)
-EVAL_SOURCES = (
-    "BANKING77 test (3,080 utterances)",
-    "Demo intents (Kestrel, 10 intents)",
-    "Uploaded CSV",
-)
-
-_bot: CustomerServiceBot | None = None
-_bot_lock = threading.Lock()
+# (label shown, example set name for datasets.load_examples)
+INTENT_SOURCES = [
+    ("Demo intents (Kestrel, 10 intents)", "demo"),
+    ("BANKING77 train (10,003 utterances)", "banking77-train"),
+    ("Uploaded CSV", "upload"),
+]
+EVAL_SOURCES = [
+    ("BANKING77 test (3,080 utterances)", "banking77-test"),
+    ("Demo intents (Kestrel, 10 intents)", "demo"),
+    ("Uploaded CSV", "upload"),
+]
+WORST_INTENTS = 15
 
 
 def get_bot() -> CustomerServiceBot:
-    """The page's bot (the demo knowledge base on first start), created on first use."""
-    global _bot
-    with _bot_lock:
-        if _bot is None:
-            _bot = CustomerServiceBot.demo()
-        return _bot
-
-
-def _error(exc: Exception) -> gr.Error:
-    return gr.Error(str(exc))
+    """The page's bot (the demo knowledge base on first start), shared with the home page."""
+    return support_bot()
 
 
 # --------------------------------------------------------------------------- chat
@@ -80,34 +77,30 @@ def _as_text(message: str) -> str:
     return html.escape(message or "", quote=False)
 
 
+@page_errors
 def chat(message: str, history: list, session_id: str, use_llm: bool, message_ids: list):
     """Stream one answer into the chat; remember which stored message each bubble is."""
     bot = get_bot()
     history = list(history or [])
     history.append({"role": "user", "content": _as_text(message)})
     history.append({"role": "assistant", "content": ""})
-    try:
-        for reply in bot.ask_stream(message, session_id=session_id, use_llm=use_llm):
-            history[-1] = {"role": "assistant", "content": reply.answer or "…"}
-            if reply.done:
-                ids = list(message_ids or []) + [None, reply.message_id]
-                yield history, _sources_markdown(reply), ids, ""
-            else:
-                yield history, "_Writing the answer…_", message_ids, ""
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    for reply in bot.ask_stream(message, session_id=session_id, use_llm=use_llm):
+        history[-1] = {"role": "assistant", "content": reply.answer or "…"}
+        if reply.done:
+            ids = list(message_ids or []) + [None, reply.message_id]
+            yield history, _sources_markdown(reply), ids, ""
+        else:
+            yield history, "_Writing the answer…_", message_ids, ""
 
 
+@page_errors
 def like(data: gr.LikeData, session_id: str, message_ids: list) -> str:
     index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
     ids = message_ids or []
     message_id = ids[index] if 0 <= index < len(ids) else None
     if message_id is None:
-        raise gr.Error("Only the assistant's answers can be rated.")
-    try:
-        get_bot().feedback(message_id, bool(data.liked))
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+        raise InvalidInputError("Only the assistant's answers can be rated.")
+    get_bot().feedback(message_id, bool(data.liked))
     return (
         "Thanks for the feedback!"
         if data.liked
@@ -115,21 +108,18 @@ def like(data: gr.LikeData, session_id: str, message_ids: list) -> str:
     )
 
 
+@page_errors
 def hand_over(session_id: str) -> str:
-    try:
-        ticket = get_bot().request_human(session_id)
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    ticket = get_bot().request_human(session_id)
     return f"🧑‍💼 Ticket #{ticket} is open: a member of the team will take over this conversation."
 
 
 def new_session() -> tuple[list, str, list, str]:
-    import uuid
-
     return [], uuid.uuid4().hex[:16], [], ""
 
 
 # --------------------------------------------------------------------------- knowledge base
+@page_errors
 def entries_frame() -> pd.DataFrame:
     rows = [
         {
@@ -147,22 +137,18 @@ def entries_frame() -> pd.DataFrame:
     )
 
 
+@page_errors
 def import_file(path: str | None):
     if not path:
-        raise gr.Error("Choose a .csv, .json or .md file first.")
-    try:
-        data = Path(path).read_bytes()
-        counts = get_bot().import_faq(data, name=Path(path).name)
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+        raise InvalidInputError("Choose a .csv, .json or .md file first.")
+    counts = get_bot().import_faq(Path(path).read_bytes(), name=Path(path).name)
     return f"Imported: {counts['added']} added, {counts['updated']} updated.", entries_frame()
 
 
+@page_errors
 def search_kb(query: str):
-    try:
-        result = get_bot().search(query, k=5)
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    bot = get_bot()
+    result = bot.search(query, k=5)
     rows = [
         {
             "entry": c.entry.id,
@@ -173,14 +159,13 @@ def search_kb(query: str):
         }
         for c in result.candidates
     ]
-    verdict = "would answer" if result.confidence >= get_bot().threshold else "would escalate"
+    verdict = "would answer" if bot.would_answer(result.confidence) else "would escalate"
     return f"Confidence {result.confidence:.0%}: the bot {verdict}.", pd.DataFrame(rows)
 
 
+@page_errors
 def load_entry(entry_id: str):
-    entry = get_bot().kb.get((entry_id or "").strip())
-    if entry is None:
-        raise gr.Error(f"No entry with id {entry_id!r}.")
+    entry = get_bot().entry(entry_id)
     return (
         entry.question,
         " | ".join(entry.alternatives),
@@ -190,11 +175,18 @@ def load_entry(entry_id: str):
     )
 
 
+@page_errors
 def select_row(frame: pd.DataFrame, evt: gr.SelectData):
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
     return (str(frame.iloc[row]["id"]), *load_entry(str(frame.iloc[row]["id"])))
 
 
+def _version(version: float | None) -> int | None:
+    """The version box's number (Gradio sends a float, or None when empty)."""
+    return int(version) if version else None
+
+
+@page_errors
 def save_entry(
     entry_id: str,
     question: str,
@@ -203,108 +195,83 @@ def save_entry(
     category: str,
     version: float | None,
 ):
-    bot = get_bot()
-    try:
-        if entry_id and bot.kb.get(entry_id.strip()) is not None:
-            entry = bot.kb.update(
-                entry_id.strip(),
-                question,
-                answer,
-                category,
-                expected_version=int(version) if version else None,
-                alternatives=alternatives,
-            )
-            message = f"Saved {entry.id} (version {entry.version})."
-        else:
-            entry = bot.kb.add(entry_id, question, answer, category, alternatives=alternatives)
-            message = f"Added {entry.id}."
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    entry, added = get_bot().save_entry(
+        entry_id, question, answer, category, alternatives, expected_version=_version(version)
+    )
+    message = f"Added {entry.id}." if added else f"Saved {entry.id} (version {entry.version})."
     return message, entries_frame(), entry.id, entry.version
 
 
+@page_errors
 def delete_entry(entry_id: str, version: float | None):
-    try:
-        get_bot().delete_entry(
-            (entry_id or "").strip(), expected_version=int(version) if version else None
-        )
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    get_bot().delete_entry(entry_id, expected_version=_version(version))
     return f"Deleted {entry_id}.", entries_frame(), "", "", "", "", "", None
 
 
 # --------------------------------------------------------------------------- intents
-def _examples(source: str, upload: str | None, choices: tuple[str, ...]):
-    if source == choices[-1]:
-        if not upload:
-            raise gr.Error("Upload a CSV with text and intent columns first.")
-        try:
-            return read_labelled_csv(Path(upload))
-        except UnicodeDecodeError:
-            raise gr.Error(
-                "The CSV is not UTF-8 text; save it as UTF-8 and upload it again."
-            ) from None
-    if source.startswith("BANKING77"):
-        try:
-            return banking77("test" if "test" in source else "train")
-        except FileNotFoundError as exc:
-            raise gr.Error(f"BANKING77 is not installed at {BANKING77_DIR}.") from exc
-    return read_labelled_csv(DEMO_INTENTS)
-
-
+@page_errors
 def train(source: str, upload: str | None, mode: str, epochs: float, progress=gr.Progress()):
-    examples = _examples(source, upload, INTENT_SOURCES)
+    examples = load_examples(source, upload)
     finetune = mode.startswith("Fine")
     if finetune:
         gr.Warning(
             "Fine-tuning runs on the CPU: BANKING77 takes about 8 minutes for 3 epochs on 2 cores. The bar shows each step."
         )
-    try:
-        report = get_bot().train_intents(
-            examples,
-            mode="finetune" if finetune else "head",
-            epochs=int(epochs) if finetune else None,
-            progress=lambda f, m: progress(f, desc=m),
-        )
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    report = get_bot().train_intents(
+        examples,
+        mode="finetune" if finetune else "head",
+        epochs=int(epochs) if finetune else None,
+        progress=progress_callback(progress),
+    )
     return (
         f"Trained a **{report['mode']}** model on {report['n_examples']:,} examples, "
         f"{report['n_intents']} intents, in {report['seconds']:.0f} s. It is saved and in use."
     ), model_info()
 
 
+@page_errors
 def evaluate(source: str, upload: str | None, progress=gr.Progress()):
-    examples = _examples(source, upload, EVAL_SOURCES)
-    try:
-        result = get_bot().evaluate_intents(examples, progress=lambda f, m: progress(f, desc=m))
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    examples = load_examples(source, upload)
+    result = get_bot().evaluate_intents(examples, progress=progress_callback(progress))
     text = f"**Accuracy {result['accuracy']:.1%}** · **macro-F1 {result['macro_f1']:.3f}** on {result['n']:,} utterances."
     if result["unknown_intents"]:
         text += (
             f"\n\n⚠️ {len(result['unknown_intents'])} intents in this set are unknown to the model."
         )
-    return text, confusion_figure(result), worst_intents_figure(result)
+    confusion = confusion_figure(
+        result["confusion"],
+        result["labels"],
+        title=f"Accuracy {result['accuracy']:.1%}, macro-F1 {result['macro_f1']:.3f}",
+        what="intent",
+        max_counted=12,
+    )
+    worst = sorted(result["per_intent_f1"].items(), key=lambda kv: kv[1])[:WORST_INTENTS]
+    hardest = bars_figure(
+        [name for name, _ in worst],
+        [f1 for _, f1 in worst],
+        title=f"The {len(worst)} hardest intents",
+        xlabel="F1",
+        color="#d9822b",
+    )
+    return text, confusion, hardest
 
 
+@page_errors
 def model_info() -> str:
     model = get_bot().intent_model
     kind = "fine-tuned MiniLM" if model.mode == "finetune" else "head on frozen shared embeddings"
     return f"Current intent model: **{kind}**, {len(model.labels)} intents."
 
 
+@page_errors
 def try_intent(text: str) -> dict:
     if not text or not text.strip():
-        raise gr.Error("Type an utterance first.")
-    bot = get_bot()
-    model = bot.intent_model
-    probs = model.probabilities([text.strip()], embed=bot._embed)[0]
-    top = probs.argsort()[::-1][:5]
-    return {model.labels[i]: float(probs[i]) for i in top}
+        raise InvalidInputError("Type an utterance first.")
+    return get_bot().intent_scores(text, top=5)
 
 
 # --------------------------------------------------------------------------- inbox
+@page_errors
 def inbox():
     bot = get_bot()
     tickets = pd.DataFrame(
@@ -333,26 +300,23 @@ def inbox():
     return stats, tickets.drop(columns=["status"]), unanswered
 
 
+@page_errors
 def close_ticket(ticket_id: float | None):
     if not ticket_id:
-        raise gr.Error("Enter the number of an open ticket.")
-    try:
-        get_bot().close_ticket(int(ticket_id))
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+        raise InvalidInputError("Enter the number of an open ticket.")
+    get_bot().close_ticket(int(ticket_id))
     return inbox()
 
 
+@page_errors
 def pick_ticket(frame: pd.DataFrame, evt: gr.SelectData):
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
     return int(frame.iloc[row]["id"]), str(frame.iloc[row]["session_id"])
 
 
+@page_errors
 def show_conversation(session_id: str) -> list:
-    try:
-        messages = get_bot().history((session_id or "").strip())
-    except SpringboardError as exc:
-        raise _error(exc) from exc
+    messages = get_bot().history((session_id or "").strip())
     return [
         {
             "role": m["role"],
@@ -371,7 +335,7 @@ def build_ui() -> gr.Blocks:
         )
         with gr.Tabs():
             with gr.Tab("Chat"):
-                session = gr.State(lambda: __import__("uuid").uuid4().hex[:16])
+                session = gr.State(lambda: uuid.uuid4().hex[:16])
                 message_ids = gr.State([])
                 with gr.Row():
                     with gr.Column(scale=3):
@@ -495,8 +459,8 @@ def build_ui() -> gr.Blocks:
                     with gr.Column():
                         gr.Markdown("### Train")
                         t_source = gr.Radio(
-                            list(INTENT_SOURCES),
-                            value=INTENT_SOURCES[0],
+                            INTENT_SOURCES,
+                            value=INTENT_SOURCES[0][1],
                             label="Labelled utterances",
                         )
                         t_upload = gr.File(
@@ -518,7 +482,7 @@ def build_ui() -> gr.Blocks:
                     with gr.Column():
                         gr.Markdown("### Evaluate")
                         v_source = gr.Radio(
-                            list(EVAL_SOURCES), value=EVAL_SOURCES[1], label="Test utterances"
+                            EVAL_SOURCES, value=EVAL_SOURCES[1][1], label="Test utterances"
                         )
                         v_upload = gr.File(
                             label="CSV with text,intent columns",

@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from core.errors import SpringboardError
+from apps.ui_kit import page_errors, progress_callback
 
 from .experiment import PROTOCOLS
 from .models import MODELS
@@ -30,10 +30,6 @@ def _workspace(ws: Workspace | None) -> Workspace:
     return ws if ws is not None else Workspace()
 
 
-def _fail(exc: Exception) -> gr.Error:
-    return gr.Error(str(exc))
-
-
 def _parse_item(value: str | None) -> str:
     """Dropdown values are ids; typed text may be "Title [id]" or an id."""
     value = (value or "").strip()
@@ -43,12 +39,10 @@ def _parse_item(value: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- handlers
+@page_errors
 def load_data(source: str, inter_file: str | None, items_file: str | None, drop_dupes: bool, ws: Workspace | None):
     ws = _workspace(ws)
-    try:
-        summary = ws.load_demo() if source == DATA_SOURCES[0] else ws.load_files(inter_file, items_file, drop_dupes)
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    summary = ws.load_demo() if source == DATA_SOURCES[0] else ws.load_files(inter_file, items_file, drop_dupes)
     text = (
         f"**{summary['source']}**: {summary['interactions']:,} interactions, {summary['users']:,} users, "
         f"{summary['items']:,} items (density {summary['density']:.2%}); "
@@ -67,14 +61,13 @@ def load_data(source: str, inter_file: str | None, items_file: str | None, drop_
     )
 
 
+@page_errors
 def train(models: list[str], protocol_label: str, k: float, ws: Workspace | None, progress=gr.Progress()):
     ws = _workspace(ws)
     protocol = next((key for key, label in PROTOCOLS.items() if label == protocol_label), "random")
-    try:
-        progress(0.0, desc="splitting")
-        table = ws.train(list(models or []), protocol, int(k), progress=lambda f, m: progress(f, desc=m))
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    report = progress_callback(progress)
+    report(0.0, "splitting")
+    table = ws.train(list(models or []), protocol, int(k), progress=report)
     best = ws.best_model()
     note = (
         f"Best on NDCG@{ws.k}: **{best}**, retrained on all interactions and now serving the tabs below. "
@@ -90,33 +83,27 @@ def train(models: list[str], protocol_label: str, k: float, ws: Workspace | None
     )
 
 
+@page_errors
 def recommend(user: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
     ws = _workspace(ws)
-    try:
-        rec = ws.serve(model or None, progress=lambda f, m: progress(f, desc=m))
-        recs = rec.recommend(str(user or "").strip(), k=int(k))
-        return recommendations_table(recs), ws.user_history(user)
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    rec = ws.serve(model or None, progress=progress_callback(progress))
+    recs = rec.recommend(str(user or "").strip(), k=int(k))
+    return recommendations_table(recs), ws.user_history(user)
 
 
+@page_errors
 def similar(item: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
     ws = _workspace(ws)
-    try:
-        rec = ws.serve(model or None, progress=lambda f, m: progress(f, desc=m))
-        return recommendations_table(rec.similar_items(_parse_item(item), k=int(k)))
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    rec = ws.serve(model or None, progress=progress_callback(progress))
+    return recommendations_table(rec.similar_items(_parse_item(item), k=int(k)))
 
 
+@page_errors
 def cold_start(liked: list[str], text: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
     ws = _workspace(ws)
-    try:
-        rec = ws.serve(model or None, progress=lambda f, m: progress(f, desc=m))
-        items = [_parse_item(x) for x in (liked or [])]
-        return recommendations_table(rec.recommend_for_new_user(items, text=text or None, k=int(k)))
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    rec = ws.serve(model or None, progress=progress_callback(progress))
+    items = [_parse_item(x) for x in (liked or [])]
+    return recommendations_table(rec.recommend_for_new_user(items, text=text or None, k=int(k)))
 
 
 # --------------------------------------------------------------------------- layout

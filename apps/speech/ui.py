@@ -8,7 +8,8 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from core.errors import InvalidInputError, SpringboardError
+from apps.ui_kit import page_errors, progress_callback, transcriber
+from core.errors import InvalidInputError
 from core.settings import get_settings
 from shared_models.speech_recognition import DEFAULT, FAST
 
@@ -21,13 +22,11 @@ TITLE = "Speech"
 DESCRIPTION = "Transcripts with timestamps and subtitles from calls, voice notes and recordings."
 
 AUTO = "auto"
-_transcribers: dict[str, Transcriber] = {}
 
 
 def _transcriber(model: str) -> Transcriber:
-    if model not in _transcribers:
-        _transcribers[model] = Transcriber(model)
-    return _transcribers[model]
+    """The page's transcriber for ``model`` (one per model and process, made on first use)."""
+    return transcriber(model)
 
 
 def language_choices() -> list[tuple[str, str]]:
@@ -73,34 +72,29 @@ def _summary(transcripts: list[Transcript]) -> str:
     return "\n\n".join(lines)
 
 
+@page_errors
 def transcribe(clip, files, model, language, task, progress=gr.Progress()):
     """Page handler: transcribe the recorded/uploaded clip and every uploaded file."""
     sources = ([clip] if clip else []) + [getattr(f, "name", f) for f in (files or [])]
     if not sources:
-        raise gr.Error("Upload an audio file or record with the microphone first.")
-    try:
-        tr = _transcriber(model)
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from None
+        raise InvalidInputError("Upload an audio file or record with the microphone first.")
+    tr = _transcriber(model)
     audios: list[Audio] = []
     for source in sources:
         try:
             audios.append(tr.load(source, name=Path(source).name))
         except InvalidInputError as exc:
             if len(sources) == 1:
-                raise gr.Error(str(exc)) from None
+                raise
             gr.Warning(f"Skipped: {exc}")
     if not audios:
-        raise gr.Error("None of the files could be read as audio; see the warnings.")
-    try:
-        transcripts = tr.transcribe_audio(
-            audios,
-            language=None if language == AUTO else language,
-            task=task,
-            progress=lambda fraction, message: progress(fraction, desc=message),
-        )
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from None
+        raise InvalidInputError("None of the files could be read as audio; see the warnings.")
+    transcripts = tr.transcribe_audio(
+        audios,
+        language=None if language == AUTO else language,
+        task=task,
+        progress=progress_callback(progress),
+    )
     for t in transcripts:
         if not t.text:
             gr.Warning(f"No speech was heard in {t.name}.")
@@ -118,19 +112,20 @@ def transcribe(clip, files, model, language, task, progress=gr.Progress()):
     )
 
 
+@page_errors
 def score(transcripts, reference):
     """Page handler: WER and CER of the last transcript against a reference text."""
     if not transcripts:
-        raise gr.Error("Transcribe something first.")
+        raise InvalidInputError("Transcribe something first.")
     if not reference or not reference.strip():
-        raise gr.Error("Paste the reference (correct) transcript first.")
+        raise InvalidInputError("Paste the reference (correct) transcript first.")
     hypothesis = " ".join(t.text for t in transcripts)
     language = transcripts[0].language
     try:
         wer = word_error_rate([reference], [hypothesis], language)
         cer = character_error_rate([reference], [hypothesis], language)
-    except ValueError as exc:
-        raise gr.Error(f"Cannot score: {exc}.") from None
+    except ValueError as exc:  # the metrics' own check, worded for the page
+        raise InvalidInputError(f"Cannot score: {exc}.") from None
     return (
         f"**Word error rate {wer:.1%}**, character error rate {cer:.1%} "
         "(after normalising case, punctuation and numbers)."

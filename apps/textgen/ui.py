@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +11,9 @@ from typing import Any
 
 import gradio as gr
 
-from core.errors import SpringboardError
-from core.manager import get_manager
+from apps.ui_kit import page_errors, progress_callback, text_generator
+from core.errors import InvalidInputError
 
-from .api import TextGenerator
 from .chat_format import plain_messages
 from .options import GenerationOptions, parse_stop_text
 from .sessions import ActiveStreams
@@ -30,8 +28,6 @@ DESCRIPTION = "Product copy, emails, posts, summaries and Chinese↔English tran
 STREAM_CONCURRENCY = 16
 _DOWNLOADS = Path(tempfile.gettempdir()) / "springboard-textgen"
 
-_generators: dict[str, TextGenerator] = {}
-_generators_lock = threading.Lock()
 _active = ActiveStreams()
 
 FLUENT_EXAMPLE = (
@@ -44,22 +40,13 @@ SHUFFLED_EXAMPLE = (
 )
 
 
-def _generator(model: str | None) -> TextGenerator:
-    key = model or ""
-    with _generators_lock:
-        if key not in _generators:
-            _generators[key] = TextGenerator(model or None)
-        return _generators[key]
-
-
 def _default_model() -> str:
-    manager = get_manager()
-    return manager.spec("generation").name
+    """The configured generation model (settings), the one the page starts with."""
+    return text_generator().model
 
 
 def _model_choices() -> list[str]:
-    manager = get_manager()
-    names = [s.name for s in manager.registry.specs() if s.role == "generation"]
+    names = text_generator().available_models()
     default = _default_model()
     return names if default in names else [default, *names]
 
@@ -132,10 +119,11 @@ def _run_stream(stream: TextStream, key: str) -> Iterator[tuple[str, bool]]:
 
 
 # --------------------------------------------------------------------------- handlers
+@page_errors
 def template_form(name: str):
     """Labels, visibility and placeholders of the field inputs for a template."""
     template = (
-        _generator(None).template(name)
+        text_generator(None).template(name)
         if name not in BUILTIN_TEMPLATES
         else BUILTIN_TEMPLATES[name]
     )
@@ -173,44 +161,40 @@ def clear_fields():
     return [gr.update(value="") for _ in range(MAX_FIELDS)]
 
 
+@page_errors
 def write(model, name, system, choice, *rest, request: gr.Request = None):
     """Fill in the template and stream the output (api: textgen_write)."""
     values, controls = rest[:MAX_FIELDS], rest[MAX_FIELDS:]
-    try:
-        gen = _generator(model)
-        template = gen.template(name)
-        choice_field, texts = _slots(template)
-        fields = {f.name: v for f, v in zip(texts, values, strict=False)}
-        if choice_field is not None:
-            fields[choice_field.name] = choice or ""
-        default_system = template.system_prompt
-        stream = gen.start_template(
-            name,
-            fields,
-            _options(*controls),
-            system=system if system is not None and system.strip() != default_system else None,
-        )
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from exc
+    gen = text_generator(model)
+    template = gen.template(name)
+    choice_field, texts = _slots(template)
+    fields = {f.name: v for f, v in zip(texts, values, strict=False)}
+    if choice_field is not None:
+        fields[choice_field.name] = choice or ""
+    default_system = template.system_prompt
+    stream = gen.start_template(
+        name,
+        fields,
+        _options(*controls),
+        system=system if system is not None and system.strip() != default_system else None,
+    )
     for notice in stream.notices:
         gr.Warning(notice)
     shown_prompt = stream.request.messages
     early = len(stream.notices)  # later ones say how the text ended
-    try:
-        for text, finished in _run_stream(stream, _session(request, "write")):
-            if not finished:
-                yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt
-                continue
-            result = stream.result
-            for notice in stream.notices[early:]:
-                gr.Info(notice)
-            download = gr.update(value=_save_download(result.text, name), visible=bool(result.text))
-            yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from exc
+    for text, finished in _run_stream(stream, _session(request, "write")):
+        if not finished:
+            yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt
+            continue
+        result = stream.result
+        for notice in stream.notices[early:]:
+            gr.Info(notice)
+        download = gr.update(value=_save_download(result.text, name), visible=bool(result.text))
+        yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt
 
 
 def cancel(tab: str):
+    @page_errors
     def handler(request: gr.Request = None) -> None:
         if _active.cancel(_session(request, tab)) == 0:
             gr.Info("Nothing is running.")
@@ -219,41 +203,34 @@ def cancel(tab: str):
     return handler
 
 
+@page_errors
 def chat(message, history, system, model, *controls, request: gr.Request = None):
     """Add the message to the chat and stream the answer (api: textgen_chat)."""
-    try:
-        turns = plain_messages(history)
-        gen = _generator(model)
-        stream = gen.chat(
-            turns, message, _options(*controls), system=(system or "").strip() or None
-        )
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from exc
+    turns = plain_messages(history)
+    gen = text_generator(model)
+    stream = gen.chat(
+        turns, message, _options(*controls), system=(system or "").strip() or None
+    )
     for notice in stream.notices:
         gr.Warning(notice)
     shown = [*turns, {"role": "user", "content": message}]
-    try:
-        for text, finished in _run_stream(stream, _session(request, "chat")):
-            reply = {"role": "assistant", "content": text}
-            if not finished:
-                yield [*shown, reply], "", _notices_md(stream.notices)
-                continue
-            if stream.result.finish_reason == "cancelled":
-                reply["content"] = text + " …[cancelled]"
-            yield [*shown, reply], "", _notices_md(stream.notices) or _stats_md(stream)
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from exc
+    for text, finished in _run_stream(stream, _session(request, "chat")):
+        reply = {"role": "assistant", "content": text}
+        if not finished:
+            yield [*shown, reply], "", _notices_md(stream.notices)
+            continue
+        if stream.result.finish_reason == "cancelled":
+            reply["content"] = text + " …[cancelled]"
+        yield [*shown, reply], "", _notices_md(stream.notices) or _stats_md(stream)
 
 
+@page_errors
 def perplexity(text: str, model: str, progress=gr.Progress()) -> str:
     """Perplexity of the text under the chosen model (api: textgen_perplexity)."""
-    try:
-        gen = _generator(model)
-        progress(0, desc=f"Scoring with {gen.model}…")
-        value = gen.perplexity(text)
-        tokens = gen.count_tokens(text)
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from exc
+    gen = text_generator(model)
+    progress_callback(progress)(0.0, f"Scoring with {gen.model}…")
+    value = gen.perplexity(text)
+    tokens = gen.count_tokens(text)
     return (
         f"### Perplexity: {value:,.2f}\n"
         f"{tokens:,} tokens under **{gen.model}**. Lower means the model finds the text more "
@@ -265,7 +242,7 @@ def perplexity(text: str, model: str, progress=gr.Progress()) -> str:
 def list_user_templates() -> list[list[str]]:
     return [
         [t.name, t.title, ", ".join(t.field_names()), t.description]
-        for t in _generator(None).list_templates()
+        for t in text_generator(None).list_templates()
         if not t.builtin
     ]
 
@@ -273,20 +250,18 @@ def list_user_templates() -> list[list[str]]:
 def _template_choices() -> list[tuple[str, str]]:
     return [
         (t.title + ("" if t.builtin else " (mine)"), t.name)
-        for t in _generator(None).list_templates()
+        for t in text_generator(None).list_templates()
     ]
 
 
+@page_errors
 def save_template(name, title, description, system, prompt, overwrite):
     """Save a user template (api: textgen_save_template)."""
-    try:
-        template = _generator(None).save_template(
-            name, title, system, prompt, description, bool(overwrite)
-        )
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from exc
+    template = text_generator(None).save_template(
+        name, title, system, prompt, description, bool(overwrite)
+    )
     gr.Info(f"Saved '{template.title}' with fields: {', '.join(template.field_names())}.")
-    users = [t.name for t in _generator(None).list_templates() if not t.builtin]
+    users = [t.name for t in text_generator(None).list_templates() if not t.builtin]
     return (
         list_user_templates(),
         gr.update(choices=_template_choices(), value=template.name),
@@ -294,19 +269,17 @@ def save_template(name, title, description, system, prompt, overwrite):
     )
 
 
+@page_errors
 def delete_template(name):
     """Delete a user template (api: textgen_delete_template)."""
     if not name:
-        raise gr.Error("Choose a saved template to delete.")
-    try:
-        existed = _generator(None).delete_template(name)
-    except SpringboardError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise InvalidInputError("Choose a saved template to delete.")
+    existed = text_generator(None).delete_template(name)
     if not existed:
         gr.Warning(f"There is no saved template named '{name}'.")
     else:
         gr.Info(f"Deleted '{name}'.")
-    users = [t.name for t in _generator(None).list_templates() if not t.builtin]
+    users = [t.name for t in text_generator(None).list_templates() if not t.builtin]
     return (
         list_user_templates(),
         gr.update(choices=_template_choices(), value="product_description"),
@@ -314,8 +287,9 @@ def delete_template(name):
     )
 
 
+@page_errors
 def refresh_lists():
-    users = [t.name for t in _generator(None).list_templates() if not t.builtin]
+    users = [t.name for t in text_generator(None).list_templates() if not t.builtin]
     return gr.update(choices=_template_choices()), gr.update(choices=users), list_user_templates()
 
 
@@ -356,8 +330,8 @@ def _controls(limit: int) -> list[gr.components.Component]:
 
 def build_ui() -> gr.Blocks:
     """The page; nothing is loaded until the first request."""
-    settings = get_manager().settings
-    limit = settings.limits.max_new_tokens
+    # The suite's cap on new tokens (the model's own cap is only known once it is loaded).
+    limit = text_generator().manager.settings.limits.max_new_tokens
     first = BUILTIN_TEMPLATES["product_description"]
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(

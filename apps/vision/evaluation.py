@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from apps.metrics import macro_f1
+
 
 @dataclass
 class HeldOutMetrics:
@@ -38,15 +40,10 @@ def held_out_metrics(
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     confusion = np.bincount(y_true * n + y_pred, minlength=n * n).reshape(n, n)
-    tp = np.diag(confusion).astype(np.float64)
-    predicted, actual = confusion.sum(axis=0), confusion.sum(axis=1)
-    # F1 = 2TP / (predicted + actual); a class never predicted nor present scores 0 (as sklearn's
-    # zero_division=0), and every class counts the same in the macro average.
-    denom = predicted + actual
-    f1 = np.divide(2 * tp, denom, out=np.zeros(n), where=denom > 0)
     return HeldOutMetrics(
         accuracy=float((y_true == y_pred).mean()) if len(y_true) else 0.0,
-        macro_f1=float(f1.mean()) if n else 0.0,
+        # Every class counts the same; a class neither held out nor predicted is left out.
+        macro_f1=macro_f1(confusion),
         confusion=confusion.tolist(),
         class_names=list(class_names),
         n_test=int(len(y_true)),

@@ -1,23 +1,30 @@
 """The image recognition page: classify, detect, train your own classifier, search similar images.
 
 Thin: every handler calls ``ImageRecognizer`` (api.py) and turns its results into
-components; errors become ``gr.Error`` messages.
+components; errors follow the page toolkit's policy (``apps.ui_kit.page_errors``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from threading import Lock
 
 import gradio as gr
 import pandas as pd
 
-from core.errors import SpringboardError
+from apps.ui_kit import (
+    bars_figure,
+    confusion_figure,
+    curves_figure,
+    image_recognizer,
+    page_errors,
+    progress_callback,
+)
+from core.errors import InvalidInputError
 
 from .api import IMAGENET_CHOICE, ImageRecognizer
 from .datasets import FASHION_MNIST, fashion_mnist_available
 from .examples import example_photos, fashion_mnist_examples
-from .figures import confusion_figure, draw_detections, prediction_bars, training_curves
+from .figures import draw_detections
 
 TITLE = "Vision"
 DESCRIPTION = (
@@ -32,21 +39,10 @@ METHOD_CHOICES = [
     ("small CNN from scratch (28x28 greyscale)", "cnn"),
 ]
 
-_recognizer: ImageRecognizer | None = None
-_lock = Lock()
-
 
 def recognizer() -> ImageRecognizer:
-    """The page's ``ImageRecognizer`` (one per process, created on first use)."""
-    global _recognizer
-    with _lock:
-        if _recognizer is None:
-            _recognizer = ImageRecognizer()
-        return _recognizer
-
-
-def _fail(exc: Exception) -> gr.Error:
-    return gr.Error(str(exc))
+    """The page's ``ImageRecognizer`` (one per process, shared with the home page)."""
+    return image_recognizer()
 
 
 def _paths(files: list | None) -> list[str]:
@@ -54,25 +50,22 @@ def _paths(files: list | None) -> list[str]:
 
 
 # --------------------------------------------------------------------------- classify
+@page_errors
 def classify(image: str | None, top_k: int, model: str):
     if image is None:
-        raise gr.Error("Upload an image first (or click an example).")
-    try:
-        preds = recognizer().classify(image, top_k=int(top_k), model=model)
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+        raise InvalidInputError("Upload an image first (or click an example).")
+    preds = recognizer().classify(image, top_k=int(top_k), model=model)
     table = pd.DataFrame({"label": [p.label for p in preds], "probability": [round(p.score, 4) for p in preds]})
-    return prediction_bars(preds), table
+    bars = bars_figure([p.label for p in preds], [p.score for p in preds], xlabel="probability", percent=True)
+    return bars, table
 
 
+@page_errors
 def classify_many(files: list | None, top_k: int, model: str):
     paths = _paths(files)
     if not paths:
-        raise gr.Error("Upload one or more images.")
-    try:
-        items = recognizer().classify_batch(paths, top_k=int(top_k), model=model)
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+        raise InvalidInputError("Upload one or more images.")
+    items = recognizer().classify_batch(paths, top_k=int(top_k), model=model)
     rows = []
     for path, item in zip(paths, items, strict=True):
         top = ", ".join(f"{p.label} {p.score:.0%}" for p in item.result) if item.result else ""
@@ -83,6 +76,7 @@ def classify_many(files: list | None, top_k: int, model: str):
     return pd.DataFrame(rows)
 
 
+@page_errors
 def refresh_models(current: str | None):
     choices = recognizer().classifier_choices()
     values = [v for _, v in choices]
@@ -99,29 +93,25 @@ def _detections_table(found, file: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*(["file"] if file else []), "label", "score", "x0", "y0", "x1", "y1"])
 
 
+@page_errors
 def detect(image: str | None, threshold: float, iou: float):
     if image is None:
-        raise gr.Error("Upload an image first (or click an example).")
+        raise InvalidInputError("Upload an image first (or click an example).")
     rec = recognizer()
-    try:
-        found = rec.detect(image, threshold=float(threshold), iou=float(iou))
-        drawn = draw_detections(rec.upright(image), found)
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    found = rec.detect(image, threshold=float(threshold), iou=float(iou))
+    drawn = draw_detections(rec.upright(image), found)
     if not found:
         gr.Info("No objects above the threshold; try a lower one.")
     return drawn, _detections_table(found)
 
 
+@page_errors
 def detect_many(files: list | None, threshold: float, iou: float):
     paths = _paths(files)
     if not paths:
-        raise gr.Error("Upload one or more images.")
+        raise InvalidInputError("Upload one or more images.")
     rec = recognizer()
-    try:
-        items = rec.detect_batch(paths, threshold=float(threshold), iou=float(iou))
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    items = rec.detect_batch(paths, threshold=float(threshold), iou=float(iou))
     gallery, tables = [], []
     for path, item in zip(paths, items, strict=True):
         name = Path(path).name
@@ -135,24 +125,22 @@ def detect_many(files: list | None, threshold: float, iou: float):
 
 
 # --------------------------------------------------------------------------- train
+@page_errors
 def train(source: str, upload: str | None, method: str, epochs: int, fine_tune_epochs: int,
           limit: int, name: str, progress: gr.Progress = gr.Progress()):
     if source == SOURCES[0]:
         target = FASHION_MNIST
         if not fashion_mnist_available():
-            raise gr.Error("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist.")
+            raise InvalidInputError("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist.")
     else:
         if not upload:
-            raise gr.Error("Upload a zip file of class_name/image.jpg folders.")
+            raise InvalidInputError("Upload a zip file of class_name/image.jpg folders.")
         target = upload if isinstance(upload, str) else upload.name
-    try:
-        report = recognizer().train_classifier(
-            target, int(epochs), method=method, fine_tune_epochs=int(fine_tune_epochs),
-            name=(name or "").strip() or None, limit=int(limit) if limit else None,
-            progress=lambda f, msg: progress(f, desc=msg),
-        )
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+    report = recognizer().train_classifier(
+        target, int(epochs), method=method, fine_tune_epochs=int(fine_tune_epochs),
+        name=(name or "").strip() or None, limit=int(limit) if limit else None,
+        progress=progress_callback(progress),
+    )
     for warning in report.warnings:
         gr.Warning(warning)
     m = report.metrics
@@ -167,9 +155,24 @@ def train(source: str, upload: str | None, method: str, epochs: int, fine_tune_e
     choices = recognizer().classifier_choices()
     return (
         summary,
-        training_curves(report.curve.to_dict()),
-        confusion_figure(m.confusion, m.class_names),
+        _curves(report.curve.to_dict()),
+        confusion_figure(m.confusion, m.class_names, title="Held-out confusion matrix"),
         gr.update(choices=choices, value=report.model_id),
+    )
+
+
+def _curves(curve: dict):
+    """Training loss, and train / held-out accuracy, per epoch."""
+    epochs = curve.get("epoch", [])
+    return curves_figure(
+        {
+            "training loss": {"loss": (epochs, curve.get("train_loss", []))},
+            "accuracy": {
+                "train": (epochs, curve.get("train_accuracy", [])),
+                "held-out": (epochs, curve.get("heldout_accuracy", [])),
+            },
+        },
+        ylims={"accuracy": (0, 1.02)},
     )
 
 
@@ -184,38 +187,36 @@ def _collection_note() -> str:
     return f"The collection holds **{n:,}** images." if n else "The collection is empty: add images."
 
 
+@page_errors
 def add_images(files: list | None, progress: gr.Progress = gr.Progress()):
     paths = _paths(files)
     if not paths:
-        raise gr.Error("Upload images to add to the collection.")
-    try:
-        _, skipped = recognizer().index_images(
-            paths, [Path(p).name for p in paths], progress=lambda f, msg: progress(f, desc=msg)
-        )
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+        raise InvalidInputError("Upload images to add to the collection.")
+    _, skipped = recognizer().index_images(
+        paths, [Path(p).name for p in paths], progress=progress_callback(progress)
+    )
     for note in skipped:
         gr.Warning(f"Skipped {note}")
     return _collection_note()
 
 
+@page_errors
 def add_example_photos(progress: gr.Progress = gr.Progress()):
     photos = example_photos(recognizer().data_dir / "examples")
     return add_images([str(p) for p in photos.values()], progress)
 
 
+@page_errors
 def clear_collection():
     recognizer().clear_collection()
     return _collection_note(), []
 
 
+@page_errors
 def search(image: str | None, k: int):
     if image is None:
-        raise gr.Error("Upload a query image first (or click an example).")
-    try:
-        hits = recognizer().similar(image, k=int(k))
-    except SpringboardError as exc:
-        raise _fail(exc) from exc
+        raise InvalidInputError("Upload a query image first (or click an example).")
+    hits = recognizer().similar(image, k=int(k))
     return [(str(h.path), f"{h.name}  (similarity {h.score:.2f})") for h in hits]
 
 
