@@ -89,6 +89,6 @@ def write_text(prompt: str) -> Iterator[str]:
     if not prompt or not prompt.strip():
         raise InvalidInputError("Type a prompt first.")
     text = ""
-    for piece in text_generator().stream(prompt, max_new_tokens=WRITING_TOKENS, temperature=0.7, seed=0):
+    for piece in text_generator().stream(prompt, max_new_tokens=WRITING_TOKENS, seed=0):
         text += piece
         yield text

@@ -108,7 +108,13 @@ class TextGenerator:
 
     @property
     def max_new_tokens_limit(self) -> int:
-        return min(self.window.max_new_tokens, self.manager.settings.limits.max_new_tokens)
+        """The most new tokens one request may ask for (loads the model on first use)."""
+        return min(self.window.max_new_tokens, self.configured_max_new_tokens)
+
+    @property
+    def configured_max_new_tokens(self) -> int:
+        """The suite's cap on new tokens (``SPRINGBOARD_LIMITS__MAX_NEW_TOKENS``), known without loading."""
+        return self.manager.settings.limits.max_new_tokens
 
     def available_models(self) -> list[str]:
         """Names of the registered text generation models."""

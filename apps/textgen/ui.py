@@ -295,23 +295,25 @@ def refresh_lists():
 
 # --------------------------------------------------------------------------- layout
 def _controls(limit: int) -> list[gr.components.Component]:
+    start = GenerationOptions()  # the app's defaults, so page and API start alike
     with gr.Accordion("Controls", open=True):
         max_new = gr.Slider(
-            1, limit, value=256, step=1, label="Max new tokens", elem_id="tg-max-new"
+            1, limit, value=min(start.max_new_tokens, limit), step=1, label="Max new tokens", elem_id="tg-max-new"
         )
         temperature = gr.Slider(
             0.0,
             2.0,
-            value=0.7,
+            value=start.temperature,
             step=0.05,
             label="Temperature",
             info="0 = greedy",
             elem_id="tg-temperature",
         )
-        top_p = gr.Slider(0.05, 1.0, value=0.8, step=0.05, label="Top-p")
-        top_k = gr.Slider(0, 200, value=20, step=1, label="Top-k", info="0 = no limit")
+        top_p = gr.Slider(0.05, 1.0, value=start.top_p, step=0.05, label="Top-p")
+        top_k = gr.Slider(0, 200, value=start.top_k, step=1, label="Top-k", info="0 = no limit")
         penalty = gr.Slider(
-            0.8, 2.0, value=1.05, step=0.01, label="Repetition penalty", info="1 = none"
+            0.8, 2.0, value=start.repetition_penalty, step=0.01, label="Repetition penalty",
+            info="1 = none",
         )
         seed = gr.Number(
             value=-1,
@@ -331,7 +333,7 @@ def _controls(limit: int) -> list[gr.components.Component]:
 def build_ui() -> gr.Blocks:
     """The page; nothing is loaded until the first request."""
     # The suite's cap on new tokens (the model's own cap is only known once it is loaded).
-    limit = text_generator().manager.settings.limits.max_new_tokens
+    limit = text_generator().configured_max_new_tokens
     first = BUILTIN_TEMPLATES["product_description"]
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
