@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from shared_models.speech_recognition import to_mono_16k
+from tests.support.debian import require_debian_package
 
 # Debian's pocketsphinx-testdata: real read speech with reference transcripts.
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -18,8 +19,7 @@ LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 def librivox() -> list[tuple[str, np.ndarray]]:
     """(reference text, 16 kHz audio) for each LibriVox clip."""
     transcription = LIBRIVOX / "transcription"
-    if not transcription.is_file():
-        pytest.skip("needs Debian's pocketsphinx-testdata (apt-get install pocketsphinx-testdata)")
+    require_debian_package("pocketsphinx-testdata", transcription.is_file(), "LibriVox read speech")
     clips = []
     for line in transcription.read_text().splitlines():
         text, _, clip_id = line.rpartition("(")

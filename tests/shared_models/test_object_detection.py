@@ -201,17 +201,18 @@ def test_bad_rows_fail_alone(manager, detect) -> None:
         detect.call([DetectRequest(coffee, threshold=float("nan"))])
 
 
-def test_torchvision_offline_names_the_bundled_default(manager) -> None:
-    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
-
-    weights = FasterRCNN_ResNet50_FPN_Weights.COCO_V1
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    if cached.is_file():
-        pytest.skip("Faster R-CNN weights are cached here, so loading offline is allowed")
+def test_torchvision_offline_names_the_bundled_default(manager, tmp_path: Path, monkeypatch) -> None:
+    # An empty torch hub folder: the weights are not cached whatever this machine holds,
+    # so the offline refusal is always exercised (a real empty cache, not a fake loader).
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert Path(torch.hub.get_dir()) == tmp_path / "hub"
     with pytest.raises(OfflineModelError, match="yolov3-tiny"):
         od.load_external(
             external_ctx(manager, "torchvision:FasterRCNN_ResNet50_FPN_Weights.COCO_V1")
         )
+
+
+def test_torchvision_and_local_sources_are_checked(manager) -> None:
     with pytest.raises(ModelUnavailableError, match="not for a detection model"):
         od.load_external(external_ctx(manager, "torchvision:ResNet50_Weights.IMAGENET1K_V2"))
     with pytest.raises(InvalidInputError, match="cannot load"):

@@ -30,6 +30,7 @@ from shared_models.speech_recognition import (  # importing registers the speech
     to_mono_16k,
 )
 from shared_models.text_metrics import normalize_text, word_error_rate
+from tests.support.debian import require_debian_package
 
 INVOICE = "Please send the invoice to our office before Friday."
 SHIPPED = "We shipped the new version of the app to all customers today."
@@ -42,8 +43,7 @@ slow = pytest.mark.slow  # loads a real model
 @pytest.fixture(scope="module")
 def speak(tmp_path_factory: pytest.TempPathFactory):
     """Say a sentence with espeak-ng; returns (samples, sample_rate) as espeak wrote them."""
-    if shutil.which("espeak-ng") is None:
-        pytest.skip("needs espeak-ng (apt-get install espeak-ng)")
+    require_debian_package("espeak-ng", shutil.which("espeak-ng") is not None, "Synthetic speech")
     folder = tmp_path_factory.mktemp("espeak")
 
     def say(text: str) -> tuple[np.ndarray, int]:

@@ -26,6 +26,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+import skimage.data
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from core.settings import PROJECT_ROOT
@@ -184,12 +186,15 @@ def test_a_model_that_cannot_load_fails_clearly_and_other_apps_keep_working(kill
     client = _client(server)
     image = tmp_path / "red.png"
     Image.new("RGB", (64, 64), (200, 20, 20)).save(image)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(AppError) as info:
         client.predict(handle_file(str(image)), 3, "imagenet", api_name="/vision_classify")
     assert "/nonexistent/springboard-model" in str(info.value), str(info.value)
-    # detection (the same app) and the customer service app still work
-    boxes = client.predict(handle_file(str(image)), 0.25, 0.45, api_name="/vision_detect")
-    assert boxes is not None
+    # detection (the same app) and the customer service app still work: a real photo's cup
+    coffee = tmp_path / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).save(coffee)
+    drawn, table = client.predict(handle_file(str(coffee)), 0.25, 0.45, api_name="/vision_detect")
+    assert Path(drawn).is_file() and table["headers"][:2] == ["label", "score"], table
+    assert "cup" in [row[0] for row in table["data"]], table
     history, *_ = client.predict("How do I freeze my card?", [], "other-app", False, [],
                                  api_name="/customer_service_chat")  # fmt: skip
     assert history[-1]["role"] == "assistant" and "freeze" in _text(history[-1]).lower()

@@ -11,6 +11,7 @@ import soundfile as sf
 from apps.speech import Transcriber
 from apps.speech.synth import espeak_available, speak
 from shared_models.speech_recognition import FAST, to_mono_16k
+from tests.support.debian import require_debian_package
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 
@@ -19,8 +20,7 @@ LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 def librivox() -> list[tuple[str, Path, np.ndarray]]:
     """(reference text, wav path, 16 kHz samples) for Debian's five LibriVox clips."""
     listing = LIBRIVOX / "transcription"
-    if not listing.is_file():
-        pytest.skip("needs Debian's pocketsphinx-testdata (apt-get install pocketsphinx-testdata)")
+    require_debian_package("pocketsphinx-testdata", listing.is_file(), "LibriVox read speech")
     clips = []
     for line in listing.read_text().splitlines():
         text, _, clip_id = line.rpartition("(")
@@ -34,8 +34,7 @@ def librivox() -> list[tuple[str, Path, np.ndarray]]:
 @pytest.fixture(scope="session")
 def say(tmp_path_factory: pytest.TempPathFactory):
     """Speak an English sentence with espeak-ng; returns the wav path."""
-    if not espeak_available():
-        pytest.skip("needs espeak-ng (apt-get install espeak-ng)")
+    require_debian_package("espeak-ng", espeak_available(), "Synthetic speech")
     folder = tmp_path_factory.mktemp("espeak")
 
     def _say(text: str) -> Path:
