@@ -5,7 +5,8 @@
 
 Prints accuracy, macro-F1 and training time on the test split; writes a JSON
 summary next to the saved model. With --save, the fine-tuned model becomes the
-app's intent model (loaded by CustomerServiceBot at start).
+app's intent model (loaded by CustomerServiceBot at start): its head, manifest and
+encoder folder, which the core's embedding role serves.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def main() -> None:
     train, test = banking77("train"), banking77("test")
     texts, labels = [t for t, _ in train], [c for _, c in train]
     test_texts, test_labels = [t for t, _ in test], [c for _, c in test]
-    embed_handle = get_manager().handle("embedding")
+    manager = get_manager()
+    embed_handle = manager.handle("embedding")
 
     def embed(batch: list[str]) -> np.ndarray:
         return np.stack(embed_handle.call(batch))
@@ -57,6 +59,9 @@ def main() -> None:
             epochs=args.epochs if mode == "finetune" else None,
             progress=progress,
             max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+            manager=manager,
+            # Saved runs train straight into the app's folder (no copy of the encoder).
+            workdir=args.save if args.save and mode == "finetune" else None,
         )
         start = time.perf_counter()
         pred = [label for label, _ in model.predict(test_texts, embed=embed)]
