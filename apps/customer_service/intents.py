@@ -171,6 +171,7 @@ class IntentModel:
         self.encoder_dir = encoder_dir
         self.manager = manager
         self.trained_at = trained_at or time.time()
+        self._scratch: Path | None = None  # a temporary folder ``train`` made for the encoder
 
     @property
     def encoder_source(self) -> str | None:
@@ -236,7 +237,8 @@ class IntentModel:
             loss, done = _cross_entropy(model.probabilities(texts, embeddings=x), y), epochs or 60
             progress(0.95, "Head trained")
         elif mode == "finetune":
-            parent = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="intents-"))
+            scratch = None if workdir else Path(tempfile.mkdtemp(prefix="intents-"))
+            parent = Path(workdir) if workdir else scratch
             folder = parent / f"{ENCODER_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
             progress(0.0, f"Fine-tuning MiniLM on {len(texts)} examples (this takes minutes)")
             (result,) = trainer.call(
@@ -244,6 +246,7 @@ class IntentModel:
                                         epochs or 4, batch_size, seed, max_seconds)]
             )  # fmt: skip
             model = cls("finetune", classes, result.head, Path(result.folder), manager=manager)
+            model._scratch = scratch
             loss, done = result.final_loss, result.epochs
         else:
             raise InvalidInputError(
@@ -316,6 +319,7 @@ class IntentModel:
                     shutil.rmtree(partial, ignore_errors=True)
                     shutil.copytree(self.encoder_dir, partial)
                     partial.rename(target)
+                self._move_encoder(target)
         weights = folder / f"intent_{self.mode}.safetensors"
         tmp = weights.with_suffix(".tmp")
         save_file(
@@ -336,6 +340,15 @@ class IntentModel:
         tmp_manifest.write_text(json.dumps(manifest, indent=1))
         tmp_manifest.replace(folder / MANIFEST)
         self._remove_old_encoders(folder, keep=encoder)
+
+    def _move_encoder(self, target: Path) -> None:
+        """Serve the saved copy from now on; drop the training scratch copy, if ours."""
+        old_source = self.encoder_source
+        self.encoder_dir = target
+        if self._scratch is not None:
+            (self.manager or get_manager()).remove_model(old_source)
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def _remove_old_encoders(self, folder: Path, keep: str | None) -> None:
         manager = self.manager or get_manager()

@@ -59,7 +59,9 @@ def test_finetune_one_epoch_saves_and_reloads(manager, tmp_path, slice_):
     assert model.encoder_source in manager.loaded_models()  # served, not loaded by the app
     stale = tmp_path / "encoder-from-an-earlier-training"
     stale.mkdir()
+    scratch = model.encoder_dir.parent  # trained into a temporary folder ...
     model.save(tmp_path)
+    assert not scratch.exists() and model.encoder_dir.parent == tmp_path  # ... now moved
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.bin"))
     assert (tmp_path / "intent_finetune.safetensors").is_file()
     assert (tmp_path / model.encoder_dir.name / "model.safetensors").is_file()
