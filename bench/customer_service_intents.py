@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,6 +52,7 @@ def main() -> None:
             last[0] = time.time()
             print(f"  {frac:5.1%} {msg}", flush=True)
 
+    scratch = Path(tempfile.mkdtemp(prefix="bench-intents-"))
     for mode in args.modes.split(","):
         model, report = IntentModel.train(
             texts,
@@ -61,7 +64,7 @@ def main() -> None:
             max_seconds=args.max_minutes * 60 if args.max_minutes else None,
             manager=manager,
             # Saved runs train straight into the app's folder (no copy of the encoder).
-            workdir=args.save if args.save and mode == "finetune" else None,
+            workdir=args.save if args.save and mode == "finetune" else scratch,
         )
         start = time.perf_counter()
         pred = [label for label, _ in model.predict(test_texts, embed=embed)]
@@ -79,6 +82,9 @@ def main() -> None:
         print(mode, json.dumps(results[mode]), flush=True)
         if args.save and mode == "finetune":
             model.save(args.save)
+        elif model.encoder_source:  # an unsaved fine-tuned encoder: stop serving it
+            manager.remove_model(model.encoder_source)
+    shutil.rmtree(scratch, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
 
