@@ -5,13 +5,16 @@
 
 Prints accuracy, macro-F1 and training time on the test split; writes a JSON
 summary next to the saved model. With --save, the fine-tuned model becomes the
-app's intent model (loaded by CustomerServiceBot at start).
+app's intent model (loaded by CustomerServiceBot at start): its head, manifest and
+encoder folder, which the core's embedding role serves.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +38,8 @@ def main() -> None:
     train, test = banking77("train"), banking77("test")
     texts, labels = [t for t, _ in train], [c for _, c in train]
     test_texts, test_labels = [t for t, _ in test], [c for _, c in test]
-    embed_handle = get_manager().handle("embedding")
+    manager = get_manager()
+    embed_handle = manager.handle("embedding")
 
     def embed(batch: list[str]) -> np.ndarray:
         return np.stack(embed_handle.call(batch))
@@ -48,6 +52,7 @@ def main() -> None:
             last[0] = time.time()
             print(f"  {frac:5.1%} {msg}", flush=True)
 
+    scratch = Path(tempfile.mkdtemp(prefix="bench-intents-"))
     for mode in args.modes.split(","):
         model, report = IntentModel.train(
             texts,
@@ -57,6 +62,9 @@ def main() -> None:
             epochs=args.epochs if mode == "finetune" else None,
             progress=progress,
             max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+            manager=manager,
+            # Saved runs train straight into the app's folder (no copy of the encoder).
+            workdir=args.save if args.save and mode == "finetune" else scratch,
         )
         start = time.perf_counter()
         pred = [label for label, _ in model.predict(test_texts, embed=embed)]
@@ -74,6 +82,9 @@ def main() -> None:
         print(mode, json.dumps(results[mode]), flush=True)
         if args.save and mode == "finetune":
             model.save(args.save)
+        elif model.encoder_source:  # an unsaved fine-tuned encoder: stop serving it
+            manager.remove_model(model.encoder_source)
+    shutil.rmtree(scratch, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
 

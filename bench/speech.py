@@ -42,13 +42,14 @@ import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
 from apps.speech import Transcriber  # noqa: E402
+from apps.speech.audio import to_mono_16k  # noqa: E402
 from apps.speech.metrics import character_error_rate, word_error_rate  # noqa: E402
 from apps.speech.references import find_pairs  # noqa: E402
 from apps.speech.synth import ENGLISH, MANDARIN, speak  # noqa: E402
 from core.manager import ModelManager  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from shared_models.speech_recognition import FAST, WHISPER_BASE, to_mono_16k  # noqa: E402
-from shared_models.text_metrics import word_error_rate as plain_wer  # noqa: E402
+from shared_models.speech_recognition import WHISPER_BASE  # noqa: E402
+from shared_models.types.speech import FAST_MODEL as FAST  # noqa: E402
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 
@@ -78,7 +79,9 @@ def accuracy(manager: ModelManager, folder: Path) -> dict:
         tr = Transcriber(model, manager=manager)
         hyps = [t.text for t in tr.transcribe_batch([p for p, _ in pairs])]
         out[f"librivox_wer_{model}"] = word_error_rate(refs, hyps)
-        out[f"librivox_wer_plain_normaliser_{model}"] = plain_wer(refs, hyps)
+        out[f"librivox_wer_plain_normaliser_{model}"] = word_error_rate(
+            refs, hyps, english_rules=False
+        )
         en = [t.text for t in tr.transcribe_batch(english)]
         out[f"espeak_en_wer_{model}"] = word_error_rate(list(ENGLISH), en)
         out[f"espeak_en_errors_{model}"] = [

@@ -5,5 +5,6 @@ from . import (  # noqa: F401  (each module registers its models)
     object_detection,
     speech_recognition,
     text_embedding,
+    text_embedding_training,
     text_generation,
 )

@@ -11,14 +11,18 @@ Any transformers Whisper checkpoint can be used via ``hub:<id>`` or
 ``local:<folder>``. Audio longer than one 30 s window is refused: splitting long
 recordings (and stitching the text) is the app's job, so the role stays one
 model call per window and batches well.
+
+This module is the runner and its loaders. The requests and results are in
+``shared_models.types.speech`` (torch-free, what apps import), audio preparation
+in ``shared_models.speech_audio``; both are re-exported here for older imports.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,15 +33,47 @@ from core.registry import LoadContext, ModelRunner, ModelSpec, register, registe
 
 from .external import load_pretrained
 from .quantization import bf16_supported, int8_supported, quantize_linear_int8
+from .speech_audio import to_mono_16k
 from .speech_recognition_decoding import DecodingRules, GreedyWhisperDecoder
+from .types.speech import (
+    DEFAULT_MODEL,
+    FAST_MODEL,
+    LANGUAGES,
+    MAX_SECONDS,
+    ROLE,
+    SAMPLE_RATE,
+    Segment,
+    TranscriptionRequest,
+    TranscriptionResult,
+)
 from .whisper_ct2 import CT2WhisperSource, ensure_converted
 
-ROLE = "speech"
-DEFAULT = "whisper-base"
-FAST = "whisper-tiny.en"
+# The old names, kept for code that imported them from here.
+DEFAULT = DEFAULT_MODEL
+FAST = FAST_MODEL
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_MODEL",
+    "FAST",
+    "FAST_MODEL",
+    "LANGUAGES",
+    "MAX_SECONDS",
+    "ROLE",
+    "SAMPLE_RATE",
+    "WHISPER_BASE",
+    "WHISPER_TINY_EN",
+    "BundledWhisper",
+    "Segment",
+    "SpeechRecognizer",
+    "TranscriptionRequest",
+    "TranscriptionResult",
+    "load_external",
+    "load_whisper_base",
+    "load_whisper_tiny_en",
+    "quantize_whisper",
+    "to_mono_16k",
+]
 
-SAMPLE_RATE = 16_000
-MAX_SECONDS = 30.0
 MAX_SAMPLES = int(SAMPLE_RATE * MAX_SECONDS)
 TIME_PRECISION = 0.02  # seconds per Whisper timestamp token (2 conv strides x 10 ms hop)
 
@@ -50,87 +86,6 @@ SILENCE_RMS = 1e-3  # about -60 dBFS: below this the model is not run at all
 # default is 5 ms) costs a lone caller little and lets concurrent requests share
 # one encoder pass and one batched decode.
 BATCH_WAIT_MS = 25.0
-
-
-# --------------------------------------------------------------------------- public types
-@dataclass(frozen=True, eq=False)
-class TranscriptionRequest:
-    """One audio window to transcribe.
-
-    ``audio`` is float32 mono at 16 kHz, at most 30 s (use ``to_mono_16k`` to
-    get there). ``language`` is a code such as ``"en"`` or ``"zh"`` (or a name
-    such as ``"english"``); ``None`` detects it. ``task="translate"`` outputs
-    English. ``timestamps`` asks for segments with start and end times.
-    """
-
-    audio: np.ndarray
-    language: str | None = None
-    task: Literal["transcribe", "translate"] = "transcribe"
-    timestamps: bool = True
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A stretch of speech, in seconds from the start of the window."""
-
-    start: float
-    end: float
-    text: str
-
-
-@dataclass(frozen=True)
-class TranscriptionResult:
-    """The text of one window, its language code, and (if asked for) its segments.
-
-    ``language`` is the requested or detected code; it is ``None`` only when the
-    window was silent and no language was given. Silent windows have empty text
-    and no segments.
-    """
-
-    text: str
-    language: str | None
-    segments: list[Segment] = field(default_factory=list)
-
-
-def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Any decoded audio as the float32 mono 16 kHz array the speech role takes.
-
-    ``samples`` is 1-D, or 2-D with channels on the shorter axis (soundfile's
-    ``(frames, channels)`` and torchaudio's ``(channels, frames)`` both work);
-    channels are averaged. Integer PCM is scaled to [-1, 1].
-    """
-    if not isinstance(samples, np.ndarray):
-        raise InvalidInputError("Audio must be a numpy array of samples.")
-    if (
-        isinstance(sample_rate, bool)
-        or not isinstance(sample_rate, int | np.integer)
-        or sample_rate <= 0
-    ):
-        raise InvalidInputError(f"The sample rate must be a positive integer, got {sample_rate!r}.")
-    if samples.ndim not in (1, 2) or samples.size == 0:
-        raise InvalidInputError(
-            f"Audio must be a non-empty 1-D or 2-D (frames x channels) array, got shape {samples.shape}."
-        )
-    if np.issubdtype(samples.dtype, np.integer):
-        info = np.iinfo(samples.dtype)
-        # Unsigned PCM (8-bit wav) is centred on the middle of its range.
-        offset = (int(info.max) + 1) / 2 if info.min == 0 else 0.0
-        audio = (samples.astype(np.float64) - offset) / (int(info.max) + 1 - offset)
-    elif np.issubdtype(samples.dtype, np.floating):
-        audio = samples.astype(np.float64, copy=False)
-    else:
-        raise InvalidInputError(f"Audio samples must be numbers, got dtype {samples.dtype}.")
-    if not np.isfinite(audio).all():
-        raise InvalidInputError("Audio contains NaN or infinite samples.")
-    if audio.ndim == 2:
-        channel_axis = 1 if audio.shape[1] <= audio.shape[0] else 0
-        audio = audio.mean(axis=channel_axis)
-    mono = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-    if sample_rate != SAMPLE_RATE:
-        import torchaudio.functional as AF
-
-        mono = AF.resample(mono, int(sample_rate), SAMPLE_RATE)
-    return mono.numpy().astype(np.float32, copy=False)
 
 
 # --------------------------------------------------------------------------- runner

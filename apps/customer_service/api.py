@@ -141,7 +141,7 @@ class CustomerServiceBot:
         self.intents_dir = self.data_dir / "intents"
         self._intent_model: IntentModel | None = None
         try:
-            self._intent_model = IntentModel.load(self.intents_dir)
+            self._intent_model = IntentModel.load(self.intents_dir, manager=self.manager)
         except ModelUnavailableError as exc:
             # A corrupt or tampered intent model must not keep the bot from answering:
             # say so, and train the demo intents again on first use.
@@ -469,7 +469,7 @@ class CustomerServiceBot:
             if self._intent_model is None:
                 texts, labels = zip(*read_labelled_csv(DEMO_INTENTS), strict=True)
                 model, _ = IntentModel.train(
-                    list(texts), list(labels), mode="head", embed=self._embed
+                    list(texts), list(labels), mode="head", embed=self._embed, manager=self.manager
                 )
                 model.save(self.intents_dir)
                 self._intent_model = model
@@ -501,7 +501,13 @@ class CustomerServiceBot:
         the frozen shared embeddings) or "finetune" (minutes, fine-tunes a MiniLM copy)."""
         texts, labels = normalise_examples(examples)
         model, report = IntentModel.train(
-            texts, labels, mode=mode, embed=self._embed, epochs=epochs, progress=progress
+            texts,
+            labels,
+            mode=mode,
+            embed=self._embed,
+            epochs=epochs,
+            progress=progress,
+            manager=self.manager,
         )
         model.save(self.intents_dir)
         with self._intent_lock:

@@ -1,36 +1,45 @@
 """Intent model: labelled utterances in, an intent per message out.
 
-Two ways to train, both saved as safetensors (never pickle) plus a JSON manifest:
+The classifier is a softmax layer over sentence embeddings, computed here with
+numpy; every model runs in the core. Two ways to train (the core's
+``embedding_training`` role does the training), both saved as safetensors (never
+pickle) plus a JSON manifest:
 
-* ``"head"``: a softmax layer on the frozen shared embeddings (the "embedding"
+* ``"head"``: the layer is fitted on the frozen shared embeddings (the "embedding"
   role). BANKING77: 92.5% test accuracy, 2.5 min on 2 CPU cores (mostly embedding).
-* ``"finetune"``: a copy of MiniLM, read from its weight package folder, is
-  fine-tuned end to end with a softmax layer on its mean-pooled output.
-  BANKING77: 93.8% after 3 epochs, 7.6 min on 2 CPU cores (bench/RESULTS.md). The copy belongs to
-  the app (it is the trained model), the shared encoder is never touched.
+* ``"finetune"``: a copy of MiniLM is fine-tuned end to end with the layer and
+  saved as a sentence-transformers folder beside the manifest; the "embedding"
+  role serves that folder (``local:<folder>``), lazily, batched and within the
+  memory budget, like any model. The shared encoder is never touched.
+  BANKING77: see bench/RESULTS.md (``bench.customer_service_intents``).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import random
-import threading
+import re
+import shutil
+import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import load_file, save_file
 
 from apps.metrics import macro_f1, per_class_f1
+from core import ModelManager, get_manager
 from core.errors import InvalidInputError, ModelUnavailableError
-from core.packages import verified_path
-from shared_models.text_embedding import MINILM_FILES
+from shared_models.types.embedding_training import (
+    TRAINER_MODEL,
+    EncoderFineTuneRequest,
+    HeadTrainingRequest,
+    LinearHead,
+)
 
 Mode = Literal["head", "finetune"]
 ProgressFn = Callable[[float, str], None]
@@ -40,8 +49,10 @@ ProgressFn = Callable[[float, str], None]
 MAX_TRAIN_EXAMPLES = 50_000
 MAX_INTENTS = 500
 MIN_EXAMPLES = 2  # per intent label, so both training and stratified checks make sense
-MAX_TOKENS = 64  # BANKING77 utterances are short; longer ones are truncated
 MANIFEST = "intent_model.json"
+ENCODER_PREFIX = "encoder-"  # fine-tuned encoder folders beside the manifest
+_ENCODER_NAME = re.compile(rf"^{ENCODER_PREFIX}[\w.-]+$")
+EMBED_CHUNK = 256  # texts per call to the fine-tuned encoder
 
 
 # --------------------------------------------------------------------------- data
@@ -109,63 +120,6 @@ def classification_metrics(
     }
 
 
-# --------------------------------------------------------------------------- encoders
-def _minilm_folder() -> Path:
-    """The MiniLM weight package folder (files checked against their pinned hashes)."""
-    path = None
-    for weight in MINILM_FILES:
-        path = verified_path(weight)
-    assert path is not None
-    return path.parent
-
-
-class _FineTunedEncoder(torch.nn.Module):
-    """MiniLM (BERT) with mean pooling and a linear intent layer."""
-
-    def __init__(self, n_labels: int, folder: Path) -> None:
-        super().__init__()
-        from transformers import AutoConfig, AutoModel
-
-        config = AutoConfig.from_pretrained(folder, local_files_only=True)
-        self.encoder = AutoModel.from_config(config)
-        self.head = torch.nn.Linear(config.hidden_size, n_labels)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        return self.head(pooled)
-
-
-def _tokenizer(folder: Path):
-    from tokenizers import Tokenizer
-
-    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tok.enable_truncation(MAX_TOKENS)
-    tok.enable_padding(pad_id=0, pad_token="[PAD]")
-    return tok
-
-
-def _encode_batch(tok, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    encs = tok.encode_batch(texts)
-    ids = torch.tensor([e.ids for e in encs], dtype=torch.long)
-    mask = torch.tensor([e.attention_mask for e in encs], dtype=torch.long)
-    return ids, mask
-
-
-def _length_bucketed_batches(texts: list[str], batch_size: int) -> list[list[int]]:
-    """Shuffled batches of similar-length texts, so little compute goes on padding."""
-    order = list(range(len(texts)))
-    random.shuffle(order)
-    pool = batch_size * 50
-    batches = []
-    for start in range(0, len(order), pool):
-        chunk = sorted(order[start : start + pool], key=lambda i: len(texts[i]))
-        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-    random.shuffle(batches)
-    return batches
-
-
 # --------------------------------------------------------------------------- model
 @dataclass
 class TrainReport:
@@ -179,25 +133,50 @@ class TrainReport:
     final_loss: float
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _cross_entropy(probabilities: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.maximum(probabilities[np.arange(len(y)), y], 1e-12))))
+
+
 class IntentModel:
-    """A trained intent classifier; ``predict`` returns (intent, probability) pairs."""
+    """A trained intent classifier; ``predict`` returns (intent, probability) pairs.
+
+    ``head`` is the softmax layer over unit sentence embeddings. A "head" model reads
+    the shared embeddings (the caller's ``embed``); a "finetune" model reads those of
+    its own encoder folder, served by the core's embedding role.
+    """
 
     def __init__(
         self,
         mode: Mode,
         labels: list[str],
-        head: torch.nn.Linear | None = None,
-        network: _FineTunedEncoder | None = None,
-        tokenizer: Any = None,
+        head: LinearHead,
+        encoder_dir: Path | None = None,
+        manager: ModelManager | None = None,
         trained_at: float | None = None,
     ) -> None:
         self.mode = mode
         self.labels = labels
         self.head = head
-        self.network = network
-        self.tokenizer = tokenizer
+        self.encoder_dir = encoder_dir
+        self.manager = manager
         self.trained_at = trained_at or time.time()
-        self._lock = threading.Lock()  # torch modules are not re-entrant across threads
+        self._scratch: Path | None = None  # a temporary folder ``train`` made for the encoder
+
+    @property
+    def encoder_source(self) -> str | None:
+        """The fine-tuned encoder as the core names it (``local:<folder>``); None for a head."""
+        return f"local:{self.encoder_dir.resolve()}" if self.encoder_dir is not None else None
+
+    def _encoder(self):
+        assert self.encoder_source is not None
+        manager = self.manager or get_manager()
+        return manager.handle(self.encoder_source, role="embedding")
 
     # ------------------------------------------------------------------ train
     @classmethod
@@ -213,9 +192,13 @@ class IntentModel:
         seed: int = 0,
         progress: ProgressFn | None = None,
         max_seconds: float | None = None,
+        manager: ModelManager | None = None,
+        workdir: Path | None = None,
     ) -> tuple[IntentModel, TrainReport]:
         """Train a new model. ``embed`` (texts -> unit vectors) is required for "head".
 
+        "finetune" writes the encoder into a new folder under ``workdir`` (default: a
+        fresh temporary folder; ``save`` copies it beside the manifest).
         ``max_seconds`` (fine-tuning only) is a time budget: the learning rate decays
         with whichever runs out first, the planned steps or the time, and training
         stops when either does, so a budgeted run still ends on a cooled-down model.
@@ -236,35 +219,44 @@ class IntentModel:
                 f"Every intent needs at least {MIN_EXAMPLES} examples; too few for: {', '.join(thin[:10])}."
             )
         progress = progress or (lambda _f, _m: None)
-        y = torch.tensor([classes.index(label) for label in labels], dtype=torch.long)
-        torch.manual_seed(seed)
-        random.seed(seed)
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[label] for label in labels], dtype=np.int64)
+        trainer = (manager or get_manager()).handle(TRAINER_MODEL)
         start = time.perf_counter()
         if mode == "head":
             if embed is None:
                 raise InvalidInputError("Training a head needs the shared embedding model.")
-            model, loss = cls._train_head(texts, y, classes, embed, epochs or 60, progress)
+            x = cls._embed_all(texts, embed, progress)
+            (head,) = trainer.call([HeadTrainingRequest(x, y, len(classes), epochs or 60, seed)])
+            model = cls("head", classes, head, manager=manager)
+            loss, done = _cross_entropy(model.probabilities(texts, embeddings=x), y), epochs or 60
+            progress(0.95, "Head trained")
         elif mode == "finetune":
-            model, loss, done = cls._train_finetune(
-                texts, y, classes, epochs or 4, batch_size, progress, max_seconds
-            )
+            scratch = None if workdir else Path(tempfile.mkdtemp(prefix="intents-"))
+            parent = Path(workdir) if workdir else scratch
+            folder = parent / f"{ENCODER_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+            progress(0.0, f"Fine-tuning MiniLM on {len(texts)} examples (this takes minutes)")
+            (result,) = trainer.call(
+                [EncoderFineTuneRequest(list(texts), y.tolist(), len(classes), str(folder),
+                                        epochs or 4, batch_size, seed, max_seconds)]
+            )  # fmt: skip
+            model = cls("finetune", classes, result.head, Path(result.folder), manager=manager)
+            model._scratch = scratch
+            loss, done = result.final_loss, result.epochs
         else:
             raise InvalidInputError(
                 f"Unknown intent training mode {mode!r}; use 'head' or 'finetune'."
             )
         report = TrainReport(
-            mode,
-            len(texts),
-            len(classes),
-            done if mode == "finetune" else (epochs or 60),
-            time.perf_counter() - start,
-            loss,
+            mode, len(texts), len(classes), done, time.perf_counter() - start, loss
         )
         progress(1.0, f"Trained in {report.seconds:.0f} s")
         return model, report
 
-    @classmethod
-    def _train_head(cls, texts, y, classes, embed, epochs, progress) -> tuple[IntentModel, float]:
+    @staticmethod
+    def _embed_all(
+        texts: list[str], embed: Callable[[list[str]], np.ndarray], progress: ProgressFn
+    ) -> np.ndarray:
         chunks = []
         step = 256
         for i in range(0, len(texts), step):
@@ -273,91 +265,7 @@ class IntentModel:
                 0.8 * min(1.0, (i + step) / len(texts)),
                 f"Embedding {min(i + step, len(texts))}/{len(texts)}",
             )
-        x = torch.from_numpy(np.concatenate(chunks).astype(np.float32))
-        head = torch.nn.Linear(x.shape[1], len(classes))
-        # Full-batch L-BFGS on a convex problem (multinomial logistic regression with
-        # a little L2): deterministic and converges in a few dozen steps.
-        opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=epochs, history_size=20)
-        scale = 20.0  # unit vectors have tiny logits; a fixed temperature speeds convergence
-
-        def closure():
-            opt.zero_grad()
-            loss = (
-                torch.nn.functional.cross_entropy(head(x * scale), y)
-                + 1e-4 * head.weight.pow(2).sum()
-            )
-            loss.backward()
-            return loss
-
-        loss = float(opt.step(closure).detach())
-        progress(0.95, "Head trained")
-        with torch.no_grad():  # fold the temperature into the weights
-            head.weight.mul_(scale)
-        return cls("head", classes, head=head), loss
-
-    @classmethod
-    def _train_finetune(
-        cls, texts, y, classes, epochs, batch_size, progress, max_seconds=None
-    ) -> tuple[IntentModel, float, float]:
-        folder = _minilm_folder()
-        tok = _tokenizer(folder)
-        net = _FineTunedEncoder(len(classes), folder)
-        net.encoder.load_state_dict(load_file(str(folder / "model.safetensors")), strict=False)
-        # The 30k x 384 word-embedding table is 12M of the 22M parameters; its dense
-        # gradient and Adam state dominate a CPU step while adding little for intents.
-        net.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
-        net.train()
-        encoder_params = [p for p in net.encoder.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(
-            [
-                {"params": encoder_params, "lr": 1e-4},
-                {"params": list(net.head.parameters()), "lr": 2e-3},
-            ],
-            weight_decay=0.01,
-        )
-        steps_per_epoch = math.ceil(len(texts) / batch_size)
-        total = steps_per_epoch * epochs
-        warmup = max(1, total // 20)
-        base_lrs = [group["lr"] for group in opt.param_groups]
-        started = time.perf_counter()
-        step = 0
-        loss_value = math.nan
-        out_of_time = False
-        for epoch in range(epochs):
-            if out_of_time:
-                break
-            batches = _length_bucketed_batches(texts, batch_size)
-            running = 0.0
-            for b, idx in enumerate(batches):
-                # Linear warm-up, then linear decay over steps or time, whichever is further.
-                spent = step / total
-                if max_seconds:
-                    spent = max(spent, (time.perf_counter() - started) / max_seconds)
-                if spent >= 1.0:
-                    out_of_time = True
-                    break
-                factor = min((step + 1) / warmup, 1.0 - spent)
-                for group, lr in zip(opt.param_groups, base_lrs, strict=True):
-                    group["lr"] = lr * factor
-                ids, mask = _encode_batch(tok, [texts[i] for i in idx])
-                logits = net(ids, mask)
-                loss = torch.nn.functional.cross_entropy(logits, y[idx], label_smoothing=0.1)
-                opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                opt.step()
-                step += 1
-                value = float(loss.detach())
-                running = 0.9 * running + 0.1 * value if b else value
-                if step % 10 == 0 or step == total:
-                    progress(
-                        min(0.99, max(step / total, spent)),
-                        f"Epoch {epoch + 1}/{epochs}, step {b + 1}/{steps_per_epoch}, loss {running:.3f}",
-                    )
-            loss_value = running
-        net.eval()
-        model = cls("finetune", classes, network=net, tokenizer=tok)
-        return model, loss_value, round(step / steps_per_epoch, 2)
+        return np.concatenate(chunks).astype(np.float32)
 
     # ------------------------------------------------------------------ predict
     def probabilities(
@@ -367,22 +275,19 @@ class IntentModel:
         embed: Callable[[list[str]], np.ndarray] | None = None,
     ) -> np.ndarray:
         """Class probabilities, one row per text (columns follow ``labels``)."""
-        with self._lock, torch.inference_mode():
-            if self.mode == "head":
-                if embeddings is None:
-                    if embed is None:
-                        raise ModelUnavailableError("The intent head needs sentence embeddings.")
-                    embeddings = embed(texts)
-                assert self.head is not None
-                logits = self.head(torch.from_numpy(np.asarray(embeddings, dtype=np.float32)))
-            else:
-                assert self.network is not None
-                outs = []
-                for i in range(0, len(texts), 64):
-                    ids, mask = _encode_batch(self.tokenizer, texts[i : i + 64])
-                    outs.append(self.network(ids, mask))
-                logits = torch.cat(outs)
-            return torch.softmax(logits, dim=-1).numpy()
+        if self.mode == "head":
+            if embeddings is None:
+                if embed is None:
+                    raise ModelUnavailableError("The intent head needs sentence embeddings.")
+                embeddings = embed(texts)
+        else:
+            encoder = self._encoder()
+            embeddings = np.concatenate(
+                [np.stack(encoder.call(texts[i : i + EMBED_CHUNK]))
+                 for i in range(0, len(texts), EMBED_CHUNK)]
+            ) if texts else np.zeros((0, self.head.weight.shape[1]), np.float32)  # fmt: skip
+        x = np.asarray(embeddings, dtype=np.float32)
+        return _softmax(x @ self.head.weight.T + self.head.bias).astype(np.float32)
 
     def predict(self, texts: list[str], **kwargs: Any) -> list[tuple[str, float]]:
         probs = self.probabilities(texts, **kwargs)
@@ -391,44 +296,77 @@ class IntentModel:
 
     # ------------------------------------------------------------------ persistence
     def save(self, folder: Path) -> None:
-        """Write weights (safetensors) and the manifest; the manifest is replaced last."""
+        """Write the head (safetensors), the encoder folder and the manifest (replaced last).
+
+        Encoder folders of earlier fine-tuned models in ``folder`` are then removed,
+        and the core stops serving them.
+        """
+        folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        encoder = None
+        if self.mode == "finetune":
+            assert self.encoder_dir is not None
+            encoder = self.encoder_dir.name
+            if self.encoder_dir.resolve().parent != folder.resolve():
+                target = folder / encoder
+                if not target.exists():
+                    partial = folder / f".{encoder}.partial"
+                    shutil.rmtree(partial, ignore_errors=True)
+                    shutil.copytree(self.encoder_dir, partial)
+                    partial.rename(target)
+                self._move_encoder(target)
         weights = folder / f"intent_{self.mode}.safetensors"
         tmp = weights.with_suffix(".tmp")
-        if self.mode == "head":
-            assert self.head is not None
-            tensors = {
-                f"head.{k}": v.detach().contiguous() for k, v in self.head.state_dict().items()
-            }
-        else:
-            assert self.network is not None
-            tensors = {k: v.detach().contiguous() for k, v in self.network.state_dict().items()}
-        save_file(tensors, str(tmp))
+        save_file(
+            {"head.weight": np.ascontiguousarray(self.head.weight, dtype=np.float32),
+             "head.bias": np.ascontiguousarray(self.head.bias, dtype=np.float32)},
+            str(tmp),
+        )  # fmt: skip
         tmp.replace(weights)
-        manifest = {
+        manifest: dict[str, Any] = {
             "mode": self.mode,
             "labels": self.labels,
             "weights": weights.name,
             "trained_at": self.trained_at,
         }
+        if encoder is not None:
+            manifest["encoder"] = encoder
         tmp_manifest = folder / (MANIFEST + ".tmp")
         tmp_manifest.write_text(json.dumps(manifest, indent=1))
         tmp_manifest.replace(folder / MANIFEST)
+        self._remove_old_encoders(folder, keep=encoder)
+
+    def _move_encoder(self, target: Path) -> None:
+        """Serve the saved copy from now on; drop the training scratch copy, if ours."""
+        old_source = self.encoder_source
+        self.encoder_dir = target
+        if self._scratch is not None:
+            (self.manager or get_manager()).remove_model(old_source)
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _remove_old_encoders(self, folder: Path, keep: str | None) -> None:
+        manager = self.manager or get_manager()
+        for old in folder.glob(f"{ENCODER_PREFIX}*"):
+            if old.is_dir() and old.name != keep:
+                manager.remove_model(f"local:{old.resolve()}")
+                shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, folder: Path) -> IntentModel | None:
+    def load(cls, folder: Path, manager: ModelManager | None = None) -> IntentModel | None:
         """The saved model in ``folder``, or None if none was saved."""
         path = folder / MANIFEST
         if not path.is_file():
             return None
         try:
             manifest = json.loads(path.read_text())
+            mode = str(manifest["mode"])
             weights = str(manifest["weights"])
             labels = [str(x) for x in manifest["labels"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ModelUnavailableError(f"The intent model manifest {path} is unreadable ({exc}).") from exc
-        # The manifest names a safetensors file beside it, nothing else: no other
-        # folder ("../"), no pickle.
+        # The manifest names a safetensors file and an encoder folder beside it, nothing
+        # else: no other folder ("../"), no pickle.
         if Path(weights).name != weights or not weights.endswith(".safetensors"):
             raise ModelUnavailableError(
                 f"The intent model manifest {path} names {weights!r}; only a .safetensors "
@@ -436,24 +374,35 @@ class IntentModel:
             )
         try:
             tensors = load_file(str(folder / weights))
-        except (OSError, SafetensorError) as exc:
+            head = LinearHead(tensors["head.weight"], tensors["head.bias"])
+        except (OSError, SafetensorError, KeyError) as exc:
             raise ModelUnavailableError(
                 f"The intent model weights {folder / weights} are not a readable safetensors "
-                f"file ({exc}); retrain the intents."
+                f"file with a head ({exc}); retrain the intents."
             ) from exc
-        if manifest["mode"] == "head":
-            weight = tensors["head.weight"]
-            head = torch.nn.Linear(weight.shape[1], weight.shape[0])
-            head.load_state_dict({"weight": weight, "bias": tensors["head.bias"]})
-            return cls("head", labels, head=head, trained_at=manifest.get("trained_at"))
-        minilm = _minilm_folder()
-        net = _FineTunedEncoder(len(labels), minilm)
-        net.load_state_dict(tensors)
-        net.eval()
+        if head.weight.ndim != 2 or head.weight.shape[0] != len(labels):
+            raise ModelUnavailableError(
+                f"The intent model in {folder} has {head.weight.shape[0]} outputs for "
+                f"{len(labels)} intents; retrain the intents."
+            )
+        trained_at = manifest.get("trained_at")
+        if mode == "head":
+            return cls("head", labels, head, manager=manager, trained_at=trained_at)
+        if mode != "finetune":
+            raise ModelUnavailableError(f"The intent model manifest {path} has mode {mode!r}.")
+        encoder = manifest.get("encoder")
+        if not isinstance(encoder, str) or not _ENCODER_NAME.match(encoder):
+            # Before the core served fine-tuned encoders, their weights were inside the
+            # safetensors file; those models are retrained rather than loaded by the app.
+            raise ModelUnavailableError(
+                f"The fine-tuned intent model in {folder} names no encoder folder beside it "
+                "(saved by an older version); retrain the intents."
+            )
+        if not (folder / encoder).is_dir():
+            raise ModelUnavailableError(
+                f"The fine-tuned intent model's encoder folder {folder / encoder} is missing; "
+                "retrain the intents."
+            )
         return cls(
-            "finetune",
-            labels,
-            network=net,
-            tokenizer=_tokenizer(minilm),
-            trained_at=manifest.get("trained_at"),
+            "finetune", labels, head, folder / encoder, manager=manager, trained_at=trained_at
         )

@@ -5,8 +5,8 @@
     print(t.text, t.language, Transcriber.to_srt(t))
 """
 
-from shared_models.speech_recognition import Segment
+from shared_models.types.speech import DEFAULT_MODEL, FAST_MODEL, LANGUAGES, Segment
 
 from .api import Transcriber, Transcript
 
-__all__ = ["Segment", "Transcriber", "Transcript"]
+__all__ = ["DEFAULT_MODEL", "FAST_MODEL", "LANGUAGES", "Segment", "Transcriber", "Transcript"]

@@ -25,11 +25,11 @@ from typing import Literal
 
 import numpy as np
 
+from core import ModelManager, get_manager
 from core.errors import InvalidInputError
-from core.manager import ModelManager, get_manager
-from shared_models.speech_recognition import (
-    DEFAULT,
-    FAST,
+from shared_models.types.speech import (
+    DEFAULT_MODEL,
+    FAST_MODEL,
     SAMPLE_RATE,
     Segment,
     TranscriptionRequest,
@@ -45,8 +45,8 @@ Progress = Callable[[float, str], None]
 Task = Literal["transcribe", "translate"]
 
 MODELS = {
-    DEFAULT: "Whisper base: multilingual, translation",
-    FAST: "Whisper tiny.en: fast, English only",
+    DEFAULT_MODEL: "Whisper base: multilingual, translation",
+    FAST_MODEL: "Whisper tiny.en: fast, English only",
 }
 # Windows sent per model call. Several per call let the micro-batcher run them as
 # one batch (up to the model's max_batch_size); one call per group gives the page
@@ -76,7 +76,7 @@ class Transcript:
     duration: float = 0.0
     name: str = "audio"
     task: Task = "transcribe"
-    model: str = DEFAULT
+    model: str = DEFAULT_MODEL
     windows: int = 1
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator, Sequence
 
-from shared_models.speech_recognition import Segment
+from shared_models.types.speech import Segment
 
 LINE_CHARS = 42  # common broadcast guideline for one subtitle line
 CUE_LINES = 2

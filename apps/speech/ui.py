@@ -11,8 +11,10 @@ import pandas as pd
 from apps.ui_kit import page_errors, progress_callback, transcriber
 from core.errors import InvalidInputError
 from core.settings import get_settings
-from shared_models.speech_recognition import DEFAULT, FAST
 
+from . import DEFAULT_MODEL as DEFAULT
+from . import FAST_MODEL as FAST
+from . import LANGUAGES
 from .api import Transcriber, Transcript, save_exports
 from .audio import Audio, describe_limit
 from .examples import example_files
@@ -31,8 +33,6 @@ def _transcriber(model: str) -> Transcriber:
 
 def language_choices() -> list[tuple[str, str]]:
     """(label, code) pairs for the language menu, detection first."""
-    from transformers.models.whisper.tokenization_whisper import LANGUAGES
-
     return [("Detect automatically", AUTO)] + sorted(
         ((f"{name.title()} ({code})", code) for code, name in LANGUAGES.items()),
         key=lambda pair: pair[0],

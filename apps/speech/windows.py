@@ -22,8 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared_models.speech_recognition import MAX_SECONDS, SAMPLE_RATE, Segment
-from shared_models.text_metrics import normalize_text
+from shared_models.types.speech import MAX_SECONDS, SAMPLE_RATE, Segment
+
+from .metrics import normalize_text
 
 WINDOW_SECONDS = MAX_SECONDS  # the role's limit: Whisper sees 30 s at a time
 MIN_CUT_SECONDS = 15.0  # a cut is searched for between here and the window's end

@@ -17,11 +17,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from apps.speech.metrics import normalize_text
+from apps.speech.metrics import word_error_rate as app_word_error_rate
 from core.errors import InvalidInputError, OfflineModelError
 from core.manager import ModelManager
 from core.settings import ModelChoices, Settings
 from shared_models.speech_recognition import (  # importing registers the speech models
     FAST,
+    LANGUAGES,
     MAX_SAMPLES,
     SAMPLE_RATE,
     Segment,
@@ -29,7 +32,6 @@ from shared_models.speech_recognition import (  # importing registers the speech
     TranscriptionResult,
     to_mono_16k,
 )
-from shared_models.text_metrics import normalize_text, word_error_rate
 from tests.support.debian import require_debian_package
 
 INVOICE = "Please send the invoice to our office before Friday."
@@ -37,6 +39,11 @@ SHIPPED = "We shipped the new version of the app to all customers today."
 KEYS = "The quick brown fox jumps over the lazy dog."
 
 slow = pytest.mark.slow  # loads a real model
+
+
+def word_error_rate(references: list[str], hypotheses: list[str]) -> float:
+    """WER after ``normalize_text`` only (no English number/spelling rules): the strict score."""
+    return app_word_error_rate(references, hypotheses, english_rules=False)
 
 
 # ------------------------------------------------------------------ fixtures
@@ -103,6 +110,12 @@ def test_to_mono_16k_scales_integer_pcm() -> None:
 def test_to_mono_16k_rejects_unusable_audio(samples: np.ndarray, rate: int) -> None:
     with pytest.raises(InvalidInputError):
         to_mono_16k(samples, rate)
+
+
+def test_the_torch_free_language_table_is_whispers() -> None:
+    from transformers.models.whisper.tokenization_whisper import LANGUAGES as WHISPER_LANGUAGES
+
+    assert LANGUAGES == WHISPER_LANGUAGES
 
 
 def test_normalizer_and_word_error_rate() -> None:

@@ -68,3 +68,71 @@ def test_hub_model_offline_names_the_bundled_default(settings, manager):
     )
     with pytest.raises(OfflineModelError, match="bundled default 'minilm-l6'"):
         text_embedding.load_external(ctx)
+
+
+# ------------------------------------------------------------------ training role
+FINETUNE_TEXTS = [
+    ("When will my new card arrive?", 0),
+    ("My card still has not come in the post.", 0),
+    ("How long does card delivery take?", 0),
+    ("Is my card on its way yet?", 0),
+    ("What is today's exchange rate for euros?", 1),
+    ("How much is a dollar in pounds right now?", 1),
+    ("Which rate do you use to convert currency?", 1),
+    ("Tell me the current euro to yen rate.", 1),
+]
+
+
+@pytest.mark.slow
+def test_a_fine_tuned_encoder_is_served_by_the_embedding_role(manager, embed, tmp_path):
+    """The trainer writes a folder the embedding role's ``local:`` loader reads; with the
+    returned head, the served embeddings classify what it was trained on."""
+    from shared_models.types.embedding_training import (
+        TRAINER_MODEL,
+        EncoderFineTuneRequest,
+        EncoderFineTuneResult,
+    )
+
+    texts, labels = [t for t, _ in FINETUNE_TEXTS], [y for _, y in FINETUNE_TEXTS]
+    folder = tmp_path / "encoder-test"
+    (result,) = manager.handle(TRAINER_MODEL).call(
+        [EncoderFineTuneRequest(texts, labels, 2, str(folder), epochs=3, batch_size=4)]
+    )
+    assert isinstance(result, EncoderFineTuneResult) and result.epochs == 3
+    assert (folder / "model.safetensors").is_file() and not list(folder.glob("*.bin"))
+    assert result.head.weight.shape == (2, 384) and result.head.bias.shape == (2,)
+
+    served = manager.handle(f"local:{result.folder}", role="embedding")
+    tuned = np.stack(served.call(texts))
+    base = np.stack(embed.call(texts))
+    np.testing.assert_allclose(np.linalg.norm(tuned, axis=1), 1.0, atol=1e-3)
+    assert np.abs(tuned - base).max() > 1e-3  # the served weights are the trained ones
+    predicted = (tuned @ result.head.weight.T + result.head.bias).argmax(axis=1)
+    assert predicted.tolist() == labels
+    manager.remove_model(served.name)
+
+
+def test_the_trainer_refuses_bad_requests(manager, tmp_path):
+    from shared_models.types.embedding_training import (
+        TRAINER_MODEL,
+        EncoderFineTuneRequest,
+        HeadTrainingRequest,
+        LinearHead,
+    )
+
+    trainer = manager.handle(TRAINER_MODEL)
+    x = np.eye(4, 8, dtype=np.float32)
+    (head,) = trainer.call([HeadTrainingRequest(x, np.array([0, 1, 0, 1]), 2)])
+    assert isinstance(head, LinearHead) and head.weight.shape == (2, 8)
+    assert ((x @ head.weight.T + head.bias).argmax(axis=1) == [0, 1, 0, 1]).all()
+    tmp_path.joinpath("taken").mkdir()
+    bad = [
+        HeadTrainingRequest(x, np.array([0, 1, 0, 2]), 2),  # label out of range
+        HeadTrainingRequest(x[:, :0], np.array([0, 1, 0, 1]), 2),  # no features
+        EncoderFineTuneRequest(["a", "b"], [0, 1], 2, str(tmp_path / "taken")),  # folder exists
+        EncoderFineTuneRequest(["a", " "], [0, 1], 2, str(tmp_path / "new")),  # empty text
+        "not a request",
+    ]
+    outputs = trainer.call(bad, return_exceptions=True)
+    assert all(isinstance(o, InvalidInputError) for o in outputs), outputs
+    assert not (tmp_path / "new").exists()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ import pytest
 from apps.customer_service import CustomerServiceBot
 from apps.customer_service.datasets import BANKING77_SLICE
 from apps.customer_service.intents import IntentModel
+from core.errors import ModelUnavailableError
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +45,69 @@ def test_head_trains_evaluates_and_survives_restart(manager, tmp_path, slice_):
     assert again.evaluate_intents(test)["accuracy"] == result["accuracy"]
 
 
-def test_finetune_one_epoch_saves_and_reloads(tmp_path, slice_):
+def test_finetune_one_epoch_saves_and_reloads(manager, tmp_path, slice_):
+    """Fine-tuning runs in the core's trainer; the encoder it writes is served by the core."""
     train, test = slice_
     two = [(t, c) for t, c in train if c in ("card_arrival", "exchange_rate")]
     model, report = IntentModel.train(
-        [t for t, _ in two], [c for _, c in two], mode="finetune", epochs=1
+        [t for t, _ in two], [c for _, c in two], mode="finetune", epochs=1, manager=manager
     )
     assert report.mode == "finetune" and report.n_examples == 16
     texts = [t for t, c in test if c in ("card_arrival", "exchange_rate")]
     before = model.probabilities(texts)
+    assert before.shape == (len(texts), 2)
+    assert model.encoder_source in manager.loaded_models()  # served, not loaded by the app
+    stale = tmp_path / "encoder-from-an-earlier-training"
+    stale.mkdir()
+    scratch = model.encoder_dir.parent  # trained into a temporary folder ...
     model.save(tmp_path)
-    assert not list(tmp_path.glob("*.pkl")) and (tmp_path / "intent_finetune.safetensors").is_file()
-    loaded = IntentModel.load(tmp_path)
+    assert not scratch.exists() and model.encoder_dir.parent == tmp_path  # ... now moved
+    assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.bin"))
+    assert (tmp_path / "intent_finetune.safetensors").is_file()
+    assert (tmp_path / model.encoder_dir.name / "model.safetensors").is_file()
+    assert not stale.exists()  # earlier encoders go once the new manifest is written
+    loaded = IntentModel.load(tmp_path, manager=manager)
     assert loaded is not None and loaded.mode == "finetune" and loaded.labels == model.labels
     np.testing.assert_allclose(loaded.probabilities(texts), before, atol=1e-5)
+
+
+def test_a_finetuned_model_saved_by_the_old_layout_asks_for_retraining(tmp_path):
+    """Before the core served fine-tuned encoders, their weights sat in the head's file."""
+    from safetensors.numpy import save_file
+
+    save_file(
+        {"head.weight": np.zeros((2, 384), np.float32), "head.bias": np.zeros(2, np.float32)},
+        str(tmp_path / "intent_finetune.safetensors"),
+    )
+    manifest = {"mode": "finetune", "labels": ["a", "b"], "weights": "intent_finetune.safetensors"}
+    (tmp_path / "intent_model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelUnavailableError, match="retrain"):
+        IntentModel.load(tmp_path)
+    (tmp_path / "intent_model.json").write_text(json.dumps({**manifest, "encoder": "../elsewhere"}))
+    with pytest.raises(ModelUnavailableError, match="retrain"):
+        IntentModel.load(tmp_path)
+
+
+def test_intents_reach_models_only_through_core_handles():
+    """No encoder weights in the app: it imports only torch-free types and the public core."""
+    import ast
+
+    import apps.customer_service.intents as intents
+
+    tree = ast.parse(Path(intents.__file__).read_text(encoding="utf-8"))
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules.add(node.module)
+            modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    crossing = sorted(
+        m
+        for m in modules
+        if (m.startswith("shared_models.") and not m.startswith("shared_models.types."))
+        or m.split(".")[0] in ("torch", "transformers", "sentence_transformers", "tokenizers")
+        or m.startswith(("core.manager", "core.registry", "core.handles", "core.batcher"))
+    )
+    assert "shared_models.types.embedding_training" in modules  # the scan sees imports
+    assert crossing == []

@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 
 from apps.speech import Transcriber
+from apps.speech.audio import to_mono_16k
 from apps.speech.synth import espeak_available, speak
-from shared_models.speech_recognition import FAST, to_mono_16k
+from shared_models.types.speech import FAST_MODEL
 from tests.support.debian import require_debian_package
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
@@ -45,7 +46,7 @@ def say(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny(manager) -> Transcriber:
-    return Transcriber(FAST, manager=manager)
+    return Transcriber(FAST_MODEL, manager=manager)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from apps.speech.audio import load_audio
+from apps.speech.audio import load_audio, to_mono_16k
 from core.errors import InvalidInputError
 
 LIMITS = {"max_seconds": 60.0, "max_upload_mb": 5.0}
@@ -101,3 +101,50 @@ def test_oversized_upload_is_refused_before_decoding(tmp_path):
     sf.write(path, np.zeros(16_000 * 59, np.float32), 16_000, subtype="FLOAT")  # ~3.8 MB
     with pytest.raises(InvalidInputError, match="upload limit is 1 MB"):
         load_audio(path, max_seconds=60.0, max_upload_mb=1.0)
+
+
+# ------------------------------------------------------------------ resampling (numpy, no torch)
+@pytest.mark.parametrize("rate", [8_000, 11_025, 22_050, 24_000, 44_100, 48_000, 96_000])
+def test_resampling_matches_torchaudio(rate):
+    """The app's numpy resampler gives what torchaudio's default resampler gave."""
+    import torch
+    import torchaudio.functional as AF
+
+    rng = np.random.default_rng(rate)
+    stereo = (0.3 * rng.standard_normal((rate * 3 + 7, 2))).astype(np.float32)
+    ours = to_mono_16k(stereo, rate)
+    theirs = AF.resample(torch.from_numpy(stereo.mean(axis=1)), rate, 16_000).numpy()
+    assert ours.dtype == np.float32 and ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_to_mono_16k_scales_pcm_and_accepts_either_channel_layout():
+    np.testing.assert_allclose(
+        to_mono_16k(np.array([0, 16384, -32768], dtype=np.int16), 16_000), [0.0, 0.5, -1.0]
+    )
+    np.testing.assert_allclose(  # unsigned 8-bit PCM is centred on 128
+        to_mono_16k(np.array([128, 192, 0], dtype=np.uint8), 16_000), [0.0, 0.5, -1.0]
+    )
+    tone = _tone(48_000, 1.0)
+    frames_first = np.stack([tone, 0.5 * tone], axis=1)
+    mono = to_mono_16k(frames_first, 48_000)
+    assert mono.shape == (16_000,)
+    np.testing.assert_allclose(to_mono_16k(frames_first.T.copy(), 48_000), mono, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("samples", "rate"),
+    [
+        (np.array([0.1, np.nan], np.float32), 16_000),
+        (np.array([0.1, np.inf], np.float32), 44_100),
+        (np.zeros(0, np.float32), 16_000),
+        (np.zeros((2, 2, 2), np.float32), 16_000),
+        (np.zeros(10, np.float32), 0),
+        (np.zeros(10, np.float32), True),
+        (np.array(["a", "b"]), 16_000),
+        ([0.1, 0.2], 16_000),
+    ],
+)
+def test_to_mono_16k_refuses_unusable_audio(samples, rate):
+    with pytest.raises(InvalidInputError):
+        to_mono_16k(samples, rate)
