@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.routing import Mount
 
-from core.manager import ModelManager, get_manager
+from core import ModelManager, get_manager, set_manager
 from core.settings import Settings, get_settings
 
 from .auth import AuthGate, gradio_session_user
@@ -164,7 +164,6 @@ def main(argv: list[str] | None = None) -> None:
         for spec in manager.registry.specs():
             print(f"{spec.role:15} {spec.name:22} {spec.source}")
         return
-    from core.manager import set_manager
 
     set_manager(manager)
     if settings.warmup:
