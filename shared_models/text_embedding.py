@@ -23,9 +23,8 @@ from core.registry import (
 )
 
 from .external import load_pretrained
-
-ROLE = "embedding"
-DEFAULT = "minilm-l6"
+from .types.embedding import DEFAULT_MODEL as DEFAULT
+from .types.embedding import ROLE
 
 MINILM_FILES = (
     WeightFile(

@@ -22,7 +22,6 @@ import numpy as np
 
 from core import get_manager
 from core.errors import InvalidInputError, ModelUnavailableError, SpringboardError
-from core.settings import get_settings
 from core.storage import Database
 
 from .conversations import NO_ANSWER, ConversationStore
@@ -129,7 +128,7 @@ class CustomerServiceBot:
         self.threshold = float(threshold)
         self.company = company
         self.manager = manager or get_manager()
-        settings = get_settings() if manager is None else self.manager.settings
+        settings = self.manager.settings  # an app reads settings through its manager
         self.data_dir = Path(data_dir) if data_dir else settings.data_dir / "customer_service"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = db or Database(self.data_dir / "customer_service.db")

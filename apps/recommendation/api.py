@@ -25,9 +25,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from core.device import resolve_policy
+from core import ModelManager, get_manager
 from core.errors import InvalidInputError
-from core.settings import get_settings
 
 from .data import IdMap, interaction_matrix, item_text, load_interactions, load_items
 from .evaluation import ranking_metrics, unique_pairs
@@ -64,13 +63,13 @@ class Recommender:
         **params: model hyper-parameters (e.g. ``l2=300`` for EASE, ``epochs=40``).
     """
 
-    def __init__(self, model: str = "ease", *, manager: Any = None, device: str | None = None, **params: Any) -> None:
+    def __init__(self, model: str = "ease", *, manager: ModelManager | None = None, device: str | None = None, **params: Any) -> None:
         self.model_name = str(model).strip().lower()
         if self.model_name not in MODELS:
             raise InvalidInputError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
         self.params = params
         self._manager = manager
-        self.device = torch.device(device) if device else resolve_policy(get_settings()).device
+        self.device = torch.device(device) if device else self.manager.policy.device
         self.model: RecModel | None = None
         self.losses: list[float] = []
         self.train_seconds = 0.0
@@ -128,16 +127,19 @@ class Recommender:
             self.titles = {r.item_id: r.title for r in meta.itertuples(index=False) if r.title}
             self.texts = {k: v for k, v in item_text(meta).items() if v}
 
-    def _embedder(self):
+    @property
+    def manager(self) -> ModelManager:
+        """The model manager this recommender embeds text with and reads settings from."""
         if self._manager is None:
-            from core import get_manager
-
             self._manager = get_manager()
-        return self._manager.handle("embedding")
+        return self._manager
+
+    def _embedder(self):
+        return self.manager.handle("embedding")
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         handle = self._embedder()
-        step = get_settings().limits.max_batch_items
+        step = self.manager.settings.limits.max_batch_items
         out = []
         for start in range(0, len(texts), step):
             out.extend(handle.call(texts[start : start + step]))
@@ -327,7 +329,7 @@ class Recommender:
         if text is not None:
             if not isinstance(model, Hybrid):
                 raise InvalidInputError("Text descriptions need the hybrid model (it reads item text).")
-            limit = get_settings().limits.max_text_chars
+            limit = self.manager.settings.limits.max_text_chars
             if len(text) > limit:
                 raise InvalidInputError(f"The description is {len(text)} characters; the limit is {limit}.")
             text_vector = self._embed_texts([text])[0]
@@ -393,7 +395,7 @@ class Recommender:
         return folder
 
     @classmethod
-    def load(cls, path: str | Path, *, manager: Any = None, device: str | None = None) -> Recommender:
+    def load(cls, path: str | Path, *, manager: ModelManager | None = None, device: str | None = None) -> Recommender:
         """Read a folder written by ``save`` (no pickle anywhere)."""
         folder = Path(path)
         try:
