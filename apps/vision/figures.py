@@ -12,8 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 
-from shared_models.image_classification import Prediction  # noqa: E402
-from shared_models.object_detection import Detection  # noqa: E402
+from shared_models.types.vision import Detection, Prediction  # noqa: E402
 
 PALETTE = (
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4",
