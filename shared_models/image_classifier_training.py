@@ -64,7 +64,7 @@ ROLE = TRAINING_ROLE
 MAX_EPOCHS = 200
 
 
-class ClassifierTrainer(ModelRunner):
+class ClassifierTrainingRunner(ModelRunner):
     """Trains one ``TrainClassifierRequest`` per call; holds no weights between calls."""
 
     def __init__(self, ctx: LoadContext) -> None:
@@ -79,7 +79,11 @@ class ClassifierTrainer(ModelRunner):
     def train(
         self, request: TrainClassifierRequest, progress: Progress = no_progress
     ) -> TrainClassifierResult:
-        """Train, save into ``request.folder``, and predict the test inputs with the saved model."""
+        """Train, save into ``request.folder``, and predict the test inputs with the saved model.
+
+        ``progress(fraction, message)`` follows the training loops. A call through the
+        handle runs without it: the handle answers once, with the result.
+        """
         folder = Path(request.folder)
         n_classes = len(request.class_names)
         if request.method == "cnn":
@@ -185,9 +189,9 @@ def _span(progress: Progress, low: float, high: float) -> Progress:
     return lambda f, msg: progress(low + (high - low) * min(max(f, 0.0), 1.0), msg)
 
 
-def load_trainer(ctx: LoadContext) -> ClassifierTrainer:
+def load_trainer(ctx: LoadContext) -> ClassifierTrainingRunner:
     """The trainer itself holds nothing; each request reads the weights it needs."""
-    return ClassifierTrainer(ctx)
+    return ClassifierTrainingRunner(ctx)
 
 
 register(
