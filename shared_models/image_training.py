@@ -232,9 +232,15 @@ def train_small_cnn(
     batch_size = min(batch_size, _batch_size(len(yt)) * 2) if len(yt) < 16 * batch_size else batch_size
     steps = math.ceil(len(yt) / batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=max_lr, total_steps=epochs * steps, pct_start=0.25
-    )
+    total = epochs * steps
+    if total >= 3:
+        # OneCycleLR divides by its warm-up length (pct_start * total - 1 steps): on a
+        # short run (1 epoch of a few hundred images) 25% of it is one step or none.
+        sched: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=max_lr, total_steps=total, pct_start=max(0.25, 2.0 / total)
+        )
+    else:  # one or two steps: no schedule to speak of
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _step: 1.0)
     weights = class_weights(y_train, n_classes)
     curve = TrainingCurve()
     started = time.perf_counter()

@@ -106,3 +106,16 @@ def test_trainer_refuses_bad_requests_one_by_one(manager, tmp_path):
     for error, message in zip(out, messages, strict=True):
         assert isinstance(error, InvalidInputError) and message in str(error), (message, error)
     assert not list(tmp_path.iterdir())  # nothing was written
+
+
+@needs_fashion_mnist
+@pytest.mark.parametrize("n_train", [10, 20, 200])
+def test_short_cnn_runs_train(manager, tmp_path, n_train):
+    """One epoch of a few batches (2, 3 and 4 optimiser steps) trains: the schedule fits."""
+    train, test = load_fashion_mnist("train", n_train), load_fashion_mnist("test", 20)
+    request = TrainClassifierRequest(
+        "cnn", list(FASHION_MNIST_CLASSES), train.images, train.labels, test.images, test.labels,
+        str(tmp_path / "short"), epochs=1,
+    )  # fmt: skip
+    [result] = manager.handle(TRAINER).call([request])
+    assert result.curve.epoch == [1] and np.isfinite(result.curve.train_loss[0])
