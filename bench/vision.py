@@ -35,7 +35,7 @@ def bench_fmnist(epochs: int, seed: int) -> dict:
     """Train the small CNN on all 60,000 training images; accuracy on the 10,000 test images."""
     from apps.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
     from apps.vision.evaluation import held_out_metrics
-    from apps.vision.training import _to_input, predict_cnn, train_small_cnn
+    from shared_models.image_training import cnn_input, predict_cnn, train_small_cnn
 
     train, test = load_fashion_mnist("train"), load_fashion_mnist("test")
     started = time.perf_counter()
@@ -47,7 +47,7 @@ def bench_fmnist(epochs: int, seed: int) -> dict:
         train.images, train.labels, test.images, test.labels, 10, epochs, report, seed=seed
     )
     seconds = time.perf_counter() - started
-    pred = predict_cnn(model, _to_input(test.images))
+    pred = predict_cnn(model, cnn_input(test.images))
     metrics = held_out_metrics(test.labels, pred, list(FASHION_MNIST_CLASSES))
     save_dir = PROJECT_ROOT / "data" / "bench" / "fmnist-cnn"
     save_dir.mkdir(parents=True, exist_ok=True)
@@ -91,8 +91,7 @@ def _time(fn, repeats: int) -> float:
 def bench_throughput(n_images: int, repeats: int = 3) -> dict:
     """Images/s through the shared core: one call with all images vs one call per image."""
     from core import get_manager
-    from shared_models.image_classification import ClassifyRequest
-    from shared_models.object_detection import DetectRequest
+    from shared_models.types.vision import ClassifyRequest, DetectRequest
 
     manager = get_manager()
     photos = _photos()

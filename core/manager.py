@@ -10,6 +10,8 @@ evicted.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import gc
 import logging
 import threading
@@ -17,6 +19,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 import torch
@@ -25,7 +28,14 @@ from .device import DevicePolicy, resolve_policy
 from .errors import MemoryBudgetError, ModelUnavailableError, SpringboardError
 from .handles import LocalHandle, ModelHandle
 from .metrics import MetricsRegistry
-from .registry import LoadContext, ModelRegistry, ModelRunner, ModelSpec, load_model_modules
+from .registry import (
+    LoadContext,
+    Loader,
+    ModelRegistry,
+    ModelRunner,
+    ModelSpec,
+    load_model_modules,
+)
 from .settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -123,6 +133,35 @@ class ModelManager:
         if handle is not None:
             handle.close()
         return self.handle(spec.name)
+
+    def add_local_model(
+        self,
+        name: str,
+        role: str,
+        folder: str | Path,
+        *,
+        description: str = "",
+        approx_mb: int = 25,
+    ) -> ModelHandle:
+        """Serve a model saved in ``folder`` under ``name``, read by ``role``'s ``local:`` loader.
+
+        This is ``add_model`` for artefacts in a role's local-folder format (for
+        classification: ``config.json`` + ``model.safetensors``, as the
+        ``classifier-training`` role writes them). Loading is lazy: a bad folder
+        fails on the first call, with ``ModelUnavailableError``.
+        """
+        source = f"local:{Path(folder)}"
+        external = self.registry.external(role, source)
+        spec = dataclasses.replace(
+            external,
+            name=name,
+            # The manager hands external loaders their source only when the spec is
+            # named after it; this one has its own name, so the loader gets it here.
+            load=functools.partial(_load_from, source, external.load),
+            approx_mb=approx_mb,
+            description=description or f"{role} model from {folder}",
+        )
+        return self.add_model(spec)
 
     def remove_model(self, name: str) -> bool:
         """Stop serving a user-added model (its files are the caller's). Returns whether it was known."""
@@ -333,6 +372,11 @@ class ModelManager:
                 if slot.runner is not None and not slot.in_use:
                     self._evict(slot, "shutdown")
         self._release_memory()
+
+
+def _load_from(source: str, loader: Loader, ctx: LoadContext) -> ModelRunner:
+    """Run an external loader on ``source`` (for models named other than their source)."""
+    return loader(dataclasses.replace(ctx, source=source))
 
 
 _default: ModelManager | None = None

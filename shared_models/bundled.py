@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401  (each module registers its models)
     image_classification,
+    image_classifier_training,
     object_detection,
     speech_recognition,
     text_embedding,

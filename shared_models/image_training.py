@@ -1,7 +1,8 @@
 """Training loops: a linear head on frozen backbone features, fine-tuning, and the small CNN.
 
 Every loop reports progress through ``progress(fraction, message)`` and returns
-a ``TrainingCurve`` (loss and accuracy per epoch) for the page to plot.
+a ``TrainingCurve`` (loss and accuracy per epoch). The ``classifier-training``
+role (``image_classifier_training.py``) runs them behind a core handle.
 """
 
 from __future__ import annotations
@@ -9,39 +10,21 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .cnn import SmallCNN
+from .small_cnn import SmallCNN
+from .types.vision import TrainingCurve
 
 Progress = Callable[[float, str], None]
 
 
 def no_progress(_fraction: float, _message: str) -> None:
     """The default progress callback: say nothing."""
-
-
-@dataclass
-class TrainingCurve:
-    """Per-epoch training loss and accuracy, and accuracy on the held-out split."""
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    train_accuracy: list[float] = field(default_factory=list)
-    heldout_accuracy: list[float] = field(default_factory=list)
-
-    def add(self, loss: float, train_acc: float, heldout_acc: float) -> None:
-        self.epoch.append(len(self.epoch) + 1)
-        self.train_loss.append(float(loss))
-        self.train_accuracy.append(float(train_acc))
-        self.heldout_accuracy.append(float(heldout_acc))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> torch.Tensor:
@@ -213,7 +196,7 @@ def predict_tensors(
 # ------------------------------------------------------------------ small CNN
 
 
-def _to_input(images: np.ndarray) -> torch.Tensor:
+def cnn_input(images: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W) -> float (N, 1, H, W) in [-1, 1], as the serving transform makes it."""
     return torch.from_numpy(images).float().div_(127.5).sub_(1.0).unsqueeze(1)
 
@@ -244,14 +227,20 @@ def train_small_cnn(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = SmallCNN(n_classes).to(memory_format=torch.channels_last)
-    xt, yt = _to_input(train_images), torch.tensor(y_train)
-    xv = _to_input(test_images)
+    xt, yt = cnn_input(train_images), torch.tensor(y_train)
+    xv = cnn_input(test_images)
     batch_size = min(batch_size, _batch_size(len(yt)) * 2) if len(yt) < 16 * batch_size else batch_size
     steps = math.ceil(len(yt) / batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=max_lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=max_lr, total_steps=epochs * steps, pct_start=0.25
-    )
+    total = epochs * steps
+    if total >= 3:
+        # OneCycleLR divides by its warm-up length (pct_start * total - 1 steps): on a
+        # short run (1 epoch of a few hundred images) 25% of it is one step or none.
+        sched: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=max_lr, total_steps=total, pct_start=max(0.25, 2.0 / total)
+        )
+    else:  # one or two steps: no schedule to speak of
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _step: 1.0)
     weights = class_weights(y_train, n_classes)
     curve = TrainingCurve()
     started = time.perf_counter()
