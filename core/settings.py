@@ -20,6 +20,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+# The default model of each role is named once, beside the role's request types (torch-free).
+from shared_models.types import embedding as embedding_types
+from shared_models.types import generation as generation_types
+from shared_models.types import speech as speech_types
+from shared_models.types import vision as vision_types
+
 ENV_PREFIX = "SPRINGBOARD_"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,11 +38,11 @@ class ModelChoices(BaseModel):
     ``local:<folder>``.
     """
 
-    embedding: str = "minilm-l6"
-    generation: str = "qwen2.5-coder-0.5b"
-    speech: str = "whisper-base"
-    classification: str = "efficientnet-lite0"
-    detection: str = "yolov3-tiny"
+    embedding: str = embedding_types.DEFAULT_MODEL
+    generation: str = generation_types.DEFAULT_MODEL
+    speech: str = speech_types.DEFAULT_MODEL
+    classification: str = vision_types.CLASSIFICATION_DEFAULT_MODEL
+    detection: str = vision_types.DETECTION_DEFAULT_MODEL
 
 
 class Limits(BaseModel):

@@ -20,6 +20,7 @@ forward pass to share.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from torch import nn
 from core.errors import InvalidInputError
 from core.packages import verified_path
 from core.registry import LoadContext, ModelRunner, ModelSpec, register, run_valid_rows
+from core.streaming import StreamChannel
 
 from .efficientnet_lite import load_efficientnet_lite0
 from .image_classification import (
@@ -50,6 +52,7 @@ from .image_training import (
     train_small_cnn,
 )
 from .small_cnn import CNN_ARCH
+from .types.events import ProgressEvent
 from .types.vision import (
     BACKBONE_CROP,
     CNN_SIZE,
@@ -65,24 +68,33 @@ MAX_EPOCHS = 200
 
 
 class ClassifierTrainingRunner(ModelRunner):
-    """Trains one ``TrainClassifierRequest`` per call; holds no weights between calls."""
+    """Trains one ``TrainClassifierRequest`` per call.
 
-    def __init__(self, ctx: LoadContext) -> None:
-        self.cache_dir = ctx.cache_dir
+    It keeps one pristine EfficientNet-Lite0 (about 19 MB) loaded, so the memory it
+    needs is in the core's budget like any model's; each transfer request trains a
+    copy of it.
+    """
+
+    def __init__(self, backbone: nn.Module) -> None:
+        self.backbone = backbone.eval()
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
-        return run_valid_rows(inputs, _validated, self._train_all)
+        return self.run_streams(inputs, [None] * len(inputs))
 
-    def _train_all(self, requests: list[TrainClassifierRequest]) -> list[TrainClassifierResult]:
-        return [self.train(r) for r in requests]
+    def run_streams(self, inputs: list[Any], channels: list[StreamChannel | None]) -> list[Any]:
+        """Train each request; a streamed one gets ``ProgressEvent``s as the loops advance."""
+        progress = {id(r): _emitter(c) for r, c in zip(inputs, channels, strict=True)}
+        return run_valid_rows(
+            inputs, _validated, lambda requests: [self.train(r, progress[id(r)]) for r in requests]
+        )
 
     def train(
         self, request: TrainClassifierRequest, progress: Progress = no_progress
     ) -> TrainClassifierResult:
         """Train, save into ``request.folder``, and predict the test inputs with the saved model.
 
-        ``progress(fraction, message)`` follows the training loops. A call through the
-        handle runs without it: the handle answers once, with the result.
+        ``progress(fraction, message)`` follows the training loops; through the handle,
+        ``handle.stream(request)`` receives it as ``ProgressEvent``s.
         """
         folder = Path(request.folder)
         n_classes = len(request.class_names)
@@ -108,7 +120,7 @@ class ClassifierTrainingRunner(ModelRunner):
         pred = head.logits(request.test_inputs).argmax(1).numpy()
         # The saved model is a whole EfficientNet-Lite0 with the new head, so the
         # classification role's local: loader serves it like any Lite0 folder.
-        model = load_efficientnet_lite0(verified_path(LITE0_WEIGHTS, self.cache_dir))
+        model = copy.deepcopy(self.backbone)
         model._fc = nn.Linear(head.weight.shape[1], head.weight.shape[0])
         with torch.no_grad():
             model._fc.weight.copy_(head.weight)
@@ -184,14 +196,21 @@ def _lite0_input(batch: torch.Tensor) -> torch.Tensor:
     return (batch.float() / 255.0 - mean) / std
 
 
+def _emitter(channel: StreamChannel | None) -> Progress:
+    """A progress callback that sends ``ProgressEvent``s to a stream (or says nothing)."""
+    if channel is None:
+        return no_progress
+    return lambda fraction, message: channel.emit(ProgressEvent(float(fraction), str(message)))
+
+
 def _span(progress: Progress, low: float, high: float) -> Progress:
     """A progress callback that maps [0, 1] onto [low, high] of the outer one."""
     return lambda f, msg: progress(low + (high - low) * min(max(f, 0.0), 1.0), msg)
 
 
 def load_trainer(ctx: LoadContext) -> ClassifierTrainingRunner:
-    """The trainer itself holds nothing; each request reads the weights it needs."""
-    return ClassifierTrainingRunner(ctx)
+    """The trainer, with the bundled EfficientNet-Lite0 weights it starts transfer learning from."""
+    return ClassifierTrainingRunner(load_efficientnet_lite0(verified_path(LITE0_WEIGHTS, ctx.cache_dir)))
 
 
 register(
@@ -199,10 +218,11 @@ register(
         name=TRAINER,
         role=ROLE,
         load=load_trainer,
-        approx_mb=1,  # no weights held between calls; a call's working memory is transient
+        approx_mb=20,  # the pristine EfficientNet-Lite0 it copies; a run's activations are transient
         source="code (shared_models/image_classifier_training.py), EfficientNet-Lite0 package weights",
         description="Trains image classifiers (linear head, fine-tuning, small CNN) into local: folders",
         max_batch_size=1,  # one training run per call: minutes of work, nothing to batch
         batch_wait_ms=0,
+        streams=True,  # handle.stream(request): ProgressEvent while training, then the result
     )
 )

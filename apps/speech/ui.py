@@ -10,7 +10,6 @@ import pandas as pd
 
 from apps.ui_kit import page_errors, progress_callback, transcriber
 from core.errors import InvalidInputError
-from core.settings import get_settings
 
 from . import DEFAULT_MODEL as DEFAULT
 from . import FAST_MODEL as FAST
@@ -40,7 +39,7 @@ def language_choices() -> list[tuple[str, str]]:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    configured = get_settings().models.speech
+    configured = transcriber().model  # the speech role's model in settings
     choices = [("Whisper base: multilingual, can translate", DEFAULT),
                ("Whisper tiny.en: fast, English only", FAST)]  # fmt: skip
     if configured not in (DEFAULT, FAST):
@@ -133,12 +132,12 @@ def score(transcripts, reference):
 
 
 def build_ui() -> gr.Blocks:
-    settings = get_settings()
-    limit = describe_limit(settings.limits.max_audio_seconds)
+    default = transcriber()  # the app's limits, read from settings through its manager
+    limit = describe_limit(default.max_seconds)
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
             f"## Speech to text\n{DESCRIPTION} Any wav, flac, ogg or mp3 file (any sample "
-            f"rate, mono or stereo) up to {limit} and {settings.limits.max_upload_mb} MB; "
+            f"rate, mono or stereo) up to {limit} and {default.max_upload_mb:g} MB; "
             "long recordings are cut at pauses and decoded in batches."
         )
         transcripts = gr.State([])
@@ -154,7 +153,7 @@ def build_ui() -> gr.Blocks:
                 # The configured model (SPRINGBOARD_MODELS__SPEECH) is always one of the choices.
                 model = gr.Dropdown(
                     model_choices(),
-                    value=settings.models.speech,
+                    value=default.model,
                     label="Model",
                     elem_id="speech-model",
                 )
@@ -165,7 +164,7 @@ def build_ui() -> gr.Blocks:
                     label="Task",
                 )
                 run = gr.Button("Transcribe", variant="primary", elem_id="speech-run")
-                examples = [[str(p)] for p in example_files(settings.data_dir)]
+                examples = [[str(p)] for p in example_files(default.data_dir)]
                 if examples:
                     gr.Examples(
                         examples,

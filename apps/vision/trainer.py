@@ -28,6 +28,7 @@ from PIL import Image
 from core import ModelManager
 from core.errors import InvalidInputError
 from core.images import to_rgb
+from shared_models.types.events import ProgressEvent
 from shared_models.types.vision import (
     BACKBONE_RESIZE,
     CNN_SIZE,
@@ -135,8 +136,9 @@ class ClassifierTrainer:
         classes = data.class_names
         what = "a small CNN" if method == "cnn" else "a head on the backbone's features"
         extra = f", then {fine_tune_epochs} of fine-tuning" if fine else ""
+        progress_start = 0.05 if fmnist and method == "cnn" else READ_SHARE
         progress(
-            0.05 if fmnist and method == "cnn" else READ_SHARE,
+            progress_start,
             f"training {what} on {len(data.y_train):,} images: {epochs} epochs{extra}",
         )
         with self.models.staging() as folder:
@@ -153,7 +155,7 @@ class ClassifierTrainer:
                 train_crops=data.train_crops,
                 test_crops=data.test_crops,
             )
-            result: TrainClassifierResult = self.manager.handle(TRAINER).call([request])[0]
+            result = self._run_training(request, _span(progress, progress_start, 0.95))
             metrics = held_out_metrics(data.y_test, result.test_predictions, classes)
             seconds = time.perf_counter() - started
             progress(0.95, f"trained: held-out accuracy {metrics.accuracy:.1%}")
@@ -185,6 +187,16 @@ class ClassifierTrainer:
         )
 
     # ------------------------------------------------------------------ data
+
+    def _run_training(self, request: TrainClassifierRequest, progress: Progress) -> TrainClassifierResult:
+        """Train through the trainer role's handle, passing its progress events on."""
+        with self.manager.handle(TRAINER).stream(request) as events:
+            for event in events:
+                if isinstance(event, ProgressEvent):
+                    progress(event.fraction, event.message)
+                else:
+                    return event
+        raise RuntimeError("the training stream ended without a result")  # the handle guarantees one
 
     def _fashion_mnist(self, limit: int | None, method: str, fine_tune: bool, progress: Progress) -> _Prepared:
         train = load_fashion_mnist("train", limit)
@@ -322,6 +334,11 @@ class _Ingested:
     inputs: np.ndarray  # (N, 28, 28) uint8 for the CNN, (N, FEATURE_DIM) float32 features otherwise
     crops: list[np.ndarray]
     skipped: list[str]
+
+
+def _span(progress: Progress, low: float, high: float) -> Progress:
+    """A progress callback that maps [0, 1] onto [low, high] of the outer one."""
+    return lambda f, msg: progress(low + (high - low) * min(max(f, 0.0), 1.0), msg)
 
 
 def _default_name(source: str | Path) -> str:

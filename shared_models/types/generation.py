@@ -17,9 +17,10 @@ The last four are answered at once, beside any decoding in progress (they are
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
+
+from .events import new_request_id
 
 ROLE = "generation"
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
@@ -50,11 +51,6 @@ REQUEST_SAMPLING = SamplingDefaults(
 CHAT_SAMPLING = SamplingDefaults(
     max_new_tokens=256, temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05
 )
-
-
-def new_request_id() -> str:
-    """A fresh id for a request; ``handle.cancel(request_id)`` ends that request."""
-    return uuid.uuid4().hex
 
 
 @dataclass

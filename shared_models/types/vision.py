@@ -23,11 +23,15 @@ from typing import Literal
 
 import numpy as np
 
+from .events import new_request_id
+
 CLASSIFICATION_ROLE = "classification"
 DETECTION_ROLE = "detection"
+CLASSIFICATION_DEFAULT_MODEL = "efficientnet-lite0"  # ImageNet-1k, 1000 labels
+DETECTION_DEFAULT_MODEL = "yolov3-tiny"  # COCO, 80 labels
 TRAINING_ROLE = "classifier-training"
 TRAINER = "image-classifier-trainer"  # the model of the training role: handle(TRAINER)
-BACKBONE = "efficientnet-lite0"  # the bundled classifier: 1280-d features for transfer and search
+BACKBONE = CLASSIFICATION_DEFAULT_MODEL  # the bundled classifier: 1280-d features for transfer and search
 FEATURE_DIM = 1280
 # The backbone's serving preprocessing: bicubic resize of the shorter side to 256, centre
 # crop 224. A caller that shrinks an image anyway may decode a JPEG in draft mode at this size.
@@ -156,6 +160,7 @@ class TrainClassifierRequest:
     train_crops: np.ndarray | None = None
     test_crops: np.ndarray | None = None
     seed: int = 0
+    request_id: str = field(default_factory=new_request_id)  # streamed: ProgressEvent, then the result
 
 
 @dataclass

@@ -48,8 +48,8 @@ def test_page_errors_are_readable(tmp_path):
         ui.score([], "reference")
 
 
-def test_page_builds_with_examples(settings, monkeypatch):
-    monkeypatch.setattr(ui, "get_settings", lambda: settings)
+def test_page_builds_with_examples(manager):
+    # The page reads its limits and data folder through the app, i.e. the session's manager.
     demo = ui.build_ui()
     assert isinstance(demo, gr.Blocks)
     names = {d["api_name"] for d in demo.config["dependencies"] if d.get("api_name")}

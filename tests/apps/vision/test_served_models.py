@@ -9,11 +9,13 @@ from apps.vision import ImageRecognizer
 from apps.vision.datasets import FASHION_MNIST_CLASSES, load_fashion_mnist
 from core import ModelManager, Settings
 from core.errors import InvalidInputError, UnknownModelError
+from shared_models.types.events import ProgressEvent
 from shared_models.types.vision import (
     CLASSIFICATION_ROLE,
     TRAINER,
     ClassifyRequest,
     TrainClassifierRequest,
+    TrainClassifierResult,
 )
 
 from .conftest import needs_fashion_mnist
@@ -119,3 +121,19 @@ def test_short_cnn_runs_train(manager, tmp_path, n_train):
     )  # fmt: skip
     [result] = manager.handle(TRAINER).call([request])
     assert result.curve.epoch == [1] and np.isfinite(result.curve.train_loss[0])
+
+
+@needs_fashion_mnist
+def test_training_streams_progress_then_the_result(manager, tmp_path):
+    """What the page's progress bar shows comes through the handle as events."""
+    train, test = load_fashion_mnist("train", 200), load_fashion_mnist("test", 20)
+    request = TrainClassifierRequest(
+        "cnn", list(FASHION_MNIST_CLASSES), train.images, train.labels, test.images, test.labels,
+        str(tmp_path / "streamed"), epochs=2,
+    )  # fmt: skip
+    *events, result = list(manager.handle(TRAINER).stream(request))
+    assert events and all(isinstance(e, ProgressEvent) for e in events)
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[0] >= 0.0 and fractions[-1] <= 1.0
+    assert any("epoch" in e.message.lower() for e in events), [e.message for e in events]
+    assert isinstance(result, TrainClassifierResult) and result.curve.epoch == [1, 2]
