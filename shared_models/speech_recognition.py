@@ -13,8 +13,9 @@ recordings (and stitching the text) is the app's job, so the role stays one
 model call per window and batches well.
 
 This module is the runner and its loaders. The requests and results are in
-``shared_models.types.speech`` (torch-free, what apps import), audio preparation
-in ``shared_models.speech_audio``; both are re-exported here for older imports.
+``shared_models.types.speech`` (torch-free, what apps import; re-exported here for
+older imports). Audio is prepared by the caller: ``apps.speech.audio.to_mono_16k``
+turns any decoded audio into the 16 kHz mono float32 array a request carries.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from core.registry import LoadContext, ModelRunner, ModelSpec, register, registe
 
 from .external import load_pretrained
 from .quantization import bf16_supported, int8_supported, quantize_linear_int8
-from .speech_audio import to_mono_16k
 from .speech_recognition_decoding import DecodingRules, GreedyWhisperDecoder
 from .types.speech import (
     DEFAULT_MODEL,
@@ -71,7 +71,6 @@ __all__ = [
     "load_whisper_base",
     "load_whisper_tiny_en",
     "quantize_whisper",
-    "to_mono_16k",
 ]
 
 MAX_SAMPLES = int(SAMPLE_RATE * MAX_SECONDS)
@@ -174,7 +173,7 @@ class SpeechRecognizer(ModelRunner):
             dtype = getattr(audio, "dtype", type(audio).__name__)
             raise InvalidInputError(
                 f"Audio must be a 1-D float32 array at 16 kHz (got {dtype}, shape {shape}); "
-                "convert it with to_mono_16k(samples, sample_rate)."
+                "convert it with apps.speech.audio.to_mono_16k(samples, sample_rate)."
             )
         if audio.size == 0:
             raise InvalidInputError("The audio is empty.")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from shared_models.speech_audio import to_mono_16k
+from apps.speech.audio import to_mono_16k
 from tests.support.debian import require_debian_package
 
 # Debian's pocketsphinx-testdata: real read speech with reference transcripts.

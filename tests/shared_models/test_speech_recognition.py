@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from apps.speech.audio import to_mono_16k  # the one audio preparation, the app's
 from apps.speech.metrics import normalize_text
 from apps.speech.metrics import word_error_rate as app_word_error_rate
 from core.errors import InvalidInputError, OfflineModelError
@@ -30,7 +31,6 @@ from shared_models.speech_recognition import (  # importing registers the speech
     Segment,
     TranscriptionRequest,
     TranscriptionResult,
-    to_mono_16k,
 )
 from tests.support.debian import require_debian_package
 
@@ -77,39 +77,7 @@ def _assert_result(result: object) -> TranscriptionResult:
     return result
 
 
-# ------------------------------------------------------------------ to_mono_16k (no model)
-def test_to_mono_16k_averages_channels_and_resamples() -> None:
-    t = np.arange(48_000) / 48_000
-    tone = np.sin(2 * np.pi * 440 * t).astype(np.float32)
-    stereo = np.stack([tone, 0.5 * tone], axis=1)  # soundfile layout: frames x channels
-
-    mono = to_mono_16k(stereo, 48_000)
-
-    assert mono.dtype == np.float32 and mono.shape == (16_000,)
-    assert np.sqrt(np.mean(mono**2)) == pytest.approx(0.75 / np.sqrt(2), rel=0.02)
-    # torchaudio layout (channels x frames) gives the same result.
-    np.testing.assert_allclose(to_mono_16k(stereo.T.copy(), 48_000), mono, atol=1e-6)
-
-
-def test_to_mono_16k_scales_integer_pcm() -> None:
-    pcm = np.array([0, 16384, -32768], dtype=np.int16)
-    np.testing.assert_allclose(to_mono_16k(pcm, SAMPLE_RATE), [0.0, 0.5, -1.0])
-
-
-@pytest.mark.parametrize(
-    ("samples", "rate"),
-    [
-        (np.array([0.1, np.nan], np.float32), 16_000),
-        (np.array([0.1, np.inf], np.float32), 16_000),
-        (np.zeros(0, np.float32), 16_000),
-        (np.zeros((2, 2, 2), np.float32), 16_000),
-        (np.zeros(10, np.float32), 0),
-        (np.array(["a", "b"]), 16_000),
-    ],
-)
-def test_to_mono_16k_rejects_unusable_audio(samples: np.ndarray, rate: int) -> None:
-    with pytest.raises(InvalidInputError):
-        to_mono_16k(samples, rate)
+# to_mono_16k (the app's audio preparation) is tested in tests/apps/speech/test_audio_input.py.
 
 
 def test_the_torch_free_language_table_is_whispers() -> None:
