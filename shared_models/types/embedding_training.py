@@ -14,9 +14,11 @@ the unit-length embeddings that role returns, so the caller needs no torch to us
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from .events import new_request_id
 
 ROLE = "embedding_training"
 TRAINER_MODEL = "minilm-l6-trainer"
@@ -63,6 +65,7 @@ class EncoderFineTuneRequest:
     batch_size: int = 32
     seed: int = 0
     max_seconds: float | None = None
+    request_id: str = field(default_factory=new_request_id)  # streamed: ProgressEvent, then the result
 
 
 @dataclass(frozen=True, eq=False)

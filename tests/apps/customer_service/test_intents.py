@@ -49,10 +49,15 @@ def test_finetune_one_epoch_saves_and_reloads(manager, tmp_path, slice_):
     """Fine-tuning runs in the core's trainer; the encoder it writes is served by the core."""
     train, test = slice_
     two = [(t, c) for t, c in train if c in ("card_arrival", "exchange_rate")]
+    seen: list[tuple[float, str]] = []
     model, report = IntentModel.train(
-        [t for t, _ in two], [c for _, c in two], mode="finetune", epochs=1, manager=manager
-    )
+        [t for t, _ in two], [c for _, c in two], mode="finetune", epochs=1, manager=manager,
+        progress=lambda fraction, message: seen.append((fraction, message)),
+    )  # fmt: skip
     assert report.mode == "finetune" and report.n_examples == 16
+    # The trainer's progress crosses the handle as events (fine-tuning takes minutes at scale).
+    assert any(m.startswith("Fine-tuning: epoch 1/1") for _, m in seen), seen
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and seen[-1][0] == 1.0
     texts = [t for t, c in test if c in ("card_arrival", "exchange_rate")]
     before = model.probabilities(texts)
     assert before.shape == (len(texts), 2)
