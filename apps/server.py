@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = settings.model_copy(update=overrides)
     manager = ModelManager(settings)
     if args.list_models:
-        for spec in manager.registry.specs():
+        for spec in manager.model_specs():
             print(f"{spec.role:15} {spec.name:22} {spec.source}")
         return
 

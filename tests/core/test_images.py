@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.errors import InvalidInputError
-from shared_models.images import to_rgb
+from core.images import to_rgb
 
 LIMIT = 40_000_000
 
