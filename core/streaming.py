@@ -102,6 +102,21 @@ class RequestStream(Iterator[Any]):
             self._finished = True
             return self._future.result()  # the result, or the request's own error
 
+    def follow(self, on_event: Callable[[Any], Any]) -> Any:
+        """Hand every event to ``on_event`` as it comes, then return the result.
+
+        For long requests whose events are progress reports: the caller passes them
+        on and gets the outcome. Leaving early (an exception in ``on_event``) cancels.
+        """
+        with self:
+            while True:
+                try:
+                    event = self._channel.next_event()
+                except StopIteration:
+                    self._finished = True
+                    return self._future.result()
+                on_event(event)
+
     @property
     def done(self) -> bool:
         return self._future.done()

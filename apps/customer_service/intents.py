@@ -40,7 +40,6 @@ from shared_models.types.embedding_training import (
     HeadTrainingRequest,
     LinearHead,
 )
-from shared_models.types.events import ProgressEvent
 
 Mode = Literal["head", "finetune"]
 ProgressFn = Callable[[float, str], None]
@@ -241,14 +240,9 @@ class IntentModel:
                 list(texts), y.tolist(), len(classes), str(folder),
                 epochs or 4, batch_size, seed, max_seconds,
             )  # fmt: skip
-            result = None
-            with trainer.stream(request) as events:
-                for event in events:
-                    if isinstance(event, ProgressEvent):
-                        progress(0.95 * event.fraction, f"Fine-tuning: {event.message}")
-                    else:
-                        result = event
-            assert result is not None  # a stream always ends with the request's result
+            result = trainer.stream(request).follow(
+                lambda event: progress(0.95 * event.fraction, f"Fine-tuning: {event.message}")
+            )
             model = cls("finetune", classes, result.head, Path(result.folder), manager=manager)
             model._scratch = scratch
             loss, done = result.final_loss, result.epochs

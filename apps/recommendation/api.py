@@ -69,7 +69,7 @@ class Recommender:
             raise InvalidInputError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
         self.params = params
         self._manager = manager
-        self.device = torch.device(device) if device else self.manager.policy.device
+        self._device = torch.device(device) if device else None
         self.model: RecModel | None = None
         self.losses: list[float] = []
         self.train_seconds = 0.0
@@ -126,6 +126,11 @@ class Recommender:
         if meta is not None:
             self.titles = {r.item_id: r.title for r in meta.itertuples(index=False) if r.title}
             self.texts = {k: v for k, v in item_text(meta).items() if v}
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model trains: the one asked for, else the suite's device policy."""
+        return self._device if self._device is not None else self.manager.policy.device
 
     @property
     def manager(self) -> ModelManager:

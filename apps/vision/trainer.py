@@ -28,7 +28,6 @@ from PIL import Image
 from core import ModelManager
 from core.errors import InvalidInputError
 from core.images import to_rgb
-from shared_models.types.events import ProgressEvent
 from shared_models.types.vision import (
     BACKBONE_RESIZE,
     CNN_SIZE,
@@ -190,13 +189,9 @@ class ClassifierTrainer:
 
     def _run_training(self, request: TrainClassifierRequest, progress: Progress) -> TrainClassifierResult:
         """Train through the trainer role's handle, passing its progress events on."""
-        with self.manager.handle(TRAINER).stream(request) as events:
-            for event in events:
-                if isinstance(event, ProgressEvent):
-                    progress(event.fraction, event.message)
-                else:
-                    return event
-        raise RuntimeError("the training stream ended without a result")  # the handle guarantees one
+        return self.manager.handle(TRAINER).stream(request).follow(
+            lambda event: progress(event.fraction, event.message)
+        )
 
     def _fashion_mnist(self, limit: int | None, method: str, fine_tune: bool, progress: Progress) -> _Prepared:
         train = load_fashion_mnist("train", limit)
