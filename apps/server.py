@@ -85,9 +85,12 @@ def create_app(
     apps: list[str] | None = None,
     alone: bool = False,
 ) -> FastAPI:
-    """The ASGI app: Gradio pages plus a small JSON API (``/api/status``, ``/healthz``)."""
-    settings = settings or get_settings()
+    """The ASGI app: Gradio pages plus a small JSON API (``/api/status``, ``/healthz``).
+
+    Settings are the manager's unless given: the pages and the models read one object.
+    """
     manager = manager or get_manager()
+    settings = settings or manager.settings
     pages = discover_pages(apps)
     if alone and len(pages) != 1:
         raise SystemExit("--app serves exactly one app")
@@ -150,6 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message="SSR mode is not supported")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    # The one place the process reads its settings (environment, springboard.toml); the
+    # manager built from them hands them to every app (``app.manager.settings``).
     settings = get_settings()
     overrides = {}
     if args.host:
