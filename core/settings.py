@@ -56,6 +56,24 @@ class Limits(BaseModel):
     max_new_tokens: int = 1024
 
 
+class Privacy(BaseModel):
+    """Personal-data redaction before anything is stored or logged (see ``core.privacy``).
+
+    ``mask`` replaces a value by its kind (``[EMAIL]``); ``hash`` by its kind and a salted
+    hash (``[EMAIL:3f2a9c01]``), so one customer's messages stay linked; ``keep`` stores
+    personal data as typed: an explicit opt-in, shown on the status page.
+    """
+
+    redaction: Literal["mask", "hash", "keep"] = "mask"
+    hash_salt: SecretStr | None = Field(
+        default=None, description="Secret for hash mode; default: one made per installation in data_dir."
+    )
+    kinds: list[Literal["email", "card", "iban", "cn_id", "phone", "ip"]] = Field(
+        default_factory=lambda: ["email", "card", "iban", "cn_id", "phone", "ip"],
+        description="Which kinds of personal data are redacted.",
+    )
+
+
 class Settings(BaseSettings):
     """Every knob of the suite, with defaults that need no configuration."""
 
@@ -84,6 +102,7 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=32, ge=1, le=4096)
     models: ModelChoices = Field(default_factory=ModelChoices)
     limits: Limits = Field(default_factory=Limits)
+    privacy: Privacy = Field(default_factory=Privacy)
     host: str = "127.0.0.1"
     port: int = 7860
     auth_username: str | None = None
