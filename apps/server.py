@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Mount
 
 from core import ModelManager, get_manager, set_manager
+from core.privacy import Redactor, install_log_redaction
 from core.settings import Settings, get_settings
 
 from .auth import AuthGate, gradio_session_user
@@ -135,6 +136,18 @@ def create_app(
     return app
 
 
+def configure_logging(settings: Settings) -> None:
+    """The application log: one line per record, personal data redacted before it is written.
+
+    The redaction filter sits on the root logger's handlers, so records from every module
+    (and from libraries) pass through it; ``privacy.redaction = "keep"`` turns it off.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction(Redactor.from_settings(settings))
+    if settings.privacy.redaction == "keep":
+        log.warning("privacy.redaction is 'keep': personal data is stored and logged as typed")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="springboard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
@@ -151,11 +164,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # SSR needs a Node server; we serve plain client-side pages on purpose, so the notice is noise.
     warnings.filterwarnings("ignore", message="SSR mode is not supported")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
     # The one place the process reads its settings (environment, springboard.toml); the
     # manager built from them hands them to every app (``app.manager.settings``).
     settings = get_settings()
+    configure_logging(settings)
     overrides = {}
     if args.host:
         overrides["host"] = args.host

@@ -63,6 +63,16 @@ def summary_markdown(report: dict) -> str:
             f"  \n**Queue depth:** {web['waiting']} requests waiting{limit}, {web['running']} "
             f"running; {queued} waiting for a model batch"
         )
+    privacy = report.get("privacy")
+    if privacy is not None:
+        kinds = ", ".join(privacy["kinds"]) or "nothing"
+        mode = privacy["redaction"]
+        if mode == "keep":
+            text = "**off (keep, opted in)**: personal data is stored and logged as typed"
+        else:
+            how = "masked" if mode == "mask" else "replaced by a salted hash"
+            text = f"{mode}: {kinds} {how} before anything is stored or logged"
+        lines.append(f"  \n**Personal-data redaction:** {text}")
     if "gpu_allocated_mb" in report:
         lines.append(
             f"  \n**GPU memory:** {report['gpu_allocated_mb']:,} MB allocated, "
@@ -110,11 +120,18 @@ def events_frame(report: dict) -> pd.DataFrame:
     )
 
 
+def privacy_report(settings) -> dict:
+    """What is redacted before storage and logging (``Settings.privacy``)."""
+    privacy = settings.privacy
+    return {"redaction": privacy.redaction, "kinds": list(privacy.kinds)}
+
+
 def full_report(manager: ModelManager, queue_stats: Callable[[], dict] | None = None) -> dict:
-    """The manager's report plus the web queue, as shown on the page and at /api/status."""
+    """The manager's report plus the web queue and privacy, as shown on the page and at /api/status."""
     report = manager.report()
     if queue_stats is not None:
         report["web_queue"] = queue_stats()
+    report["privacy"] = privacy_report(manager.settings)
     return report
 
 

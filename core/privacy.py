@@ -138,8 +138,8 @@ def cn_id_valid(number: str) -> bool:
 
 # --------------------------------------------------------------------------- detectors
 # re.ASCII everywhere: Chinese characters are then not "word" characters, so a number
-# written right after 电话 or before 谢谢 still has a boundary. Cards and trunk-0 phones
-# may not start right after "<digit><space>": that is the middle of a longer number
+# written right after 电话 or before 谢谢 still has a boundary. Cards and most phone
+# shapes may not start right after "<digit><space>": that is the middle of a longer number
 # (a parcel tracking number, the digits of an IBAN).
 _A = re.ASCII
 
@@ -155,7 +155,7 @@ _PHONE = re.compile(
     "|".join(
         (
             # +country or 00country, then groups: +44 20 7946 0958, +86 138-1234-5678, 0049 30 1234567
-            r"(?<![\w+])(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?!\d)",
+            r"(?<![\w+])(?<!\d[ -])(?:\+|00)[1-9]\d{0,2}(?:[ .-]?\(?\d{1,5}\)?){1,6}(?!\d)",
             # Chinese mobile: 13812345678, 138 1234 5678, 138-1234-5678
             r"(?<![\w+])1[3-9]\d[ -]?\d{4}[ -]?\d{4}(?!\d)",
             # national numbers with a trunk 0: 010-12345678, (0755) 1234 5678, 020 7946 0958
@@ -208,10 +208,9 @@ def _ibans(text: str) -> Iterable[Finding]:
         # The match may run on into the next word ("DE89 3704 ... 00 please"): cut it at the
         # country's length, which must end a group.
         count, end = 0, 0
-        for end, ch in enumerate(value, 1):
-            count += ch != " "
-            if count == length:
-                break
+        while end < len(value) and count < length:
+            count += value[end] != " "
+            end += 1
         rest = value[end:]
         if count != length or (rest and not rest.startswith(" ")):
             continue

@@ -22,6 +22,7 @@ import numpy as np
 
 from core import get_manager
 from core.errors import InvalidInputError, ModelUnavailableError, SpringboardError
+from core.privacy import Redactor
 from core.storage import Database
 
 from .conversations import NO_ANSWER, ConversationStore
@@ -136,7 +137,7 @@ class CustomerServiceBot:
         self._embedder = self.manager.handle("embedding")
         self.kb = KnowledgeBase(self.db, self.data_dir / "index", self._embed, settings.limits)
         self.retriever = HybridRetriever(self.kb)
-        self.conversations = ConversationStore(self.db)
+        self.conversations = ConversationStore(self.db, Redactor.from_settings(settings))
         self.intents_dir = self.data_dir / "intents"
         self._intent_model: IntentModel | None = None
         try:
