@@ -39,6 +39,8 @@ Decisions on ambiguous text (each is tested):
   ``version 1.2.3.4`` / ``版本 1.2.3.4`` stay, as do five-part versions.
 - IPv6: what ``ipaddress`` accepts, with at least two colons; times like ``12:30:45`` and
   MAC addresses are not IPv6 and stay.
+- Loopback and unspecified addresses (``127.0.0.1``, ``::1``, ``0.0.0.0``) name the
+  machine, not a person, and stay: the server logs the address it serves on.
 """
 
 from __future__ import annotations
@@ -242,16 +244,25 @@ def _ips(text: str) -> Iterable[Finding]:
     for m in _IPV4.finditer(text):
         if _VERSION_CUE.search(text[max(0, m.start() - 16) : m.start()]):
             continue
-        yield Finding("ip", m.start(), m.end(), m.group())
+        if not _machine_address(m.group()):
+            yield Finding("ip", m.start(), m.end(), m.group())
     for m in _IPV6.finditer(text):
         value = m.group()
-        if value.count(":") < 2 or value.strip(":") == "":
+        if value.count(":") < 2:
             continue
         try:
             ipaddress.IPv6Address(value)
         except ValueError:
             continue
-        yield Finding("ip", m.start(), m.end(), value)
+        if not _machine_address(value):
+            yield Finding("ip", m.start(), m.end(), value)
+
+
+def _machine_address(value: str) -> bool:
+    """Loopback and "any" (127.0.0.1, ::1, 0.0.0.0, ::) name this machine, never a person;
+    the server logs them ("serving at http://127.0.0.1:7860")."""
+    address = ipaddress.ip_address(value)
+    return address.is_loopback or address.is_unspecified
 
 
 # Earlier wins when two findings overlap at the same start: an 18-digit resident ID can

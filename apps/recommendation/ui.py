@@ -134,9 +134,10 @@ def build_ui() -> gr.Blocks:
                 "Item metadata (optional, needed by the hybrid model): an item id and any of title, text, tags "
                 "(or name, description, genres...)."
             )
-            source = gr.Radio(list(DATA_SOURCES), value=DATA_SOURCES[0], label="Data")
+            source = gr.Radio(list(DATA_SOURCES), value=DATA_SOURCES[0], label="Data", elem_id="rec-source")
             with gr.Row():
-                inter_file = gr.File(label="Interactions (CSV / Parquet)", file_types=[".csv", ".tsv", ".parquet"], type="filepath")
+                inter_file = gr.File(label="Interactions (CSV / Parquet)", file_types=[".csv", ".tsv", ".parquet"], type="filepath",
+                                     elem_id="rec-inter-file")
                 items_file = gr.File(label="Item metadata (optional)", file_types=[".csv", ".tsv", ".parquet"], type="filepath")
             with gr.Accordion("Column mapping", open=True):
                 gr.Markdown(

@@ -129,6 +129,8 @@ NEAR_MISSES = {
         "mac 00:1A:2B:3C:4D:5E",
         "pi is 3.14",
         "std::vector",
+        "serving at http://127.0.0.1:7860",  # this machine, not a person
+        "listening on 0.0.0.0 and ::1",
     ],
 }
 
