@@ -66,8 +66,9 @@ def _read_table(source: pd.DataFrame | str | Path | bytes, what: str) -> pd.Data
 def _read_csv(handle, what: str, sep: str | None) -> pd.DataFrame:
     try:
         # sep=None sniffs commas, tabs or semicolons; ids are read as text so that
-        # "007" and "7" stay different items.
-        return pd.read_csv(handle, sep=sep, engine="python", dtype=str, encoding="utf-8")
+        # "007" and "7" stay different items. utf-8-sig: Excel starts its CSVs with a BOM,
+        # which would otherwise hide the first column's name.
+        return pd.read_csv(handle, sep=sep, engine="python", dtype=str, encoding="utf-8-sig")
     except pd.errors.EmptyDataError as exc:
         raise InvalidInputError(f"The {what} file is empty.") from exc
     except UnicodeDecodeError as exc:

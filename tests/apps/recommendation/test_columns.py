@@ -220,3 +220,19 @@ def test_bad_mappings_reach_the_page_and_a_rating_that_is_not_a_number_is_named(
                      "user_id", "product_id", "brand", NONE, NONE, "")
     assert mapping_from_choices(None, None, NONE, NONE, NONE, "") is None  # nothing chosen: guess
     assert Workspace.column_choices(None)["user"] == ([], None)
+
+
+def test_an_excel_csv_with_a_byte_order_mark_is_recognised(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffCustomer ID,SKU,Order Date\nc1,s1,2024-01-02\nc2,s1,2024-01-03\n".encode())
+    assert Workspace.column_choices(path)["user"] == (["Customer ID", "SKU", "Order Date"], "Customer ID")
+    df = load_interactions(path)
+    assert df["user_id"].tolist() == ["c1", "c2"] and df["timestamp"].is_monotonic_increasing
+
+
+def test_the_python_api_takes_a_mapping(event_log):
+    from apps.recommendation import ColumnMapping as Exported
+
+    mapping = Exported(user="user_session", item="product_id", event="event_type")  # per visit, not per shopper
+    rec = Recommender("popular", device="cpu").fit(event_log, mapping=mapping)
+    assert len(rec.users) == 90 and rec.users.ids[0].startswith("00000000-")
