@@ -10,9 +10,11 @@ bot.evaluate_intents(examples)   # dict with accuracy, macro_f1, confusion
 
 from __future__ import annotations
 
+import getpass
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,8 +23,10 @@ from typing import Any
 import numpy as np
 
 from core import get_manager
+from core.audit import AuditLog
 from core.errors import InvalidInputError, ModelUnavailableError, SpringboardError
 from core.privacy import Redactor
+from core.retention import DailyJob, cutoff
 from core.storage import Database
 
 from .conversations import NO_ANSWER, ConversationStore
@@ -33,6 +37,7 @@ from .knowledge import KnowledgeBase, StoredEntry
 from .phrasing import build_request, is_grounded, quarantine_instructions, stream_phrasing
 from .retrieval import HybridRetriever, Retrieval
 from .sentiment import analyse
+from .session_data import APP_FOLDER, DB_FILE, erase_session, export_session, purge_before
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +135,19 @@ class CustomerServiceBot:
         self.company = company
         self.manager = manager or get_manager()
         settings = self.manager.settings  # an app reads settings through its manager
-        self.data_dir = Path(data_dir) if data_dir else settings.data_dir / "customer_service"
+        self.data_dir = Path(data_dir) if data_dir else settings.data_dir / APP_FOLDER
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = db or Database(self.data_dir / "customer_service.db")
+        self.db = db or Database(self.data_dir / DB_FILE)
         self.max_chars = settings.limits.max_text_chars
         self._embedder = self.manager.handle("embedding")
         self.kb = KnowledgeBase(self.db, self.data_dir / "index", self._embed, settings.limits)
         self.retriever = HybridRetriever(self.kb)
         self.conversations = ConversationStore(self.db, Redactor.from_settings(settings))
+        self.audit = AuditLog.from_settings(self.db, settings)
+        self.retention_days = settings.privacy.retention_days
+        self.retention_job: DailyJob | None = None
+        if self.retention_days:
+            self.retention_job = _start_retention(self)
         self.intents_dir = self.data_dir / "intents"
         self._intent_model: IntentModel | None = None
         try:
@@ -545,6 +555,48 @@ class CustomerServiceBot:
 
     def feedback_stats(self) -> dict:
         return self.conversations.feedback_stats()
+
+    # ------------------------------------------------------------------ privacy
+    def export_session(self, session_id: str, actor: str | None = None) -> dict:
+        """Everything stored about one customer session (its messages, tickets and ratings)
+        as a JSON-able dict. Audited as ``actor`` (default: the operating-system user)."""
+        return export_session(self.db, self.audit, session_id, actor or _local_actor())
+
+    def erase_session(self, session_id: str, actor: str | None = None) -> dict[str, int]:
+        """Erase everything stored about one session, atomically, and audit who did it.
+        Returns the rows erased per table (no vectors or indexes are built from sessions)."""
+        return erase_session(self.db, self.audit, session_id, actor or _local_actor())
+
+    def apply_retention(self, now: float | None = None) -> dict[str, int] | None:
+        """Delete conversations, tickets and ratings older than ``privacy.retention_days``
+        (None when no limit is set). Runs by itself at start and daily."""
+        if not self.retention_days:
+            return None
+        return purge_before(self.db, self.audit, cutoff(self.retention_days, now))
+
+    def audit_log(self, limit: int = 100, session_id: str | None = None) -> list[dict]:
+        """Exports, erasures and retention runs, newest first (never the erased content)."""
+        return self.audit.entries(limit, subject=(session_id or "").strip() or None)
+
+
+def _local_actor() -> str:
+    """Who acts when the Python API is called without an actor: the operating-system user."""
+    try:
+        return f"local user {getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in this container
+        return "python api"
+
+
+def _start_retention(bot: CustomerServiceBot) -> DailyJob:
+    # The timer holds the bot weakly: a bot that is dropped is not kept alive by its
+    # schedule, and the job ends on its next run.
+    ref = weakref.ref(bot)
+
+    def run() -> bool | dict | None:
+        current = ref()
+        return False if current is None else current.apply_retention()
+
+    return DailyJob("customer-service-retention", run).start()
 
 
 __all__ = ["CustomerServiceBot", "FaqEntry", "Reply", "Source"]
