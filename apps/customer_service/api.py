@@ -560,12 +560,12 @@ class CustomerServiceBot:
     def export_session(self, session_id: str, actor: str | None = None) -> dict:
         """Everything stored about one customer session (its messages, tickets and ratings)
         as a JSON-able dict. Audited as ``actor`` (default: the operating-system user)."""
-        return export_session(self.db, self.audit, session_id, actor or _local_actor())
+        return export_session(self.db, self.audit, session_id, _local_actor() if actor is None else actor)
 
     def erase_session(self, session_id: str, actor: str | None = None) -> dict[str, int]:
         """Erase everything stored about one session, atomically, and audit who did it.
         Returns the rows erased per table (no vectors or indexes are built from sessions)."""
-        return erase_session(self.db, self.audit, session_id, actor or _local_actor())
+        return erase_session(self.db, self.audit, session_id, _local_actor() if actor is None else actor)
 
     def apply_retention(self, now: float | None = None) -> dict[str, int] | None:
         """Delete conversations, tickets and ratings older than ``privacy.retention_days``
