@@ -4,7 +4,8 @@ At start and daily (``start_retention``), when the setting is present:
 
 - customer service: messages, tickets and ratings older than the limit, and the sessions
   left empty (in the default data folder, even if the page was never opened in this run);
-- speech: the transcript downloads (.txt/.srt/.vtt) the page wrote;
+- speech: the transcript downloads (.txt/.srt/.vtt) the page wrote; customer service: the
+  session exports (.json) its privacy tab wrote;
 - uploads and results that Gradio cached for the pages (recordings, images, files): the
   server sets Gradio's own ``delete_cache`` to the same age (``gradio_delete_cache``).
 
@@ -22,7 +23,7 @@ from core.storage import Database
 
 from .customer_service.knowledge import APP as CS_APP
 from .customer_service.knowledge import MIGRATIONS as CS_MIGRATIONS
-from .customer_service.session_data import APP_FOLDER, DB_FILE, purge_before
+from .customer_service.session_data import APP_FOLDER, DB_FILE, purge_before, purge_old_export_files
 from .speech.api import purge_old_exports
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def run_retention(settings: Settings, now: float | None = None) -> dict | None:
         finally:
             db.close()
     report["speech_exports"] = purge_old_exports(before)
+    report["session_exports"] = purge_old_export_files(before)
     return report
 
 

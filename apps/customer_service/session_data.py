@@ -17,13 +17,17 @@ text does not linger in the database files.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
+import tempfile
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 from core.audit import ALL_SUBJECTS, AuditLog
 from core.errors import InvalidInputError
+from core.retention import delete_old_files
 from core.storage import Database
 
 from .conversations import SESSION_ID
@@ -32,7 +36,7 @@ log = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "springboard.customer_service.session/1"
 APP_FOLDER, DB_FILE = "customer_service", "customer_service.db"  # under the data directory
-TABLES = ("messages", "tickets", "feedback", "sessions")  # the counts an erase reports
+EXPORT_FILES_PREFIX = "springboard-cs-export-"  # the page's download folders, in the temp dir
 
 
 def check_session_id(session_id: object) -> str:
@@ -134,6 +138,20 @@ def purge_before(db: Database, audit: AuditLog, before: float, actor: str = "ret
         _drop_old_pages(db)
         log.info("retention: deleted %s", _describe(counts))
     return counts
+
+
+def write_export_file(export: dict) -> Path:
+    """The export as a JSON file for the page's download button, in a new temp folder that
+    retention finds (``purge_old_export_files``)."""
+    folder = Path(tempfile.mkdtemp(prefix=EXPORT_FILES_PREFIX))
+    path = folder / f"session-{export['session_id']}.json"
+    path.write_text(json.dumps(export, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+def purge_old_export_files(before: float, root: str | Path | None = None) -> int:
+    """Delete export downloads written before ``before`` (a timestamp); returns the count."""
+    return delete_old_files(Path(root or tempfile.gettempdir()), f"{EXPORT_FILES_PREFIX}*", before)
 
 
 def _rows(conn: sqlite3.Connection, sql: str, session_id: str) -> list[dict]:

@@ -242,3 +242,40 @@ def test_the_retention_setting_is_validated():
     assert Settings().privacy.retention_days is None
     with pytest.raises(ValueError):
         Settings(privacy={"retention_days": 0})
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_the_privacy_tab_exports_erases_and_shows_the_audit_log(chats):
+    import gradio as gr
+    from gradio_client import Client
+
+    from apps.customer_service import ui
+    from apps.customer_service.privacy_ui import ANONYMOUS, render_privacy_tab
+
+    page = ui.build_ui()
+    names = {fn.api_name for fn in page.fns.values() if fn.api_name}
+    assert {"customer_service_export_session", "customer_service_erase_session"} <= names
+
+    with gr.Blocks() as demo, gr.Tabs():
+        render_privacy_tab(lambda: chats)
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    try:
+        client = Client(url, verbose=False)
+        note, download, audit = client.predict("alice", api_name="/customer_service_export_session")
+        assert "4 messages, 1 tickets, 1 ratings" in note
+        exported = json.loads(Path(download).read_text(encoding="utf-8"))
+        assert exported == {**chats.export_session("alice", actor="check"), "exported_at": exported["exported_at"]}
+        assert audit["data"][0][1:3] == [ANONYMOUS, "export"]
+        note, audit = client.predict("alice", api_name="/customer_service_erase_session")
+        assert "4 messages" in note and chats.history("alice") == []
+        assert [row[2] for row in audit["data"]][:3] == ["erase", "export", "export"]
+        assert all("alice" not in str(cell) for row in audit["data"] for cell in row)
+        note, _ = client.predict("alice", api_name="/customer_service_erase_session")
+        assert note.startswith("Nothing was stored")
+        with pytest.raises(Exception, match="session id"):
+            client.predict("", api_name="/customer_service_erase_session")
+    finally:
+        demo.close()
