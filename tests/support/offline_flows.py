@@ -120,7 +120,6 @@ def run_flows() -> dict:
     from pathlib import Path
 
     import numpy as np
-    import pandas as pd
 
     from core import get_manager
     from core.settings import get_settings
@@ -140,12 +139,10 @@ def run_flows() -> dict:
     out["customer_service"] = [reply.source_id, reply.intent, reply.escalated]
 
     from apps.recommendation import Recommender
+    from apps.recommendation.data import load_movielens_100k
 
-    rng = np.random.default_rng(0)
-    interactions = pd.DataFrame(
-        {"user_id": rng.integers(0, 40, 600).astype(str), "item_id": rng.integers(0, 60, 600).astype(str)}
-    )
-    recs = Recommender("ease", manager=manager).fit(interactions).recommend("3", k=3)
+    interactions, items = load_movielens_100k()  # from an installed package, as the page does
+    recs = Recommender("itemknn", manager=manager).fit(interactions, items).recommend("1", k=3)
     out["recommendation"] = [r.item_id for r in recs]
 
     from apps.vision import ImageRecognizer
