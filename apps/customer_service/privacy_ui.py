@@ -28,8 +28,12 @@ def _actor(request: gr.Request | None) -> str:
     return f"page user {username}" if username else ANONYMOUS
 
 
+ORDER = ("messages", "tickets", "feedback", "sessions")
+
+
 def _rows(counts: dict) -> str:
-    return ", ".join(f"{n} {table}" for table, n in counts.items()) or "none"
+    ordered = sorted(counts.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER))
+    return ", ".join(f"{n} {'ratings' if table == 'feedback' else table}" for table, n in ordered) or "none"
 
 
 def audit_frame(bot: CustomerServiceBot) -> pd.DataFrame:

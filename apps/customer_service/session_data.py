@@ -42,7 +42,7 @@ EXPORT_FILES_PREFIX = "springboard-cs-export-"  # the page's download folders, i
 def check_session_id(session_id: object) -> str:
     """An existing session's id as typed; unlike a new chat, none is made up."""
     if not isinstance(session_id, str) or not session_id.strip():
-        raise InvalidInputError("Give the session id of the conversation (shown on the chat tab).")
+        raise InvalidInputError("Give the session id of the conversation (the Inbox lists it with each ticket).")
     session_id = session_id.strip()
     if not SESSION_ID.match(session_id):
         raise InvalidInputError("A session id is 1-64 letters, digits, '_', '-', '.' or ':'.")
