@@ -85,7 +85,7 @@ def render_privacy_tab(bot_getter: Callable[[], CustomerServiceBot]) -> None:
     def cancel():
         return "Nothing was erased.", gr.update(visible=False)
 
-    with gr.Tab("Privacy"):
+    with gr.Tab("Privacy") as tab:
         gr.Markdown(
             "Everything stored about one customer conversation: export it as JSON, or erase it "
             "(its messages, tickets and ratings; no index is built from conversations). "
@@ -101,7 +101,6 @@ def render_privacy_tab(bot_getter: Callable[[], CustomerServiceBot]) -> None:
             confirm_btn = gr.Button("Yes, erase it", variant="stop", elem_id="cs-privacy-confirm-yes")
             cancel_btn = gr.Button("Cancel", elem_id="cs-privacy-confirm-no")
         audit = gr.Dataframe(
-            value=lambda: audit_frame(bot_getter()),  # filled when the page loads
             label="Audit log (newest first)",
             interactive=False,
             wrap=True,
@@ -117,6 +116,7 @@ def render_privacy_tab(bot_getter: Callable[[], CustomerServiceBot]) -> None:
             erase, session_id, [status, confirm_box, audit], api_name="customer_service_erase_session"
         )
         cancel_btn.click(cancel, None, [status, confirm_box], api_name=False)
-        refresh.click(
-            page_errors(lambda: audit_frame(bot_getter())), None, audit, api_name="customer_service_audit_log"
-        )
+        show_audit = page_errors(lambda: audit_frame(bot_getter()))
+        refresh.click(show_audit, None, audit, api_name="customer_service_audit_log")
+        # Filled when the tab opens, not when the page is built: building must load no model.
+        tab.select(show_audit, None, audit, api_name=False)
