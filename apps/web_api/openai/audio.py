@@ -119,8 +119,9 @@ def _transcribe(tr: Transcriber, file: UploadFile, language: str | None, task: s
 
 
 def _render(t: Transcript, response_format: str, task: str):
+    usage = {"type": "duration", "seconds": t.duration}
     if response_format == "json":
-        return {"text": t.text}
+        return {"text": t.text, "usage": usage}
     if response_format == "text":
         return PlainTextResponse(t.text + "\n" if t.text else "")
     if response_format == "srt":
@@ -146,7 +147,7 @@ def _render(t: Transcript, response_format: str, task: str):
     ]
     language = LANGUAGES.get(t.language or "", t.language or "")
     return {"task": task, "language": language, "duration": t.duration, "text": t.text,
-            "segments": segments}  # fmt: skip
+            "segments": segments, "usage": usage}  # fmt: skip
 
 
 def _compression_ratio(text: str) -> float:

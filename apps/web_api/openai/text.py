@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from core import ModelHandle, ModelManager
+from shared_models.types.events import new_request_id
 from shared_models.types.generation import (
     ROLE,
     GenerationRequest,
@@ -152,6 +153,7 @@ class _Run:
                 frequency_penalty=body.frequency_penalty,
                 seed=None if body.seed is None else body.seed + i,
                 stop=stops,
+                request_id=new_request_id(),  # each choice is its own request (and stream)
             )
             for base in bases
             for i in range(body.n)
