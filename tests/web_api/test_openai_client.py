@@ -324,3 +324,35 @@ def test_too_large_body_is_413(client, api_server):
     with pytest.raises(openai.APIStatusError) as caught:
         client.embeddings.create(model="minilm-l6", input=big)
     assert caught.value.status_code == 413 and caught.value.code == "request_too_large"
+
+
+def test_an_error_after_the_stream_began_arrives_as_an_error_event(client):
+    # The second prompt is blank: the decoder refuses it while the first is already streaming,
+    # so the refusal can only be sent as a `data: {"error": ...}` event, which the client raises.
+    stream = client.completions.create(
+        model=TINY_MODEL,
+        prompt=["Once upon a time", "   "],
+        max_tokens=30,
+        temperature=0,
+        stream=True,
+    )
+    with pytest.raises(openai.APIError, match="non-empty") as caught:
+        for _chunk in stream:
+            pass
+    assert caught.value.body["type"] == "invalid_request_error"
+
+
+def test_the_httpx_example_runs_against_the_server(api_server, clip):
+    import subprocess
+    import sys
+
+    from core.settings import PROJECT_ROOT
+
+    out = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "examples" / "openai_http.py"), "--base", api_server.base,
+         "--key", KEYS["alice"], "--audio", str(clip[0])],
+        capture_output=True, text=True, timeout=300, check=True,
+    ).stdout  # fmt: skip
+    assert "models:" in out and "chat:" in out and "usage:" in out
+    assert "embeddings: 2 vectors of 384 floats" in out
+    assert "00:00:00," in out  # the srt transcript
