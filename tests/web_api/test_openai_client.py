@@ -356,3 +356,16 @@ def test_the_httpx_example_runs_against_the_server(api_server, clip):
     assert "models:" in out and "chat:" in out and "usage:" in out
     assert "embeddings: 2 vectors of 384 floats" in out
     assert "00:00:00," in out  # the srt transcript
+
+
+@pytest.mark.parametrize(
+    "model", ["local:{tmp}", "hub:openai-community/gpt2", "embedding_training"]
+)
+def test_api_clients_cannot_make_the_server_load_other_weights(client, api_server, tmp_path, model):
+    """Only listed models (or a configured role) are served: no folder or hub id from a client."""
+    model = model.format(tmp=tmp_path)
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model=model, messages=HELLO, max_tokens=2)
+    with pytest.raises(openai.NotFoundError):
+        client.embeddings.create(model=model, input="hello")
+    assert "local:" not in httpx.get(api_server.base + "/api/status", timeout=10).text
