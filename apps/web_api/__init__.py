@@ -56,7 +56,9 @@ def _fallback_router() -> APIRouter:
         raise ApiError(404, f"No such API route: /{path}.", code="not_found")
 
     for prefix in ("/v1", "/api/v1"):
-        router.add_api_route(f"{prefix}/{{path:path}}", _named(not_found, prefix), methods=_ANY_METHOD)
+        router.add_api_route(
+            f"{prefix}/{{path:path}}", _named(not_found, prefix), methods=_ANY_METHOD
+        )
     return router
 
 

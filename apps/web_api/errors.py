@@ -94,7 +94,9 @@ def as_api_error(exc: BaseException, where: str = "an API route") -> ApiError:
     log.error("Error id %s in %s: %s", error_id, where, type(exc).__name__, exc_info=exc)
     oom = as_out_of_memory(exc)
     if oom is not None:
-        return ApiError(503, f"{oom} (error id {error_id})", type="server_error", code="out_of_memory")
+        return ApiError(
+            503, f"{oom} (error id {error_id})", type="server_error", code="out_of_memory"
+        )
     return ApiError(500, INTERNAL_ERROR.format(error_id=error_id), type="server_error",
                     code="internal_error")  # fmt: skip
 
@@ -116,7 +118,11 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
     message = first.get("msg", "invalid value")
-    more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    more = (
+        f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        if len(errors) > 1
+        else ""
+    )
     return (f"{param}: {message}{more}" if param else f"{message}{more}"), param
 
 

@@ -68,7 +68,9 @@ def load_keys(settings: Settings) -> list[ApiKey]:
     if settings.api_keys_file is not None:
         path = Path(settings.api_keys_file)
         if not path.is_file():
-            raise InvalidInputError(f"SPRINGBOARD_API_KEYS_FILE points at {path}, which is not a file.")
+            raise InvalidInputError(
+                f"SPRINGBOARD_API_KEYS_FILE points at {path}, which is not a file."
+            )
         keys += parse_keys(path.read_text(encoding="utf-8"), str(path))
     names = [k.name for k in keys]
     if len(set(names)) != len(names):

@@ -369,3 +369,12 @@ def test_api_clients_cannot_make_the_server_load_other_weights(client, api_serve
     with pytest.raises(openai.NotFoundError):
         client.embeddings.create(model=model, input="hello")
     assert "local:" not in httpx.get(api_server.base + "/api/status", timeout=10).text
+
+
+def test_a_prompt_that_does_not_fit_is_refused_not_cut(client):
+    long = [{"role": "user", "content": "word " * 1500}]
+    with pytest.raises(openai.BadRequestError, match="context is 2048 tokens") as caught:
+        client.chat.completions.create(model=TINY_MODEL, messages=long, max_tokens=1000)
+    assert caught.value.code == "context_length_exceeded"
+    fits = client.chat.completions.create(model=TINY_MODEL, messages=long, max_tokens=4)
+    assert fits.usage.prompt_tokens > 1500

@@ -83,7 +83,9 @@ def add_audio_routes(router: APIRouter, manager: ModelManager, usage: UsageMeter
         prompt: Annotated[str | None, Form()] = None,
         response_format: Annotated[str, Form()] = "json",
         temperature: Annotated[float, Form()] = 0.0,
-        timestamp_granularities: Annotated[list[str] | None, Form(alias="timestamp_granularities[]")] = None,
+        timestamp_granularities: Annotated[
+            list[str] | None, Form(alias="timestamp_granularities[]")
+        ] = None,
     ):
         """Speech to text in the spoken language (or ``language``)."""
         return await run("transcribe", request, file, model, language, prompt, response_format,

@@ -46,7 +46,9 @@ def resolve_model(manager: ModelManager, model: str, role: str) -> ModelSpec:
         raise UnknownModelError(_unknown(manager, model, role))
     spec = manager.spec(model)
     if spec.role != role:
-        raise UnknownModelError(f"'{model}' is a {spec.role} model; {_unknown(manager, None, role)}")
+        raise UnknownModelError(
+            f"'{model}' is a {spec.role} model; {_unknown(manager, None, role)}"
+        )
     return spec
 
 
@@ -73,4 +75,6 @@ def add_model_routes(router: APIRouter, manager: ModelManager) -> None:
         for spec in serving_specs(manager):
             if spec.name == model_id:
                 return model_object(spec)
-        raise UnknownModelError(f"The model '{model_id}' does not exist; GET /v1/models lists them.")
+        raise UnknownModelError(
+            f"The model '{model_id}' does not exist; GET /v1/models lists them."
+        )

@@ -44,7 +44,11 @@ class _Body(BaseModel):
         for name, value in (self.model_extra or {}).items():
             if name in HARMLESS_EXTRAS or value in (None, False, {}, [], ""):
                 continue
-            if name == "response_format" and isinstance(value, dict) and value.get("type") == "text":
+            if (
+                name == "response_format"
+                and isinstance(value, dict)
+                and value.get("type") == "text"
+            ):
                 continue
             if name == "modalities" and value == ["text"]:
                 continue

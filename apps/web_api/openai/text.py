@@ -29,6 +29,7 @@ from shared_models.types.generation import (
     GenerationResult,
     ModelInfoRequest,
     TextPiece,
+    TokenizeRequest,
     TokenLogprob,
 )
 
@@ -63,9 +64,13 @@ def add_text_routes(router: APIRouter, manager: ModelManager, usage: UsageMeter)
         """Plain prompts continued by a generation model (no chat template)."""
         prompts = [body.prompt] if isinstance(body.prompt, str) else list(body.prompt)
         if not prompts or not all(isinstance(p, str) and p for p in prompts):
-            raise ApiError(400, "prompt must be a non-empty string or list of strings.", param="prompt")
+            raise ApiError(
+                400, "prompt must be a non-empty string or list of strings.", param="prompt"
+            )
         if body.best_of is not None and body.best_of != body.n:
-            raise ApiError(400, "best_of is not supported (other than equal to n).", param="best_of")
+            raise ApiError(
+                400, "best_of is not supported (other than equal to n).", param="best_of"
+            )
         top = body.logprobs
         bases = [
             GenerationRequest(prompt=p, logprobs=top is not None, top_logprobs=top or 0)
@@ -73,6 +78,24 @@ def add_text_routes(router: APIRouter, manager: ModelManager, usage: UsageMeter)
         ]
         run = await _Run.start(manager, body, bases, body.max_tokens, prompts=len(prompts))
         return await run.respond(request, usage, chat=False)
+
+
+async def _check_context(
+    handle: ModelHandle, bases: list[GenerationRequest], max_tokens: int, context: int
+) -> None:
+    """Refuse a prompt that does not fit with ``max_tokens`` (the core would drop its start)."""
+    counts = await handle.acall(
+        [TokenizeRequest(messages=b.messages) if b.messages is not None else TokenizeRequest(text=b.prompt)
+         for b in bases]
+    )  # fmt: skip
+    longest = max(len(ids) for ids in counts)
+    if longest + max_tokens > context:
+        raise ApiError(
+            400, f"This model's context is {context} tokens; the prompt is {longest} tokens and "
+            f"{max_tokens} were asked for. Shorten the prompt or lower max_tokens.",
+            param="messages" if bases[0].messages is not None else "prompt",
+            code="context_length_exceeded",
+        )  # fmt: skip
 
 
 def _messages(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -107,7 +130,9 @@ def _messages(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
 class _Run:
     """One API request's generation requests (prompts x n), started on one handle."""
 
-    def __init__(self, handle: ModelHandle, body: _Sampling, requests: list[GenerationRequest], n: int):
+    def __init__(
+        self, handle: ModelHandle, body: _Sampling, requests: list[GenerationRequest], n: int
+    ):
         self.handle = handle
         self.body = body
         self.requests = requests
@@ -137,10 +162,11 @@ class _Run:
             raise ApiError(400, "stream_options needs stream: true.", param="stream_options")
         spec = resolve_model(manager, body.model, ROLE)
         handle = manager.handle(spec.name)
+        info = (await handle.acall([ModelInfoRequest()]))[0]
         if max_tokens is None:  # OpenAI's default: as long as the model may go
-            info = (await handle.acall([ModelInfoRequest()]))[0]
             max_tokens = min(info.max_new_tokens, manager.settings.limits.max_new_tokens)
         bases = bases if isinstance(bases, list) else [bases]
+        await _check_context(handle, bases, max_tokens, info.context_tokens)
         requests = [
             replace(
                 base,
@@ -166,7 +192,11 @@ class _Run:
         if not self.body.stream:
             results = await self.handle.acall(self.requests)
             tally = self._usage(results)
-            usage.add(key, prompt_tokens=tally["prompt_tokens"], completion_tokens=tally["completion_tokens"])
+            usage.add(
+                key,
+                prompt_tokens=tally["prompt_tokens"],
+                completion_tokens=tally["completion_tokens"],
+            )
             choices = [
                 _chat_choice(i, r) if chat else _completion_choice(i, r)
                 for i, r in enumerate(results)
@@ -218,7 +248,11 @@ class _Run:
                     yield chunk(i, None, None, FINISH[event.finish_reason])
             ordered = [results[i] for i in sorted(results)]
             tally = self._usage(ordered)
-            usage.add(key, prompt_tokens=tally["prompt_tokens"], completion_tokens=tally["completion_tokens"])
+            usage.add(
+                key,
+                prompt_tokens=tally["prompt_tokens"],
+                completion_tokens=tally["completion_tokens"],
+            )
             if include_usage:
                 yield _data({"id": self._id(chat), "object": self._chunk_object(chat),
                              "created": self.created, "model": self.handle.name, "choices": [],
@@ -230,9 +264,15 @@ class _Run:
             await events.aclose()
 
     def _chunker(self, chat: bool, include_usage: bool) -> Callable[..., str]:
-        def chunk(i: int, content: Any, logprobs: tuple[TokenLogprob, ...] | None, finish: str | None) -> str:
+        def chunk(
+            i: int, content: Any, logprobs: tuple[TokenLogprob, ...] | None, finish: str | None
+        ) -> str:
             if chat:
-                delta = content if isinstance(content, dict) else ({} if content is None else {"content": content})
+                delta = (
+                    content
+                    if isinstance(content, dict)
+                    else ({} if content is None else {"content": content})
+                )
                 choice = {"index": i, "delta": delta, "finish_reason": finish,
                           "logprobs": _chat_logprobs(logprobs) if logprobs is not None else None}  # fmt: skip
             else:
@@ -250,7 +290,11 @@ class _Run:
         """Exact counts: each prompt once (its n choices share it), every choice's new tokens."""
         prompt = sum(r.prompt_tokens for r in results[:: self.n])
         completion = sum(r.new_tokens for r in results)
-        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
 
     def _id(self, chat: bool) -> str:
         return ("chatcmpl-" if chat else "cmpl-") + self.id
@@ -326,4 +370,3 @@ async def _merged(streams: list[AsyncIterator[Any]]) -> AsyncIterator[tuple[int,
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
