@@ -54,6 +54,7 @@ class Limits(BaseModel):
     max_audio_seconds: float = 1800.0
     max_image_pixels: int = 40_000_000
     max_new_tokens: int = 1024
+    max_choices: int = 8  # completions per API request (OpenAI's ``n``)
 
 
 class Privacy(BaseModel):
@@ -107,6 +108,17 @@ class Settings(BaseSettings):
     port: int = 7860
     auth_username: str | None = None
     auth_password: SecretStr | None = None
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Bearer keys for /v1 and /api/v1, as 'name:key,name:key' (the name shows "
+        "in per-key usage). Never logged.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="A file of API keys, one 'name:key' a line ('#' comments)."
+    )
+    api_max_concurrent: int = Field(
+        default=64, ge=1, description="API requests served at once; more are refused with 429."
+    )
     queue_concurrency: int = Field(default=4, ge=1, description="Gradio workers per event.")
     queue_max_size: int = Field(default=64, ge=1, description="Requests waiting before refusal.")
     offline: bool = Field(
