@@ -68,6 +68,9 @@ class GenerationRequest:
     an end-of-turn token, at ``max_new_tokens``, at the first of the ``stop``
     strings (which is not included in the text), or when the request is cancelled
     (``handle.cancel(request_id)``, or the stream's ``cancel()``).
+
+    ``adapter`` names a LoRA adapter trained on this model (``generation-training``),
+    served on the shared base; None is the base model alone.
     """
 
     messages: list[dict[str, Any]] | None = None
@@ -79,6 +82,7 @@ class GenerationRequest:
     repetition_penalty: float = REQUEST_SAMPLING.repetition_penalty
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    adapter: str | None = None
     request_id: str = field(default_factory=new_request_id)
 
 
@@ -121,6 +125,7 @@ class PerplexityRequest:
     """
 
     text: str
+    adapter: str | None = None  # score under this LoRA adapter of the model
 
 
 @dataclass(frozen=True)
