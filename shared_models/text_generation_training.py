@@ -153,13 +153,23 @@ def _collate(items: list[tuple[list[int], list[int]]], pad: int, device: torch.d
 
 
 def _loss_sum(model: Any, ids: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Summed next-token cross-entropy over labelled tokens, and how many there were."""
-    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    """Summed next-token cross-entropy over labelled tokens, and how many there were.
+
+    The output layer runs only at positions that have a label: with a 50k-150k
+    vocabulary, logits for every prompt token would be most of a step's memory.
+    """
     targets = labels[:, 1:]
-    loss = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
-    )
-    return loss, int((targets != IGNORE).sum())
+    keep = targets != IGNORE
+    decoder, head = getattr(model, "model", None), model.get_output_embeddings()
+    # Models that scale or cap their logits (Gemma, Cohere) take the plain path.
+    plain = not any(getattr(model.config, a, None) for a in ("final_logit_softcapping", "logit_scale"))
+    if decoder is not None and head is not None and plain:
+        hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+        logits = head(hidden[keep]).float()
+    else:  # an architecture without the usual decoder/head split
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep].float()
+    loss = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="sum")
+    return loss, int(keep.sum())
 
 
 # --------------------------------------------------------------------------- runner
