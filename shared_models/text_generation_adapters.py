@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ PEFT_PREFIX = "base_model.model."  # the PEFT file format's key prefix
 @dataclass
 class _Loaded:
     key: str  # the adapter's name inside the model's LoRA layers
-    signature: tuple[int, int]  # (mtime_ns, size) of the weights file when loaded
+    signature: tuple[int, int, int]  # (inode, mtime_ns, size) of the weights file when loaded
     bytes: int
 
 
@@ -119,7 +120,7 @@ class AdapterSet:
             raise InvalidInputError(
                 f"No adapter named {name!r}. Adapters: {', '.join(known) or 'none yet'}."
             ) from None
-        signature = (stat.st_mtime_ns, stat.st_size)
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         entry = self._loaded.get(name)
         if entry is not None and entry.signature == signature:
             self._loaded.move_to_end(name)
@@ -163,7 +164,7 @@ class AdapterSet:
         return args, kwargs
 
     # ------------------------------------------------------------------ loading
-    def _load(self, name: str, folder: Path, signature: tuple[int, int]) -> _Loaded:
+    def _load(self, name: str, folder: Path, signature: tuple[int, int, int]) -> _Loaded:
         from peft import LoraConfig, inject_adapter_in_model, set_peft_model_state_dict
         from peft.tuners.lora import LoraLayer
         from safetensors.torch import load_file
@@ -179,7 +180,10 @@ class AdapterSet:
         key = f"adapter{self._counter}"
         config.inference_mode = True
         try:
-            inject_adapter_in_model(config, self.model, adapter_name=key)
+            with warnings.catch_warnings():
+                # "multiple adapters in the model": that is the point here.
+                warnings.simplefilter("ignore", UserWarning)
+                inject_adapter_in_model(config, self.model, adapter_name=key)
             result = set_peft_model_state_dict(self.model, state, adapter_name=key)
         except Exception as exc:
             self._delete_key(key)
@@ -217,9 +221,12 @@ class AdapterSet:
     def _delete_key(self, key: str) -> None:
         from peft.tuners.lora import LoraLayer
 
-        for module in self.model.modules():
-            if isinstance(module, LoraLayer) and key in module.lora_A:
-                module.delete_adapter(key)
+        with warnings.catch_warnings():
+            # PEFT says which adapter becomes "active"; rows name theirs, so it does not matter.
+            warnings.simplefilter("ignore", UserWarning)
+            for module in self.model.modules():
+                if isinstance(module, LoraLayer) and key in module.lora_A:
+                    module.delete_adapter(key)
 
     def _make_room(self, keep: frozenset[str] | set[str]) -> None:
         while self.size_bytes > self.max_bytes:
