@@ -90,7 +90,7 @@ class FineTuneRun:
     name: str
     heldout: list[Chat]
     request_id: str
-    steps: list[int] = field(default_factory=list)
+    steps: list[float] = field(default_factory=list)  # in epochs, so both curves share an axis
     losses: list[float] = field(default_factory=list)
     epochs: list[float] = field(default_factory=list)
     heldout_losses: list[float] = field(default_factory=list)
@@ -104,7 +104,7 @@ class FineTuneRun:
                 return
             if isinstance(event, LoraProgress):
                 if event.loss is not None and event.heldout_loss is None:
-                    self.steps.append(event.step)
+                    self.steps.append(event.epoch)
                     self.losses.append(event.loss)
                 if event.heldout_loss is not None:
                     self.epochs.append(event.epoch)
@@ -126,7 +126,7 @@ class FineTuneRun:
         self.stream.cancel()
 
     def history(self) -> dict[str, tuple[list[float], list[float]]]:
-        """Loss curves so far: training loss by step, held-out loss by epoch."""
+        """Loss curves so far, x in epochs: training loss at each step, held-out loss per epoch."""
         return {
             "training loss": (list(self.steps), list(self.losses)),
             "held-out loss": (list(self.epochs), list(self.heldout_losses)),

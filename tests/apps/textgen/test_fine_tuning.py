@@ -166,3 +166,33 @@ def test_cancel_through_the_app(gen: TextGenerator) -> None:
     report = run.finish()
     assert report.training.cancelled and report.evaluation is None
     assert "to-cancel" not in gen.adapters.names()
+
+
+# ---------------------------------------------------------------------- page
+def test_train_tab_trains_shows_results_and_manages_adapters(manager, tmp_path) -> None:
+    from apps.textgen import ui
+
+    demo = ui.build_ui()
+    names = {d.api_name for d in demo.fns.values() if d.api_visibility == "public"}
+    assert {"textgen_train", "textgen_cancel_train", "textgen_rename_adapter",
+            "textgen_delete_adapter"} <= names  # fmt: skip
+    train_file = tmp_path / "train.jsonl"
+    train_file.write_text("".join(json.dumps(r) + "\n" for r in _rows("train.jsonl", 16)))
+    held = tmp_path / "held.jsonl"
+    held.write_text("".join(json.dumps(r) + "\n" for r in _rows("heldout.jsonl", 4)))
+    outputs = list(ui.train(TINY, str(train_file), str(held), "page-json", 8, 16, 5e-3, 1, 4, 160, 0, 1))
+    assert len(outputs) >= 4  # the curve and status update while it trains
+    figure, status, rows, table = outputs[-1]
+    assert "Held-out perplexity" in status and "Valid JSON" in status
+    assert len(rows) == 3 and all(len(r) == 4 for r in rows)
+    assert any(r[0] == "page-json" and r[1] == TINY for r in table)
+    picker, _table, _pick = ui.adapter_lists(TINY)
+    assert "page-json" in picker["choices"]
+    # The picked adapter reaches generation through the page's controls.
+    controls = [24, 0.0, 0.8, 20, 1.0, -1, "", "page-json"]
+    assert ui._options(*controls).adapter == "page-json"
+    ui.rename_adapter(TINY, "page-json", "page-json-2")
+    ui.delete_adapter(TINY, "page-json-2")
+    assert "page-json-2" not in ui.adapter_lists(TINY)[0]["choices"]
+    with pytest.raises(__import__("gradio").Error, match="Upload a training file"):
+        list(ui.train(TINY, None, None, "x", 8, 16, 5e-3, 1, 4, 160, 0, 1))
