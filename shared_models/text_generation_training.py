@@ -164,7 +164,7 @@ def _loss_sum(model: Any, ids: torch.Tensor, labels: torch.Tensor, mask: torch.T
     # Models that scale or cap their logits (Gemma, Cohere) take the plain path.
     plain = not any(getattr(model.config, a, None) for a in ("final_logit_softcapping", "logit_scale"))
     if decoder is not None and head is not None and plain:
-        hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+        hidden = decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state[:, :-1]
         logits = head(hidden[keep]).float()
     else:  # an architecture without the usual decoder/head split
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][keep].float()
@@ -264,6 +264,12 @@ class LoraTrainer(ModelRunner):
         for p in trainable:
             p.data = p.data.float()  # Adam on bf16 weights loses most small updates
             p.requires_grad_(True)
+        if s.gradient_checkpointing:
+            enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5
+            if enable is not None:
+                enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (encoder.eos or 0)
         if self.ctx.policy.is_cuda:
             torch.cuda.reset_peak_memory_stats(device)
