@@ -213,3 +213,13 @@ def test_bad_training_requests_are_refused(manager, settings, tmp_path) -> None:
     for request, message in cases:
         with pytest.raises(InvalidInputError, match=message):
             trainer.call([request])
+
+
+def test_activation_checkpointing_trains_the_same_way(manager, settings) -> None:
+    folder = adapters_root(settings.data_dir) / "checkpointed"
+    request = LoraTrainingRequest(_chats("train.jsonl", 8), _chats("heldout.jsonl", 2), TINY_MODEL, str(folder),
+                                  settings=LoraSettings(epochs=1, batch_size=4, learning_rate=5e-3,
+                                                        max_tokens=160, gradient_checkpointing=True))  # fmt: skip
+    result = manager.handle(TRAINER_MODEL).call([request])[0]
+    assert result.steps == 2 and (folder / ADAPTER_WEIGHTS).is_file()
+    assert result.heldout_perplexity_after < result.heldout_perplexity_before
