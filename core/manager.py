@@ -190,6 +190,9 @@ class ModelManager:
             with self._lock:
                 slot.in_use -= 1
                 slot.last_used = time.monotonic()
+                if slot.runner is not None and getattr(slot.runner, "dynamic_memory", False):
+                    # It grew or shrank while serving (a generation model's LoRA adapters).
+                    slot.bytes = slot.runner.memory_bytes() or slot.bytes
 
     def load(self, name: str) -> None:
         """Load a model now (warm-up) without running it."""

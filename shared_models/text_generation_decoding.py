@@ -32,6 +32,7 @@ from .sampling import (
     apply_repetition_penalty,
     select_tokens,
 )
+from .text_generation_adapters import BASE, AdapterSet
 from .text_generation_cache import PrefixCache, PrefixMatch
 from .types.generation import (
     MAX_TOP_LOGPROBS,
@@ -120,6 +121,7 @@ class _Row:
     generator: torch.Generator
     tracker: _TextTracker
     channel: StreamChannel | None = None  # set when the request is streamed
+    adapter: str = BASE  # the LoRA key of the row's adapter in the model
     generated: list[int] = field(default_factory=list)
     result: GenerationResult | None = None
     logprobs: list[TokenLogprob] | None = None  # one per generated token, when asked for
@@ -156,7 +158,11 @@ class TextGenerator(ModelRunner):
     Output: per item a ``GenerationResult``, a ``float`` (perplexity), token ids,
     text, or ``GenerationModelInfo``; a bad item yields an ``InvalidInputError``
     for its caller only. Tokenizer-only requests never wait for the decode lock.
+    Requests naming a LoRA adapter run in the same batch as the others, on the same
+    base (``text_generation_adapters``).
     """
+
+    dynamic_memory = True  # adapters load after the base: the core re-reads memory_bytes
 
     def __init__(
         self,
@@ -165,8 +171,10 @@ class TextGenerator(ModelRunner):
         context_tokens: int,
         max_new_tokens_limit: int,
         prefix_cache_mb: float = PREFIX_CACHE_MB,
+        adapters: AdapterSet | None = None,
     ) -> None:
         self.model = model
+        self.adapters = adapters
         self.tokenizer = tokenizer
         model_max = getattr(model.config, "max_position_embeddings", None) or context_tokens
         self.context_tokens = min(context_tokens, int(model_max))
@@ -220,16 +228,49 @@ class TextGenerator(ModelRunner):
         if not rows and not scoring:
             return outputs
         with self._lock, torch.inference_mode():
+            rows = self._with_adapters(rows, outputs)
             if rows:
                 self._decode(rows)
                 for row in rows:
                     outputs[row.slot] = row.result
             for i in scoring:  # each text is its own forward pass; lengths vary too much to pad
                 try:
-                    outputs[i] = self._perplexity(inputs[i].text)
+                    adapter = self._adapter_key(inputs[i].adapter, set())
+                    outputs[i] = self._perplexity(inputs[i].text, adapter)
                 except InvalidInputError as exc:
                     outputs[i] = exc
+            if self.adapters is not None:
+                self.adapters.set_rows(None)
         return outputs
+
+    # ------------------------------------------------------------------ adapters
+    def _with_adapters(self, rows: list[_Row], outputs: list[Any]) -> list[_Row]:
+        """Load the adapters the rows name (under the decode lock); bad names fail their row only."""
+        wanted = {r.request.adapter for r in rows if r.request.adapter is not None}
+        if not wanted:
+            return rows
+        ready = []
+        for row in rows:
+            try:
+                row.adapter = self._adapter_key(row.request.adapter, wanted)
+            except InvalidInputError as exc:
+                outputs[row.slot] = exc
+                continue
+            ready.append(row)
+        return ready
+
+    def _adapter_key(self, name: str | None, keep: set[Any]) -> str:
+        if name is None:
+            return BASE
+        if not isinstance(name, str):
+            raise InvalidInputError(f"adapter must be an adapter name or None, got {type(name).__name__}.")
+        if self.adapters is None:
+            raise InvalidInputError("This generation model cannot serve LoRA adapters.")
+        return self.adapters.key(name, keep)
+
+    def _set_rows(self, rows: list[_Row]) -> None:
+        if self.adapters is not None and self.adapters.active:
+            self.adapters.set_rows([r.adapter for r in rows])
 
     # ------------------------------------------------------------------ tokenizer requests
     def _answer_directly(self, item: Any) -> Any:
@@ -396,7 +437,11 @@ class TextGenerator(ModelRunner):
         cache = DynamicCache(config=self.model.config)
         plain = _plain_layers(cache)
         # A disabled cache finds nothing but still counts the prompt tokens.
-        matches = [self.prefix_cache.lookup(r.prompt_ids) if plain else None for r in live]
+        # Keys and values depend on the adapter (LoRA changes q, k, v): only base rows share.
+        matches = [
+            self.prefix_cache.lookup(r.prompt_ids) if plain and r.adapter == BASE else None
+            for r in live
+        ]
         cached = [m.length if m is not None else 0 for m in matches]
         # Columns: [cached prefix, left-aligned | new prompt tokens, left-padded]. Each
         # row's mask covers its own prefix and suffix, and explicit position ids make
@@ -428,6 +473,7 @@ class TextGenerator(ModelRunner):
         if any(r.request.presence_penalty or r.request.frequency_penalty for r in live):
             vocab = self.model.get_output_embeddings().weight.shape[0]
             counts = torch.zeros((len(live), vocab), dtype=torch.float32, device=self.device)
+        self._set_rows(live)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -466,6 +512,7 @@ class TextGenerator(ModelRunner):
                 counts = counts[index] if counts is not None else None
                 live = [live[b] for b in keep]
                 mask = _trim_left_padding(cache, mask)
+                self._set_rows(live)
             step_ids = torch.tensor([[r.generated[-1]] for r in live], device=self.device)
             if seen is not None:
                 seen.scatter_(1, step_ids, True)
@@ -487,8 +534,8 @@ class TextGenerator(ModelRunner):
     ) -> None:
         """Copy each row's prompt keys/values out of the batch cache into the prefix cache."""
         for b, (row, n) in enumerate(zip(live, cached, strict=True)):
-            if n == len(row.prompt_ids) - 1:
-                continue  # the same prompt again: it is already cached
+            if n == len(row.prompt_ids) - 1 or row.adapter != BASE:
+                continue  # the same prompt again (already cached), or an adapter's keys
             start = width - (len(row.prompt_ids) - n)
             cols = torch.cat([torch.arange(n), torch.arange(start, width)]).to(self.device)
             kv = torch.stack(
@@ -559,8 +606,10 @@ class TextGenerator(ModelRunner):
         return row.cancelled
 
     # ------------------------------------------------------------------ perplexity
-    def _perplexity(self, text: str) -> float:
+    def _perplexity(self, text: str, adapter: str = BASE) -> float:
         """exp(mean negative log-likelihood) over the text's tokens, after the first."""
+        if self.adapters is not None and self.adapters.active:
+            self.adapters.set_rows([adapter])
         ids = self._tokenize(text)
         if len(ids) < 2:
             raise InvalidInputError("Perplexity needs a text of at least two tokens.")

@@ -73,6 +73,9 @@ class GenerationRequest:
     an end-of-turn token, at ``max_new_tokens``, at the first of the ``stop``
     strings (which is not included in the text), or when the request is cancelled
     (``handle.cancel(request_id)``, or the stream's ``cancel()``).
+
+    ``adapter`` names a LoRA adapter trained on this model (``generation-training``),
+    served on the shared base; None is the base model alone.
     """
 
     messages: list[dict[str, Any]] | None = None
@@ -88,6 +91,7 @@ class GenerationRequest:
     logprobs: bool = False
     top_logprobs: int = 0
     stop: tuple[str, ...] = ()
+    adapter: str | None = None
     request_id: str = field(default_factory=new_request_id)
 
 
@@ -156,6 +160,7 @@ class PerplexityRequest:
     """
 
     text: str
+    adapter: str | None = None  # score under this LoRA adapter of the model
 
 
 @dataclass(frozen=True)
