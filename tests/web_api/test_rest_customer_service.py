@@ -24,7 +24,9 @@ def _session() -> str:
 
 
 def test_ask_answers_from_the_knowledge_base(client):
-    r = client.post(f"{CS}/ask", json={"question": "my card never showed up", "session_id": _session()})
+    r = client.post(
+        f"{CS}/ask", json={"question": "my card never showed up", "session_id": _session()}
+    )
     assert r.status_code == 200, r.text
     reply = r.json()
     # The page's bot would answer the same message from the same entry.
@@ -38,7 +40,11 @@ def test_ask_answers_from_the_knowledge_base(client):
 
 def test_ask_streams_server_sent_events(client):
     session = _session()
-    body = {"question": "how much does it cost to send money abroad?", "session_id": session, "stream": True}
+    body = {
+        "question": "how much does it cost to send money abroad?",
+        "session_id": session,
+        "stream": True,
+    }
     with client.stream("POST", f"{CS}/ask", json=body) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -104,7 +110,11 @@ def test_knowledge_base_crud_round_trip(client):
     reply = client.post(f"{CS}/ask", json={"question": "can I pay with my smartwatch?"}).json()
     assert reply["source_id"] == entry_id
 
-    changed = {**new, "answer": "Yes, with Apple Pay or Google Pay on the watch.", "expected_version": 1}
+    changed = {
+        **new,
+        "answer": "Yes, with Apple Pay or Google Pay on the watch.",
+        "expected_version": 1,
+    }
     changed.pop("id")
     r = client.put(f"{CS}/entries/{entry_id}", json=changed)
     assert r.status_code == 200, r.text
@@ -112,14 +122,25 @@ def test_knowledge_base_crud_round_trip(client):
     stored = client.get(f"{CS}/entries/{entry_id}").json()
 
     # Bad updates store nothing: an empty answer, a wrong type, a stale version.
-    assert_error(client.put(f"{CS}/entries/{entry_id}", json={**changed, "answer": "", "expected_version": 2}), 400)
-    assert_error(client.put(f"{CS}/entries/{entry_id}", json={**changed, "alternatives": "not a list"}), 400)
-    assert_error(client.put(f"{CS}/entries/{entry_id}", json={**changed, "expected_version": 1}), 409)
+    assert_error(
+        client.put(
+            f"{CS}/entries/{entry_id}", json={**changed, "answer": "", "expected_version": 2}
+        ),
+        400,
+    )
+    assert_error(
+        client.put(f"{CS}/entries/{entry_id}", json={**changed, "alternatives": "not a list"}), 400
+    )
+    assert_error(
+        client.put(f"{CS}/entries/{entry_id}", json={**changed, "expected_version": 1}), 409
+    )
     assert client.get(f"{CS}/entries/{entry_id}").json() == stored
     assert support_bot().entry(entry_id).answer == changed["answer"]
 
     assert_error(client.delete(f"{CS}/entries/{entry_id}", params={"expected_version": 1}), 409)
-    assert client.delete(f"{CS}/entries/{entry_id}", params={"expected_version": 2}).status_code == 204
+    assert (
+        client.delete(f"{CS}/entries/{entry_id}", params={"expected_version": 2}).status_code == 204
+    )
     assert_error(client.get(f"{CS}/entries/{entry_id}"), 404)
     assert entry_id not in [e["id"] for e in client.get(f"{CS}/entries").json()]
 
@@ -147,7 +168,9 @@ def test_escalation_ticket_lifecycle(client):
     assert r.status_code == 200 and r.json()["status"] == "closed" and r.json()["closed_at"]
     assert_error(client.patch(f"{CS}/tickets/{ticket_id}", json={"status": "closed"}), 409)
     assert_error(client.patch(f"{CS}/tickets/{ticket_id}", json={"status": "open"}), 400)
-    assert ticket_id in [t["id"] for t in client.get(f"{CS}/tickets", params={"status": "closed"}).json()]
+    assert ticket_id in [
+        t["id"] for t in client.get(f"{CS}/tickets", params={"status": "closed"}).json()
+    ]
     assert ticket_id not in [t["id"] for t in client.get(f"{CS}/tickets").json()]
     assert_error(client.get(f"{CS}/tickets", params={"status": "pending"}), 400)
     assert_error(client.get(f"{CS}/tickets/999999"), 404)
@@ -161,7 +184,9 @@ def test_escalation_ticket_lifecycle(client):
 
 def test_conversations_and_feedback(client):
     session = _session()
-    reply = client.post(f"{CS}/ask", json={"question": "I lost my card", "session_id": session}).json()
+    reply = client.post(
+        f"{CS}/ask", json={"question": "I lost my card", "session_id": session}
+    ).json()
     messages = client.get(f"{CS}/conversations/{session}").json()
     assert messages[0] == {**messages[0], "role": "user", "content": "I lost my card"}
     assert messages[1]["id"] == reply["message_id"]
@@ -169,8 +194,12 @@ def test_conversations_and_feedback(client):
     r = client.post(f"{CS}/messages/{reply['message_id']}/feedback", json={"helpful": True})
     assert r.status_code == 204
     assert support_bot().feedback_stats()["rated"] == before + 1
-    assert_error(client.post(f"{CS}/messages/{messages[0]['id']}/feedback", json={"helpful": True}), 400)
-    assert_error(client.post(f"{CS}/messages/{reply['message_id']}/feedback", json={"helpful": "very"}), 400)
+    assert_error(
+        client.post(f"{CS}/messages/{messages[0]['id']}/feedback", json={"helpful": True}), 400
+    )
+    assert_error(
+        client.post(f"{CS}/messages/{reply['message_id']}/feedback", json={"helpful": "very"}), 400
+    )
     assert_error(client.get(f"{CS}/conversations/{_session()}"), 404)
     assert_error(client.post(f"{CS}/conversations/{_session()}/handover"), 404)
     assert_error(client.get(f"{CS}/conversations/bad%20id!"), 400)

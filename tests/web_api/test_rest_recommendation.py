@@ -68,5 +68,7 @@ def test_limits_are_explicit(client, manager, monkeypatch):
     assert_error(client.get(f"{REC}/users/196/recommendations", params={"k": 0}), 400)
     assert_error(client.get(f"{REC}/users/196/recommendations", params={"k": 1001}), 400)
     monkeypatch.setattr(manager.settings.limits, "max_batch_items", 3)
-    error = assert_error(client.post(f"{REC}/cold-start", json={"liked_items": ["1", "2", "3", "4"]}), 400)
+    error = assert_error(
+        client.post(f"{REC}/cold-start", json={"liked_items": ["1", "2", "3", "4"]}), 400
+    )
     assert "max_batch_items" in error["message"]

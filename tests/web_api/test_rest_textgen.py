@@ -89,15 +89,23 @@ def test_over_long_field_is_cut_with_a_notice_and_huge_body_is_413(client, manag
 
 def test_user_template_round_trip(client):
     name = f"rest_{uuid.uuid4().hex[:8]}"
-    body = {"title": "Shop tagline", "prompt": "Write a tagline for {shop}.", "system_prompt": "Be brief."}
+    body = {
+        "title": "Shop tagline",
+        "prompt": "Write a tagline for {shop}.",
+        "system_prompt": "Be brief.",
+    }
     r = client.put(f"{TG}/templates/{name}", json=body)
     assert r.status_code == 200, r.text
     assert [f["name"] for f in r.json()["fields"]] == ["shop"] and not r.json()["builtin"]
     assert_error(client.put(f"{TG}/templates/{name}", json=body), 400)  # exists, no overwrite
     assert client.put(f"{TG}/templates/{name}", json={**body, "overwrite": True}).status_code == 200
-    rendered = client.post(f"{TG}/templates/{name}/render", json={"fields": {"shop": "a bakery"}}).json()
+    rendered = client.post(
+        f"{TG}/templates/{name}/render", json={"fields": {"shop": "a bakery"}}
+    ).json()
     assert rendered["messages"][-1]["content"] == "Write a tagline for a bakery."
-    assert_error(client.put(f"{TG}/templates/{name}", json={**body, "prompt": "{x.__class__}"}), 400)
+    assert_error(
+        client.put(f"{TG}/templates/{name}", json={**body, "prompt": "{x.__class__}"}), 400
+    )
     assert client.delete(f"{TG}/templates/{name}").status_code == 204
     assert_error(client.get(f"{TG}/templates/{name}"), 404)
     assert_error(client.delete(f"{TG}/templates/{name}"), 404)

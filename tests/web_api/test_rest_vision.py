@@ -26,7 +26,9 @@ def client(manager):
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> dict[str, Path]:
-    return {Path(k).stem: v for k, v in example_photos(tmp_path_factory.mktemp("rest-photos")).items()}
+    return {
+        Path(k).stem: v for k, v in example_photos(tmp_path_factory.mktemp("rest-photos")).items()
+    }
 
 
 def _upload(path: Path, name: str = "file") -> dict:
@@ -43,7 +45,9 @@ def test_classify_by_upload_and_by_base64_agree(client, photos):
     encoded = base64.b64encode(photos["chelsea"].read_bytes()).decode()
     as_json = client.post(f"{VISION}/classify", json={"image": encoded, "top_k": 3}).json()
     assert [p["label"] for p in as_json["predictions"]] == [p["label"] for p in body["predictions"]]
-    data_url = client.post(f"{VISION}/classify", json={"image": "data:image/png;base64," + encoded, "top_k": 3})
+    data_url = client.post(
+        f"{VISION}/classify", json={"image": "data:image/png;base64," + encoded, "top_k": 3}
+    )
     assert data_url.json()["predictions"] == as_json["predictions"]
     # The same function the page calls, on the same recognizer.
     direct = image_recognizer().classify(str(photos["chelsea"]), top_k=3)
@@ -51,7 +55,9 @@ def test_classify_by_upload_and_by_base64_agree(client, photos):
 
 
 def test_detect_finds_the_motorbike(client, photos):
-    r = client.post(f"{VISION}/detect", files=_upload(photos["motorcycle"]), data={"threshold": "0.25"})
+    r = client.post(
+        f"{VISION}/detect", files=_upload(photos["motorcycle"]), data={"threshold": "0.25"}
+    )
     assert r.status_code == 200, r.text
     found = r.json()["detections"]
     assert "motorbike" in [d["label"] for d in found]
@@ -61,7 +67,9 @@ def test_detect_finds_the_motorbike(client, photos):
         assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and d["score"] >= 0.25
     direct = image_recognizer().detect(str(photos["motorcycle"]), threshold=0.25)
     assert [d["label"] for d in found] == [d.label for d in direct]
-    strict = client.post(f"{VISION}/detect", files=_upload(photos["motorcycle"]), data={"threshold": "0.95"})
+    strict = client.post(
+        f"{VISION}/detect", files=_upload(photos["motorcycle"]), data={"threshold": "0.95"}
+    )
     assert len(strict.json()["detections"]) < len(found)
 
 
@@ -117,14 +125,18 @@ def test_bad_detect_and_similar_parameters_are_400(client):
 
 def test_unknown_classifier_is_404(client):
     png = {"file": ("x.png", _png_bytes(), "image/png")}
-    assert_error(client.post(f"{VISION}/classify", files=png, data={"model": "vision:no-such-model"}), 404)
+    assert_error(
+        client.post(f"{VISION}/classify", files=png, data={"model": "vision:no-such-model"}), 404
+    )
     assert_error(client.post(f"{VISION}/classify", files=png, data={"model": "no-such-model"}), 404)
 
 
 def test_huge_images_are_413(client, manager, monkeypatch, photos):
     monkeypatch.setattr(manager.settings.limits, "max_upload_mb", 1)
     huge = b"\x89PNG" + bytes(1024 * 1024 + 10)
-    assert_error(client.post(f"{VISION}/classify", files={"file": ("big.png", huge, "image/png")}), 413)
+    assert_error(
+        client.post(f"{VISION}/classify", files={"file": ("big.png", huge, "image/png")}), 413
+    )
     encoded = base64.b64encode(huge).decode()
     assert_error(client.post(f"{VISION}/detect", json={"image": encoded}), 413)
 
@@ -132,4 +144,6 @@ def test_huge_images_are_413(client, manager, monkeypatch, photos):
 def test_decompression_bomb_is_refused(client):
     out = io.BytesIO()
     Image.new("1", (20_000, 20_000)).save(out, format="PNG")  # 400 M pixels, a few kB on disk
-    assert_error(client.post(f"{VISION}/classify", files={"file": ("bomb.png", out.getvalue())}), 400)
+    assert_error(
+        client.post(f"{VISION}/classify", files={"file": ("bomb.png", out.getvalue())}), 400
+    )
