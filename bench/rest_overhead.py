@@ -106,7 +106,9 @@ def run(calls: int, device: str) -> dict[str, dict[str, list[float]]]:
 
     ask = {
         "direct": lambda i: bot.ask(**ask_body(i)),
-        "in-process": lambda i: checked(local.post("/api/v1/customer-service/ask", json=ask_body(i))),
+        "in-process": lambda i: checked(
+            local.post("/api/v1/customer-service/ask", json=ask_body(i))
+        ),
         "HTTP": lambda i: checked(remote.post("/api/v1/customer-service/ask", json=ask_body(i))),
     }
     url = "/api/v1/recommendation/users/{}/recommendations?k=10"

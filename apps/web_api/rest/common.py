@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from fastapi import HTTPException, Request, UploadFile
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import StreamingResponse
 
 from core import get_manager
@@ -151,16 +152,17 @@ def sse_response(
     ``close`` runs when the stream ends or the client goes away (it cancels the work).
     """
 
-    def chunks() -> Iterable[str]:
+    async def chunks() -> AsyncIterator[str]:
         try:
             try:
                 yield sse(encode(first))
-                for item in rest:
+                # Each next() runs in a worker thread: the app APIs block.
+                async for item in iterate_in_threadpool(rest):
                     yield sse(encode(item))
             except Exception as exc:  # noqa: BLE001 - told to the client in the stream's shape
                 yield sse(stream_error(exc))
             yield SSE_DONE
-        finally:  # also when the client goes away mid-stream (GeneratorExit)
+        finally:  # also when the client goes away mid-stream (the task is cancelled)
             if close is not None:
                 close()
 

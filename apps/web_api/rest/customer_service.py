@@ -6,6 +6,7 @@ Every route calls the function the page calls, on the page's own bot
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -173,7 +174,14 @@ def ask(body: AskRequest):
         for final in replies:  # noqa: B007 - keep the last
             pass
         return _reply(final)
-    return sse_response(first, replies, _reply, close=replies.close)
+
+    def close() -> None:
+        # The client went away: stop phrasing the answer. A ValueError means the generator
+        # is mid-step in its worker thread; it then ends at its next reply, unread.
+        with contextlib.suppress(ValueError):
+            replies.close()
+
+    return sse_response(first, replies, _reply, close=close)
 
 
 # --------------------------------------------------------------------------- knowledge base
