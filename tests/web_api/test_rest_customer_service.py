@@ -59,6 +59,33 @@ def test_ask_streams_server_sent_events(client):
     assert messages[1]["content"] == events[-1]["answer"]
 
 
+def test_ask_streams_the_language_models_phrasing(client, manager, monkeypatch):
+    # The tiny model phrases the answer: partial replies stream, then the stored final one.
+    monkeypatch.setattr(manager.settings.models, "generation", "smollm2-135m")
+    session = _session()
+    body = {
+        "question": "my card never showed up",
+        "session_id": session,
+        "use_llm": True,
+        "stream": True,
+    }
+    with client.stream("POST", f"{CS}/ask", json=body) as r:
+        assert r.status_code == 200
+        events = sse_events("".join(r.iter_text()))
+    partials, final = events[:-1], events[-1]
+    assert partials and all(not e["done"] for e in partials), "the model wrote nothing"
+    texts = [e["answer"] for e in partials]
+    assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))  # text only grows
+    assert final["done"] and final["source_id"] == partials[0]["source_id"]
+    # What the customer is left with is what was stored: the phrasing, or the entry verbatim.
+    if final["phrased_by_llm"]:
+        assert final["answer"] == texts[-1].strip()
+    else:  # it strayed from the entry, so the entry's own answer was given
+        assert final["answer"].startswith(support_bot().entry(final["source_id"]).answer)
+    stored = client.get(f"{CS}/conversations/{session}").json()[-1]["content"]
+    assert stored == final["answer"]
+
+
 @pytest.mark.parametrize(
     "body",
     [

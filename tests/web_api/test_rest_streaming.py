@@ -44,7 +44,9 @@ def test_an_error_midway_is_an_error_chunk_in_the_api_shape():
         closed: list[bool] = []
         events = sse_events(_app(failure, closed).get("/stream").text)
         assert events[:2] == [{"n": 1}, {"n": 2}]
-        assert events[2] == {"error": {"message": str(failure), "type": kind, "param": None, "code": None}}
+        assert events[2] == {
+            "error": {"message": str(failure), "type": kind, "param": None, "code": None}
+        }
         assert len(events) == 3 and closed == [True]
 
 
