@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from starlette.routing import Mount
 
 from core import ModelManager, get_manager, set_manager
+from core.privacy import Redactor, install_log_redaction
 from core.settings import Settings, get_settings
 
 from .auth import AuthGate, gradio_session_user
@@ -31,20 +32,28 @@ from .home import render_home
 from .pages import AppPage, discover_pages
 from .status import full_report, render_status, web_queue_stats
 from .theme import CSS, SUITE_NAME, THEME
+from .web_api import UsageMeter, mount_web_api
 
 log = logging.getLogger("springboard")
 
 
-def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = False) -> gr.Blocks:
+def build_blocks(
+    manager: ModelManager,
+    pages: list[AppPage],
+    alone: bool = False,
+    api_usage: UsageMeter | None = None,
+) -> gr.Blocks:
     """The Gradio app: home at /, each app at /<app>, status at /status.
 
     With ``alone``, the single app's page is served at / with no home page.
+    ``api_usage`` is the API's per-key usage, shown on the status page.
     """
+    usage_rows = api_usage.snapshot if api_usage is not None else None
     if alone:
         assert len(pages) == 1
         demo = pages[0].build()
         with demo.route("Status", "/status") as status_page:
-            render_status(manager, status_page, lambda: web_queue_stats(demo))
+            render_status(manager, status_page, lambda: web_queue_stats(demo), usage_rows)
         _hide_value_loaders(demo)
         return demo
     with gr.Blocks(title=SUITE_NAME) as demo:
@@ -56,7 +65,7 @@ def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = Fals
         with demo.route(page.title, page.path):
             app_blocks.render()
     with demo.route("Status", "/status") as status_page:
-        render_status(manager, status_page, lambda: web_queue_stats(demo))
+        render_status(manager, status_page, lambda: web_queue_stats(demo), usage_rows)
     _hide_value_loaders(demo)
     return demo
 
@@ -85,13 +94,17 @@ def create_app(
     apps: list[str] | None = None,
     alone: bool = False,
 ) -> FastAPI:
-    """The ASGI app: Gradio pages plus a small JSON API (``/api/status``, ``/healthz``)."""
-    settings = settings or get_settings()
+    """The ASGI app: Gradio pages, the HTTP APIs (``/v1``, ``/api/v1``), ``/api/status``, ``/healthz``.
+
+    Settings are the manager's unless given: the pages and the models read one object.
+    """
     manager = manager or get_manager()
+    settings = settings or manager.settings
     pages = discover_pages(apps)
     if alone and len(pages) != 1:
         raise SystemExit("--app serves exactly one app")
-    demo = build_blocks(manager, pages, alone=alone)
+    api_usage = UsageMeter()
+    demo = build_blocks(manager, pages, alone=alone, api_usage=api_usage)
     demo.queue(
         default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size
     )
@@ -107,7 +120,10 @@ def create_app(
     @api.get("/api/status")
     def status() -> JSONResponse:
         # Behind AuthGate when auth is on: a logged-in browser or Basic credentials.
-        return JSONResponse(full_report(manager, lambda: web_queue_stats(demo)))
+        return JSONResponse(full_report(manager, lambda: web_queue_stats(demo), api_usage.snapshot))
+
+    # The OpenAI-compatible API (/v1) and the REST API (/api/v1): before Gradio's root mount.
+    mount_web_api(api, settings, manager, api_usage)
 
     app = gr.mount_gradio_app(
         api,
@@ -132,6 +148,18 @@ def create_app(
     return app
 
 
+def configure_logging(settings: Settings) -> None:
+    """The application log: one line per record, personal data redacted before it is written.
+
+    The redaction filter sits on the root logger's handlers, so records from every module
+    (and from libraries) pass through it; ``privacy.redaction = "keep"`` turns it off.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction(Redactor.from_settings(settings))
+    if settings.privacy.redaction == "keep":
+        log.warning("privacy.redaction is 'keep': personal data is stored and logged as typed")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="springboard", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
@@ -148,9 +176,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # SSR needs a Node server; we serve plain client-side pages on purpose, so the notice is noise.
     warnings.filterwarnings("ignore", message="SSR mode is not supported")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    # The one place the process reads its settings (environment, springboard.toml); the
+    # manager built from them hands them to every app (``app.manager.settings``).
     settings = get_settings()
+    configure_logging(settings)
     overrides = {}
     if args.host:
         overrides["host"] = args.host

@@ -63,6 +63,16 @@ def summary_markdown(report: dict) -> str:
             f"  \n**Queue depth:** {web['waiting']} requests waiting{limit}, {web['running']} "
             f"running; {queued} waiting for a model batch"
         )
+    privacy = report.get("privacy")
+    if privacy is not None:
+        kinds = ", ".join(privacy["kinds"]) or "nothing"
+        mode = privacy["redaction"]
+        if mode == "keep":
+            text = "**off (keep, opted in)**: personal data is stored and logged as typed"
+        else:
+            how = "masked" if mode == "mask" else "replaced by a salted hash"
+            text = f"{mode}: {kinds} {how} before anything is stored or logged"
+        lines.append(f"  \n**Personal-data redaction:** {text}")
     if "gpu_allocated_mb" in report:
         lines.append(
             f"  \n**GPU memory:** {report['gpu_allocated_mb']:,} MB allocated, "
@@ -110,20 +120,54 @@ def events_frame(report: dict) -> pd.DataFrame:
     )
 
 
-def full_report(manager: ModelManager, queue_stats: Callable[[], dict] | None = None) -> dict:
-    """The manager's report plus the web queue, as shown on the page and at /api/status."""
+def privacy_report(settings) -> dict:
+    """What is redacted before storage and logging (``Settings.privacy``)."""
+    privacy = settings.privacy
+    return {"redaction": privacy.redaction, "kinds": list(privacy.kinds)}
+
+
+def full_report(
+    manager: ModelManager,
+    queue_stats: Callable[[], dict] | None = None,
+    api_usage: Callable[[], list[dict]] | None = None,
+) -> dict:
+    """The manager's report plus the web queue, privacy and per-key API usage, as on the
+    page and at /api/status."""
     report = manager.report()
     if queue_stats is not None:
         report["web_queue"] = queue_stats()
+    report["privacy"] = privacy_report(manager.settings)
+    if api_usage is not None:
+        report["api_usage"] = api_usage()
     return report
 
 
+_USAGE_COLUMNS = {
+    "key": "key name",
+    "requests": "requests",
+    "errors": "errors",
+    "prompt_tokens": "prompt tokens",
+    "completion_tokens": "completion tokens",
+    "audio_seconds": "audio seconds",
+}
+
+
+def api_usage_frame(report: dict) -> pd.DataFrame:
+    """Per-key API usage (key names only, never keys)."""
+    frame = pd.DataFrame(report.get("api_usage", []), columns=list(_USAGE_COLUMNS))
+    return frame.rename(columns=_USAGE_COLUMNS)
+
+
 def render_status(
-    manager: ModelManager, page: gr.Blocks, queue_stats: Callable[[], dict] | None = None
+    manager: ModelManager,
+    page: gr.Blocks,
+    queue_stats: Callable[[], dict] | None = None,
+    api_usage: Callable[[], list[dict]] | None = None,
 ) -> None:
     """Build the status page's components in ``page`` (the current Blocks context).
 
-    ``queue_stats`` returns the web queue's depth (``web_queue_stats`` of the served Blocks).
+    ``queue_stats`` returns the web queue's depth (``web_queue_stats`` of the served Blocks);
+    ``api_usage`` the API's per-key usage rows.
     """
     gr.Markdown("# Status\nThe shared model core, live. Refreshes every two seconds.")
     summary = gr.Markdown()
@@ -138,6 +182,8 @@ def render_status(
         title="Batch sizes run so far",
         height=260,
     )
+    gr.Markdown("### API usage per key (/v1, /api/v1)")
+    usage = gr.Dataframe(interactive=False)
     gr.Markdown("### Recent events")
     events = gr.Dataframe(interactive=False, wrap=True, max_height=300)
     with gr.Accordion("Load or unload a model by hand", open=False):
@@ -147,15 +193,16 @@ def render_status(
             unload_btn = gr.Button("Unload")
         outcome = gr.Markdown()
 
-    outputs = [summary, models, metrics, batches, events]
+    outputs = [summary, models, metrics, batches, usage, events]
 
     def refresh() -> tuple:
-        report = full_report(manager, queue_stats)
+        report = full_report(manager, queue_stats, api_usage)
         return (
             summary_markdown(report),
             models_frame(report),
             metrics_frame(report),
             batch_sizes_frame(report),
+            api_usage_frame(report),
             events_frame(report),
         )
 

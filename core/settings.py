@@ -54,6 +54,25 @@ class Limits(BaseModel):
     max_audio_seconds: float = 1800.0
     max_image_pixels: int = 40_000_000
     max_new_tokens: int = 1024
+    max_choices: int = 8  # completions per API request (OpenAI's ``n``)
+
+
+class Privacy(BaseModel):
+    """Personal-data redaction before anything is stored or logged (see ``core.privacy``).
+
+    ``mask`` replaces a value by its kind (``[EMAIL]``); ``hash`` by its kind and a salted
+    hash (``[EMAIL:3f2a9c01]``), so one customer's messages stay linked; ``keep`` stores
+    personal data as typed: an explicit opt-in, shown on the status page.
+    """
+
+    redaction: Literal["mask", "hash", "keep"] = "mask"
+    hash_salt: SecretStr | None = Field(
+        default=None, description="Secret for hash mode; default: one made per installation in data_dir."
+    )
+    kinds: list[Literal["email", "card", "iban", "cn_id", "phone", "ip"]] = Field(
+        default_factory=lambda: ["email", "card", "iban", "cn_id", "phone", "ip"],
+        description="Which kinds of personal data are redacted.",
+    )
 
 
 class Settings(BaseSettings):
@@ -84,10 +103,22 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=32, ge=1, le=4096)
     models: ModelChoices = Field(default_factory=ModelChoices)
     limits: Limits = Field(default_factory=Limits)
+    privacy: Privacy = Field(default_factory=Privacy)
     host: str = "127.0.0.1"
     port: int = 7860
     auth_username: str | None = None
     auth_password: SecretStr | None = None
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Bearer keys for /v1 and /api/v1, as 'name:key,name:key' (the name shows "
+        "in per-key usage). Never logged.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="A file of API keys, one 'name:key' a line ('#' comments)."
+    )
+    api_max_concurrent: int = Field(
+        default=64, ge=1, description="API requests served at once; more are refused with 429."
+    )
     queue_concurrency: int = Field(default=4, ge=1, description="Gradio workers per event.")
     queue_max_size: int = Field(default=64, ge=1, description="Requests waiting before refusal.")
     offline: bool = Field(

@@ -24,7 +24,7 @@ from core.registry import (
 
 from .external import load_pretrained
 from .types.embedding import DEFAULT_MODEL as DEFAULT
-from .types.embedding import ROLE
+from .types.embedding import ROLE, TokenCountRequest
 
 MINILM_FILES = (
     WeightFile(
@@ -58,7 +58,21 @@ class TextEmbedder(ModelRunner):
         self.max_chars = max_chars
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
-        return run_valid_rows(inputs, self._prepare, self._encode)
+        counts = {i: x for i, x in enumerate(inputs) if isinstance(x, TokenCountRequest)}
+        if not counts:
+            return run_valid_rows(inputs, self._prepare, self._encode)
+        rest = [x for x in inputs if not isinstance(x, TokenCountRequest)]
+        done = iter(run_valid_rows(rest, self._prepare, self._encode) if rest else [])
+        return [self._count(counts[i]) if i in counts else next(done) for i in range(len(inputs))]
+
+    def _count(self, item: TokenCountRequest) -> int | InvalidInputError:
+        try:
+            text = self._prepare(item.text)
+        except InvalidInputError as exc:
+            return exc
+        # The tokenizer call sentence-transformers makes in encode(), so the count is what it reads.
+        features = self.model.preprocess([text])
+        return int(features["attention_mask"][0].sum())
 
     def _prepare(self, text: Any) -> str:
         if not isinstance(text, str) or not text.strip():

@@ -28,6 +28,7 @@ from core.packages import verified_path
 from core.registry import LoadContext, ModelRunner, ModelSpec, register
 from core.streaming import StreamChannel
 
+from .embedding_head import save_head
 from .text_embedding import MINILM_FILES
 from .types.embedding_training import (
     ROLE,
@@ -166,6 +167,8 @@ def _check_finetune(request: EncoderFineTuneRequest) -> tuple[np.ndarray, Path]:
     out = Path(request.output_folder).expanduser()
     if out.exists():
         raise InvalidInputError(f"The output folder {out} already exists; give a new one.")
+    if request.head_folder is not None and Path(request.head_folder).expanduser().exists():
+        raise InvalidInputError(f"The head folder {request.head_folder} already exists; give a new one.")
     return y, out
 
 
@@ -191,7 +194,10 @@ class EmbeddingTrainer(ModelRunner):
         for item, channel in zip(inputs, channels, strict=True):
             try:
                 if isinstance(item, HeadTrainingRequest):
-                    outputs.append(train_head(item))
+                    head = train_head(item)
+                    if item.output_folder is not None:
+                        save_head(item.output_folder, head)
+                    outputs.append(head)
                 elif isinstance(item, EncoderFineTuneRequest):
                     outputs.append(self.fine_tune(item, channel))
                 else:
@@ -231,12 +237,15 @@ class EmbeddingTrainer(ModelRunner):
         )
         net.encoder.to("cpu").save_pretrained(tmp, safe_serialization=True)
         tmp.rename(out)
+        head = LinearHead(
+            weight=(net.head.weight.detach().cpu() * SCALE).numpy().astype(np.float32),
+            bias=net.head.bias.detach().cpu().numpy().astype(np.float32),
+        )
+        if request.head_folder is not None:
+            save_head(request.head_folder, head)
         return EncoderFineTuneResult(
             folder=str(out.resolve()),
-            head=LinearHead(
-                weight=(net.head.weight.detach().cpu() * SCALE).numpy().astype(np.float32),
-                bias=net.head.bias.detach().cpu().numpy().astype(np.float32),
-            ),
+            head=head,
             epochs=epochs,
             final_loss=loss,
             seconds=time.perf_counter() - started,

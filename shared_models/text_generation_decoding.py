@@ -26,9 +26,15 @@ from core.errors import InvalidInputError
 from core.registry import ModelRunner
 from core.streaming import StreamChannel
 
-from .sampling import SamplingParams, apply_repetition_penalty, select_tokens
+from .sampling import (
+    SamplingParams,
+    apply_presence_frequency_penalties,
+    apply_repetition_penalty,
+    select_tokens,
+)
 from .text_generation_cache import PrefixCache, PrefixMatch
 from .types.generation import (
+    MAX_TOP_LOGPROBS,
     ChatTemplateRequest,
     DetokenizeRequest,
     FinishReason,
@@ -39,6 +45,7 @@ from .types.generation import (
     PerplexityRequest,
     TextPiece,
     TokenizeRequest,
+    TokenLogprob,
 )
 
 log = logging.getLogger(__name__)
@@ -115,10 +122,16 @@ class _Row:
     channel: StreamChannel | None = None  # set when the request is streamed
     generated: list[int] = field(default_factory=list)
     result: GenerationResult | None = None
+    logprobs: list[TokenLogprob] | None = None  # one per generated token, when asked for
+    logprobs_sent: int = 0  # how many of them went out with streamed pieces
 
     def emit(self, piece: str) -> None:
         if piece and self.channel is not None:
-            self.channel.emit(TextPiece(piece))
+            lps = None
+            if self.logprobs is not None:
+                lps = tuple(self.logprobs[self.logprobs_sent :])
+                self.logprobs_sent = len(self.logprobs)
+            self.channel.emit(TextPiece(piece, lps))
 
     @property
     def cancelled(self) -> bool:
@@ -131,6 +144,7 @@ class _Row:
             new_tokens=len(self.generated),
             finish_reason=reason,
             prompt_truncated=self.truncated,
+            token_logprobs=tuple(self.logprobs) if self.logprobs is not None else None,
         )
 
 
@@ -275,6 +289,7 @@ class TextGenerator(ModelRunner):
             generator=generator,
             tracker=_TextTracker(tuple(req.stop)),
             channel=channel,
+            logprobs=[] if req.logprobs else None,
         )
 
     def _check_params(self, req: GenerationRequest) -> None:
@@ -302,6 +317,20 @@ class TextGenerator(ModelRunner):
             raise InvalidInputError(
                 f"repetition_penalty must be > 0 (1.0 means none), got {req.repetition_penalty}."
             )
+        number("presence_penalty", req.presence_penalty, float)
+        number("frequency_penalty", req.frequency_penalty, float)
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -2 <= getattr(req, name) <= 2:
+                raise InvalidInputError(f"{name} must be between -2 and 2, got {getattr(req, name)}.")
+        if not isinstance(req.logprobs, bool):
+            raise InvalidInputError(f"logprobs must be true or false, got {req.logprobs!r}.")
+        top = req.top_logprobs
+        if not isinstance(top, int) or isinstance(top, bool) or not 0 <= top <= MAX_TOP_LOGPROBS:
+            raise InvalidInputError(
+                f"top_logprobs must be an int from 0 to {MAX_TOP_LOGPROBS}, got {top!r}."
+            )
+        if top and not req.logprobs:
+            raise InvalidInputError("top_logprobs needs logprobs=True.")
         if req.seed is not None and (not isinstance(req.seed, int) or isinstance(req.seed, bool)):
             raise InvalidInputError(f"seed must be an int or None, got {req.seed!r}.")
         if not isinstance(req.stop, tuple | list) or not all(isinstance(s, str) and s for s in req.stop):
@@ -394,6 +423,11 @@ class TextGenerator(ModelRunner):
             seen = torch.zeros((len(live), vocab), dtype=torch.bool, device=self.device)
             for b, row in enumerate(live):
                 seen[b, torch.tensor(row.prompt_ids, device=self.device)] = True
+        # Presence/frequency penalties count generated tokens only (OpenAI's definition).
+        counts = None
+        if any(r.request.presence_penalty or r.request.frequency_penalty for r in live):
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            counts = torch.zeros((len(live), vocab), dtype=torch.float32, device=self.device)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -412,7 +446,15 @@ class TextGenerator(ModelRunner):
                     [r.params.repetition_penalty for r in live], device=self.device
                 )
                 logits = apply_repetition_penalty(logits, seen, penalties)
+            if counts is not None:
+                logits = apply_presence_frequency_penalties(
+                    logits,
+                    counts,
+                    torch.tensor([r.request.presence_penalty for r in live], device=self.device),
+                    torch.tensor([r.request.frequency_penalty for r in live], device=self.device),
+                )
             tokens = select_tokens(logits, [r.params for r in live], [r.generator for r in live])
+            self._record_logprobs(live, logits, tokens)
             keep = [b for b, (row, tok) in enumerate(zip(live, tokens, strict=True)) if self._step(row, tok)]
             if not keep:
                 return
@@ -421,11 +463,14 @@ class TextGenerator(ModelRunner):
                 cache.batch_select_indices(index)
                 mask, next_pos = mask[index], next_pos[index]
                 seen = seen[index] if seen is not None else None
+                counts = counts[index] if counts is not None else None
                 live = [live[b] for b in keep]
                 mask = _trim_left_padding(cache, mask)
             step_ids = torch.tensor([[r.generated[-1]] for r in live], device=self.device)
             if seen is not None:
                 seen.scatter_(1, step_ids, True)
+            if counts is not None:
+                counts.scatter_add_(1, step_ids, counts.new_ones((len(live), 1)))
             mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
             out = self.model(
                 input_ids=step_ids,
@@ -450,6 +495,35 @@ class TextGenerator(ModelRunner):
                 [torch.stack((la.keys[b][:, cols], la.values[b][:, cols])) for la in cache.layers]
             )
             self.prefix_cache.store(row.prompt_ids, kv)
+
+    def _record_logprobs(self, live: list[_Row], logits: torch.Tensor, tokens: list[int]) -> None:
+        """Note each chosen token's log-probability (and the top alternatives) for rows that asked.
+
+        An end-of-turn token is not recorded: it is not part of the output.
+        """
+        wanted = [b for b, row in enumerate(live) if row.logprobs is not None and tokens[b] not in self.eos_ids]
+        if not wanted:
+            return
+        logp = torch.log_softmax(logits[wanted], dim=-1)
+        width = max(live[b].request.top_logprobs for b in wanted)
+        top_v, top_i = logp.topk(width, dim=-1) if width else (None, None)
+        chosen = logp.gather(1, torch.tensor([[tokens[b]] for b in wanted], device=logp.device))
+        for j, b in enumerate(wanted):
+            row = live[b]
+            top: tuple[tuple[str, float], ...] = ()
+            if row.request.top_logprobs:
+                k = row.request.top_logprobs
+                ids = top_i[j, :k].tolist()
+                top = tuple(
+                    (self._token_text(i), float(v)) for i, v in zip(ids, top_v[j, :k].tolist(), strict=True)
+                )
+            row.logprobs.append(
+                TokenLogprob(self._token_text(tokens[b]), int(tokens[b]), float(chosen[j, 0]), top)
+            )
+
+    def _token_text(self, token: int) -> str:
+        with self._tokenizer_lock:
+            return self.tokenizer.decode([token], skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def _step(self, row: _Row, token: int) -> bool:
         """Apply one sampled token to a row; return whether the row goes on."""

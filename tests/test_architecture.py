@@ -58,3 +58,17 @@ def test_the_contracts_catch_an_app_that_reaches_past_its_handle(tmp_path: Path)
         "shared_models.sneaky -> apps.speech",
     ):
         assert chain in done.stdout
+
+
+def test_apps_read_settings_through_their_manager() -> None:
+    """One way to read settings: an app uses ``manager.settings``; only the server's entry
+    point reads the process settings (to build that manager)."""
+    import ast
+
+    readers = []
+    for path in sorted((PROJECT_ROOT / "apps").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "get_settings":
+                readers.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
+    assert len(readers) == 1 and readers[0].startswith("apps/server.py:"), readers

@@ -22,6 +22,7 @@ import numpy as np
 
 from core import get_manager
 from core.errors import InvalidInputError, ModelUnavailableError, SpringboardError
+from core.privacy import Redactor
 from core.storage import Database
 
 from .conversations import NO_ANSWER, ConversationStore
@@ -134,9 +135,9 @@ class CustomerServiceBot:
         self.db = db or Database(self.data_dir / "customer_service.db")
         self.max_chars = settings.limits.max_text_chars
         self._embedder = self.manager.handle("embedding")
-        self.kb = KnowledgeBase(self.db, self.data_dir / "index", self._embed)
+        self.kb = KnowledgeBase(self.db, self.data_dir / "index", self._embed, settings.limits)
         self.retriever = HybridRetriever(self.kb)
-        self.conversations = ConversationStore(self.db)
+        self.conversations = ConversationStore(self.db, Redactor.from_settings(settings))
         self.intents_dir = self.data_dir / "intents"
         self._intent_model: IntentModel | None = None
         try:
@@ -152,7 +153,8 @@ class CustomerServiceBot:
     def from_faq(cls, path: str | Path, use_llm: bool = False, **kwargs: Any) -> CustomerServiceBot:
         """A bot whose knowledge base holds the entries of a .csv, .json or .md file
         (added to, or replacing by id, whatever the data directory already has)."""
-        entries = read_faq_file(path)  # parse first: a bad file leaves storage untouched
+        limits = (kwargs.get("manager") or get_manager()).settings.limits
+        entries = read_faq_file(path, limits)  # parse first: a bad file leaves storage untouched
         bot = cls(use_llm=use_llm, **kwargs)
         bot.kb.upsert_many(entries)
         return bot
@@ -163,7 +165,7 @@ class CustomerServiceBot:
         kwargs.setdefault("company", DEMO_COMPANY)
         bot = cls(use_llm=use_llm, **kwargs)
         if len(bot.kb) == 0:
-            bot.kb.upsert_many(read_faq_file(DEMO_FAQ))
+            bot.kb.upsert_many(read_faq_file(DEMO_FAQ, bot.manager.settings.limits))
         return bot
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -177,9 +179,9 @@ class CustomerServiceBot:
                 raise InvalidInputError(
                     "Give the file name with the bytes, so its format is known."
                 )
-            entries = parse_faq(bytes(data), name)
+            entries = parse_faq(bytes(data), name, self.manager.settings.limits)
         else:
-            entries = read_faq_file(data)
+            entries = read_faq_file(data, self.manager.settings.limits)
         return self.kb.upsert_many(entries)
 
     def add_entry(

@@ -1,4 +1,9 @@
-"""Sessions, messages, escalation tickets and feedback, all in SQLite."""
+"""Sessions, messages, escalation tickets and feedback, all in SQLite.
+
+This is the storage boundary of conversations: every text is passed through the
+redactor (``core.privacy``, mode from ``Settings.privacy``) before it is written, so no
+raw email, phone or card number reaches the database or the tickets built from it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from core.errors import InvalidInputError
+from core.privacy import Redactor
 from core.storage import Database
 
 NO_ANSWER = "no confident answer in the knowledge base"  # ticket reason of unanswered questions
@@ -25,10 +31,15 @@ class Ticket:
 
 
 class ConversationStore:
-    """Persistence for chats; the schema is created by the knowledge base migrations."""
+    """Persistence for chats; the schema is created by the knowledge base migrations.
 
-    def __init__(self, db: Database) -> None:
+    ``redactor`` cleans every question and answer before it is stored; without one,
+    personal data is masked (private by default).
+    """
+
+    def __init__(self, db: Database, redactor: Redactor | None = None) -> None:
         self.db = db
+        self.redactor = redactor or Redactor("mask")
 
     @staticmethod
     def check_session_id(session_id: str | None) -> str:
@@ -59,7 +70,11 @@ class ConversationStore:
         escalated: bool,
         ticket_reason: str | None,
     ) -> tuple[int, int | None]:
-        """Store a question and its answer (and a ticket if escalated) in one transaction."""
+        """Store a question and its answer (and a ticket if escalated) in one transaction.
+
+        Both are redacted first; the ticket holds the redacted question.
+        """
+        question, answer = self.redactor.redact(question), self.redactor.redact(answer)
         now = time.time()
         with self.db.transaction() as conn:
             conn.execute(

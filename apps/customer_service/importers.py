@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.errors import InvalidInputError
 from core.files import LIMIT_SETTING, check_file_size
-from core.settings import get_settings
+from core.settings import Limits
 
 # Limits on one knowledge base entry and one import (module constants, see the report):
 MAX_QUESTION_CHARS = 500  # a FAQ question is a sentence or two
@@ -68,13 +68,15 @@ def make_entry(
     category: object,
     where: str,
     alternatives: object = None,
+    *,
+    limits: Limits,
 ) -> FaqEntry:
     """Validate one entry's fields; an id is derived from the question when absent.
 
     ``alternatives`` are other ways customers ask the same question: a list, or
     one string with the phrasings separated by ``|``.
     """
-    limit = get_settings().limits.max_text_chars
+    limit = limits.max_text_chars
     q = clean_text(question, "the question", where, MAX_QUESTION_CHARS)
     a = clean_text(answer, "the answer", where, limit)
     c = clean_text(category, "the category", where, 100)
@@ -108,9 +110,9 @@ def make_entry(
     return FaqEntry(entry_id, q, a, c, alts)
 
 
-def decode_upload(data: bytes, name: str) -> str:
+def decode_upload(data: bytes, name: str, limits: Limits) -> str:
     """UTF-8 text (a BOM is accepted); anything else is refused with the byte offset."""
-    limit = get_settings().limits.max_upload_mb * 1024 * 1024
+    limit = limits.max_upload_mb * 1024 * 1024
     if len(data) > limit:
         raise InvalidInputError(
             f"{name} is {len(data) / 2**20:.1f} MB; the limit is {limit // (1024 * 1024)} MB "
@@ -125,22 +127,26 @@ def decode_upload(data: bytes, name: str) -> str:
         ) from None
 
 
-def parse_faq(data: bytes, name: str) -> list[FaqEntry]:
-    """Entries from the bytes of a .csv, .json or .md file named ``name``."""
+def parse_faq(data: bytes, name: str, limits: Limits) -> list[FaqEntry]:
+    """Entries from the bytes of a .csv, .json or .md file named ``name``.
+
+    ``limits`` are the serving settings' (``manager.settings.limits``): upload size and
+    answer length.
+    """
     suffix = Path(name).suffix.lower()
     if suffix not in SUPPORTED:
         raise InvalidInputError(
             f"Unsupported file type {suffix or '(none)'}; use .csv, .json or .md."
         )
-    text = decode_upload(data, Path(name).name)
+    text = decode_upload(data, Path(name).name, limits)
     if not text.strip():
         raise InvalidInputError(f"{Path(name).name} is empty.")
     if suffix == ".csv":
-        entries = _parse_csv(text)
+        entries = _parse_csv(text, limits)
     elif suffix == ".json":
-        entries = _parse_json(text)
+        entries = _parse_json(text, limits)
     else:
-        entries = _parse_markdown(text)
+        entries = _parse_markdown(text, limits)
     if not entries:
         raise InvalidInputError(f"{Path(name).name} contains no FAQ entries.")
     if len(entries) > MAX_ENTRIES_PER_IMPORT:
@@ -151,13 +157,14 @@ def parse_faq(data: bytes, name: str) -> list[FaqEntry]:
     return entries
 
 
-def read_faq_file(path: str | Path) -> list[FaqEntry]:
+def read_faq_file(path: str | Path, limits: Limits) -> list[FaqEntry]:
     """Entries from a file on disk."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"No FAQ file at {path}.")
-    check_file_size(path, what="FAQ file")  # from its size on disk, before reading it
-    return parse_faq(path.read_bytes(), path.name)
+    # from its size on disk, before reading it
+    check_file_size(path, limits.max_upload_mb, what="FAQ file")
+    return parse_faq(path.read_bytes(), path.name, limits)
 
 
 def _check_unique(entries: list[FaqEntry]) -> None:
@@ -170,7 +177,7 @@ def _check_unique(entries: list[FaqEntry]) -> None:
         seen[entry.id] = n
 
 
-def _parse_csv(text: str) -> list[FaqEntry]:
+def _parse_csv(text: str, limits: Limits) -> list[FaqEntry]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
@@ -206,6 +213,7 @@ def _parse_csv(text: str) -> list[FaqEntry]:
                 row[col["category"]] if "category" in col else "",
                 f"Row {n}",
                 row[col["alternatives"]] if "alternatives" in col else None,
+                limits=limits,
             )
         )
     return entries
@@ -216,7 +224,7 @@ def _csv_line(exc: csv.Error) -> str:
     return match.group(1) if match else "?"
 
 
-def _parse_json(text: str) -> list[FaqEntry]:
+def _parse_json(text: str, limits: Limits) -> list[FaqEntry]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -245,6 +253,7 @@ def _parse_json(text: str) -> list[FaqEntry]:
                 keys.get("category"),
                 f"Entry {n}",
                 keys.get("alternatives"),
+                limits=limits,
             )
         )
     return entries
@@ -255,7 +264,7 @@ _ANCHOR = re.compile(r"\s*\{#([^}]*)\}\s*$")
 _ALSO = re.compile(r"^\s*(?:also asked|alternatives?)\s*:\s*(.*)$", re.IGNORECASE)
 
 
-def _parse_markdown(text: str) -> list[FaqEntry]:
+def _parse_markdown(text: str, limits: Limits) -> list[FaqEntry]:
     """``# Category`` sections with ``## Question {#optional-id}`` headings; the body is the
     answer, except a line ``Also asked: phrasing | phrasing`` giving alternative questions."""
     entries: list[FaqEntry] = []
@@ -275,6 +284,7 @@ def _parse_markdown(text: str) -> list[FaqEntry]:
                     category,
                     f"Line {line}",
                     also or None,
+                    limits=limits,
                 )
             )
 

@@ -24,6 +24,7 @@ import faiss
 import numpy as np
 
 from core.errors import InvalidInputError
+from core.settings import Limits
 from core.storage import Database
 
 from .importers import MAX_ALTERNATIVES, MAX_KB_ENTRIES, FaqEntry, make_entry
@@ -104,8 +105,11 @@ class StoredEntry(FaqEntry):
 class KnowledgeBase:
     """FAQ entries with a dense (FAISS) and a lexical (BM25) index kept in step."""
 
-    def __init__(self, db: Database, index_dir: Path, embed: Embedder, dim: int = 384) -> None:
+    def __init__(
+        self, db: Database, index_dir: Path, embed: Embedder, limits: Limits, dim: int = 384
+    ) -> None:
         self.db = db
+        self.limits = limits
         self.index_dir = index_dir
         self.index_path = index_dir / "kb.faiss"
         self.embed = embed
@@ -256,7 +260,9 @@ class KnowledgeBase:
         alternatives: list[str] | str | None = None,
     ) -> StoredEntry:
         """Add one entry; its id must be new (empty: derived from the question)."""
-        entry = make_entry(entry_id, question, answer, category, "New entry", alternatives)
+        entry = make_entry(
+            entry_id, question, answer, category, "New entry", alternatives, limits=self.limits
+        )
         with self._lock:
             if self.get(entry.id) is not None:
                 raise InvalidInputError(
@@ -275,7 +281,10 @@ class KnowledgeBase:
         alternatives: list[str] | str | None = None,
     ) -> StoredEntry:
         """Replace an entry's text; refuses if it changed since ``expected_version``."""
-        entry = make_entry(entry_id, question, answer, category, f"Entry {entry_id}", alternatives)
+        entry = make_entry(
+            entry_id, question, answer, category, f"Entry {entry_id}", alternatives,
+            limits=self.limits,
+        )  # fmt: skip
         with self._lock:
             self._check_version(entry_id, expected_version)
             self.upsert_many([entry])

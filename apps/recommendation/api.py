@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from core import ModelManager, get_manager
 from core.errors import InvalidInputError
 
+from .columns import ColumnMapping
 from .data import IdMap, interaction_matrix, item_text, load_interactions, load_items
 from .evaluation import ranking_metrics, unique_pairs
 from .models import MODELS, Hybrid, RecModel, create_model
@@ -81,16 +82,19 @@ class Recommender:
         interactions: pd.DataFrame | str | Path,
         items: pd.DataFrame | str | Path | None = None,
         *,
+        mapping: ColumnMapping | None = None,
         drop_duplicates: bool = False,
         progress: Progress | None = None,
     ) -> Recommender:
         """Learn from interactions (and item metadata). Returns ``self``.
 
         Interactions and items may be DataFrames or CSV/Parquet paths; see
-        ``data.load_interactions`` for the checks applied. Every interaction counts
+        ``data.load_interactions`` for the checks applied. ``mapping`` names the user,
+        item, rating, time or event columns (``ColumnMapping(user="customer", item="sku")``);
+        by default they are guessed from common names. Every interaction counts
         as positive implicit feedback (filter low ratings first if they mean dislike).
         """
-        df = load_interactions(interactions, drop_duplicates=drop_duplicates)
+        df = load_interactions(interactions, mapping=mapping, drop_duplicates=drop_duplicates)
         meta = load_items(items) if items is not None else None
         model = create_model(self.model_name, self.device, **self.params)
         item_ids = list(pd.unique(df["item_id"]))

@@ -1,8 +1,9 @@
 """Loading and validating interactions and item metadata, and the MovieLens-100k demo.
 
 Interactions are who-bought or who-watched-what: ``user_id``, ``item_id`` and,
-optionally, ``rating`` and ``timestamp``. Item metadata is ``item_id`` with any of
-``title``, ``text`` and ``tags``. Every check raises ``InvalidInputError`` with a
+optionally, ``rating`` and ``timestamp``, under whatever names the file uses (a
+``ColumnMapping``, guessed from common names when not given: see columns.py). Item
+metadata is ``item_id`` with any of ``title``, ``text`` and ``tags``. Every check raises ``InvalidInputError`` with a
 message that says what is wrong and where, so a page can show it as is.
 
 Ids are kept as strings everywhere: ``42`` and ``"42"`` name the same user.
@@ -22,6 +23,8 @@ import scipy.sparse as sp
 
 from core.errors import InvalidInputError
 from core.files import check_file_size
+
+from .columns import ColumnMapping, apply_mapping, collapse_events, guess_mapping, item_columns
 
 REQUIRED_COLUMNS = ("user_id", "item_id")
 OPTIONAL_COLUMNS = ("rating", "timestamp")
@@ -63,8 +66,9 @@ def _read_table(source: pd.DataFrame | str | Path | bytes, what: str) -> pd.Data
 def _read_csv(handle, what: str, sep: str | None) -> pd.DataFrame:
     try:
         # sep=None sniffs commas, tabs or semicolons; ids are read as text so that
-        # "007" and "7" stay different items.
-        return pd.read_csv(handle, sep=sep, engine="python", dtype=str, encoding="utf-8")
+        # "007" and "7" stay different items. utf-8-sig: Excel starts its CSVs with a BOM,
+        # which would otherwise hide the first column's name.
+        return pd.read_csv(handle, sep=sep, engine="python", dtype=str, encoding="utf-8-sig")
     except pd.errors.EmptyDataError as exc:
         raise InvalidInputError(f"The {what} file is empty.") from exc
     except UnicodeDecodeError as exc:
@@ -122,7 +126,10 @@ def _numbers(series: pd.Series, name: str) -> pd.Series:
     return values.astype(np.float64)
 
 
-def _timestamps(series: pd.Series) -> pd.Series:
+CANONICAL_ID = {"user": "user_id", "item": "item_id"}
+
+
+def _timestamps(series: pd.Series, name: str = "timestamp") -> pd.Series:
     """Numbers (epoch seconds) or dates; returned as float seconds."""
     numeric = pd.to_numeric(series, errors="coerce")
     if numeric.notna().all():
@@ -131,16 +138,30 @@ def _timestamps(series: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(series, errors="raise", utc=True, format="mixed")
     except (ValueError, TypeError) as exc:
         raise InvalidInputError(
-            f"Column 'timestamp' must hold numbers (epoch seconds) or dates: {exc}"
+            f"Column '{name}' must hold numbers (epoch seconds) or dates: {exc}"
         ) from exc
     if parsed.isna().any():
-        raise InvalidInputError(f"{int(parsed.isna().sum())} rows have an empty 'timestamp'.")
+        raise InvalidInputError(f"{int(parsed.isna().sum())} rows have an empty '{name}'.")
     return (parsed - pd.Timestamp("1970-01-01", tz="UTC")).dt.total_seconds().astype(np.float64)
+
+
+def read_header(source: pd.DataFrame | str | Path | bytes, what: str = "interactions") -> list[str]:
+    """The column names of a table (for choosing the column mapping before loading)."""
+    if isinstance(source, str | Path) and Path(source).suffix.lower() in (".csv", ".tsv", ".tab", ".txt"):
+        path = Path(source)
+        if path.is_file():
+            check_file_size(path, what=f"{what} file")
+            sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else None
+            with path.open("rb") as fh:
+                head = b"".join(fh.readline() for _ in range(20))
+            return [str(c) for c in _read_csv(io.BytesIO(head), what, sep=sep).columns]
+    return [str(c) for c in _read_table(source, what).columns]
 
 
 def load_interactions(
     source: pd.DataFrame | str | Path | bytes,
     *,
+    mapping: ColumnMapping | None = None,
     drop_duplicates: bool = False,
     min_rating: float | None = None,
 ) -> pd.DataFrame:
@@ -148,6 +169,9 @@ def load_interactions(
 
     Args:
         source: a DataFrame, a path to a CSV/TSV/Parquet file, or the file's bytes.
+        mapping: which column is the user, item, rating, timestamp or event; guessed
+            from the header when not given (``columns.guess_mapping``). With an event
+            column, events become weights in ``rating`` and each (user, item) pair one row.
         drop_duplicates: exact duplicate rows are an error unless this is True, in
             which case they are dropped. The same (user, item) pair at different
             times is not a duplicate; it counts as one interaction for training.
@@ -157,30 +181,35 @@ def load_interactions(
         A DataFrame with string ``user_id``/``item_id`` and float ``rating`` /
         ``timestamp`` where given, in the original row order.
     """
-    df = _normalise_columns(_read_table(source, "interactions"))
+    df = _read_table(source, "interactions")
     if df.empty and len(df.columns) == 0:
         raise InvalidInputError("The interactions file is empty.")
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise InvalidInputError(
-            f"Interactions are missing the column(s) {', '.join(missing)}; found "
-            f"{', '.join(map(str, df.columns)) or 'none'}. Expected user_id, item_id "
-            "and optionally rating and timestamp."
-        )
+    if mapping is None:
+        mapping = guess_mapping(df.columns)
+        missing = [CANONICAL_ID[r] for r in ("user", "item") if getattr(mapping, r) is None]
+        if missing:
+            raise InvalidInputError(
+                f"Interactions are missing the column(s) {', '.join(missing)}; found "
+                f"{', '.join(map(str, df.columns)) or 'none'}. Expected user_id, item_id "
+                "and optionally rating and timestamp (or names like userId, customer_id, "
+                "product_id, sku), or choose the columns in the column mapping."
+            )
     if df.empty:
         raise InvalidInputError("The interactions file has a header but no rows.")
     if len(df) > MAX_INTERACTIONS:
         raise InvalidInputError(
             f"{len(df):,} interactions is more than the limit of {MAX_INTERACTIONS:,}."
         )
-    keep = [c for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in df.columns]
-    df = df[keep].reset_index(drop=True)
+    mapped = mapping.roles()
+    df = apply_mapping(df, mapping)
     df["user_id"] = _ids(df["user_id"], "user_id")
     df["item_id"] = _ids(df["item_id"], "item_id")
-    if "rating" in df:
-        df["rating"] = _numbers(df["rating"], "rating")
+    if "rating" in df and not mapping.event:
+        df["rating"] = _numbers(df["rating"], mapped.get("rating", "rating"))
     if "timestamp" in df:
-        df["timestamp"] = _timestamps(df["timestamp"])
+        df["timestamp"] = _timestamps(df["timestamp"], mapped.get("timestamp", "timestamp"))
+    if mapping.event:
+        df = collapse_events(df)
     dupes = df.duplicated()
     if dupes.any():
         if not drop_duplicates:
@@ -206,7 +235,12 @@ def load_items(source: pd.DataFrame | str | Path | bytes) -> pd.DataFrame:
     Tags may be a list per row or a string; they are joined into one string.
     Returns one row per item (string columns, empty string where absent).
     """
-    df = _normalise_columns(_read_table(source, "item metadata"))
+    df = _read_table(source, "item metadata")
+    # Standard names first; then common ones (movieId, product_id, name, genres...).
+    df = _normalise_columns(df)
+    if "item_id" not in df.columns or not set(ITEM_TEXT_COLUMNS) & set(df.columns):
+        renames = {k: v for k, v in item_columns(df.columns).items() if v not in df.columns}
+        df = df.rename(columns=renames)
     if "item_id" not in df.columns:
         raise InvalidInputError(
             "Item metadata needs an 'item_id' column; found "

@@ -12,6 +12,7 @@ import pandas as pd
 
 from apps.ui_kit import page_errors, progress_callback
 
+from .columns import mapping_from_choices
 from .experiment import PROTOCOLS
 from .models import MODELS
 from .plots import loss_figure, metrics_figure
@@ -40,14 +41,27 @@ def _parse_item(value: str | None) -> str:
 
 # --------------------------------------------------------------------------- handlers
 @page_errors
-def load_data(source: str, inter_file: str | None, items_file: str | None, drop_dupes: bool, ws: Workspace | None):
+def read_columns(inter_file: str | None):
+    """Fill the column-mapping dropdowns from the uploaded file's header, with guesses."""
+    return tuple(gr.update(choices=c, value=v) for c, v in Workspace.column_choices(inter_file).values())
+
+
+@page_errors
+def load_data(source: str, inter_file: str | None, items_file: str | None, drop_dupes: bool, ws: Workspace | None,
+              user_col: str | None = None, item_col: str | None = None, rating_col: str | None = None,
+              time_col: str | None = None, event_col: str | None = None, weights: str | None = None):
     ws = _workspace(ws)
-    summary = ws.load_demo() if source == DATA_SOURCES[0] else ws.load_files(inter_file, items_file, drop_dupes)
+    if source == DATA_SOURCES[0]:
+        summary = ws.load_demo()
+    else:
+        mapping = mapping_from_choices(user_col, item_col, rating_col, time_col, event_col, weights)
+        summary = ws.load_files(inter_file, items_file, drop_dupes, mapping=mapping)
+    columns = f" Columns: {summary['columns']}." if summary.get("columns") else ""
     text = (
         f"**{summary['source']}**: {summary['interactions']:,} interactions, {summary['users']:,} users, "
         f"{summary['items']:,} items (density {summary['density']:.2%}); "
         f"ratings: {'yes' if summary['has_rating'] else 'no'}, timestamps: {'yes' if summary['has_timestamp'] else 'no'}, "
-        f"items with metadata: {summary['items_with_metadata']:,}. Next: *Train & evaluate*."
+        f"items with metadata: {summary['items_with_metadata']:,}.{columns} Next: *Train & evaluate*."
     )
     users = ws.user_choices()
     items = ws.item_choices()
@@ -115,13 +129,32 @@ def build_ui() -> gr.Blocks:
         gr.Markdown(f"## {TITLE}\n{DESCRIPTION}")
         with gr.Tab("1. Data"):
             gr.Markdown(
-                "Interactions need `user_id` and `item_id`, optionally `rating` and `timestamp` (CSV, TSV or Parquet). "
-                "Item metadata (optional, needed by the hybrid model): `item_id` and any of `title`, `text`, `tags`."
+                "Interactions need a user and an item column, optionally a rating and a time (CSV, TSV or Parquet); "
+                "choose which is which under *Column mapping*. "
+                "Item metadata (optional, needed by the hybrid model): an item id and any of title, text, tags "
+                "(or name, description, genres...)."
             )
-            source = gr.Radio(list(DATA_SOURCES), value=DATA_SOURCES[0], label="Data")
+            source = gr.Radio(list(DATA_SOURCES), value=DATA_SOURCES[0], label="Data", elem_id="rec-source")
             with gr.Row():
-                inter_file = gr.File(label="Interactions (CSV / Parquet)", file_types=[".csv", ".tsv", ".parquet"], type="filepath")
+                inter_file = gr.File(label="Interactions (CSV / Parquet)", file_types=[".csv", ".tsv", ".parquet"], type="filepath",
+                                     elem_id="rec-inter-file")
                 items_file = gr.File(label="Item metadata (optional)", file_types=[".csv", ".tsv", ".parquet"], type="filepath")
+            with gr.Accordion("Column mapping", open=True):
+                gr.Markdown(
+                    "Guessed from the uploaded file's header (`userId`, `customer_id`, `product_id`, `sku`, "
+                    "`event_time`...); change any before loading. A file without ratings works as it is. "
+                    "An event log (view / cart / purchase) has no rating: choose its event column, and each "
+                    "user's strongest event per item becomes one interaction weighted by it."
+                )
+                with gr.Row():
+                    user_col = gr.Dropdown([], label="User", elem_id="rec-col-user")
+                    item_col = gr.Dropdown([], label="Item", elem_id="rec-col-item")
+                    rating_col = gr.Dropdown([], label="Rating", elem_id="rec-col-rating")
+                    time_col = gr.Dropdown([], label="Time", elem_id="rec-col-time")
+                    event_col = gr.Dropdown([], label="Event (implicit feedback)", elem_id="rec-col-event")
+                weights = gr.Textbox(label="Event weights", placeholder="view=1, cart=2, purchase=3, remove_from_cart=0",
+                                     info="Empty: these and common synonyms (pv, add_to_cart, buy, transaction...). "
+                                          "0 drops an event, e.g. view=0 trains on carts and purchases only.")
             drop_dupes = gr.Checkbox(label="Drop exact duplicate rows instead of rejecting the file", value=False)
             gr.Examples(
                 [
@@ -189,7 +222,9 @@ def build_ui() -> gr.Blocks:
             cold_btn = gr.Button("Recommend for a new user", variant="primary")
             cold_recs = gr.Dataframe(empty, label="Recommendations", interactive=False)
 
-        load_btn.click(load_data, [source, inter_file, items_file, drop_dupes, ws],
+        mapping = [user_col, item_col, rating_col, time_col, event_col]
+        inter_file.change(read_columns, [inter_file], mapping, api_name=False)
+        load_btn.click(load_data, [source, inter_file, items_file, drop_dupes, ws, *mapping, weights],
                        [ws, summary, preview, user, item, liked], api_name="recommendation_load_data")
         train_btn.click(train, [models, protocol, k_eval, ws], [ws, table, chart, losses, note, serve_model],
                         api_name="recommendation_train")

@@ -14,7 +14,8 @@ import pandas as pd
 from core.errors import InvalidInputError
 
 from .api import Recommendation, Recommender
-from .data import load_interactions, load_items, load_movielens_100k
+from .columns import NONE, ColumnMapping, guess_mapping
+from .data import load_interactions, load_items, load_movielens_100k, read_header
 from .experiment import ModelResult, compare_models, results_table
 
 Progress = Callable[[float, str], None]
@@ -33,24 +34,47 @@ class Workspace:
         self.results: list[ModelResult] = []
         self.k = 10
         self.serving: dict[str, Recommender] = {}
+        self.columns = ""  # which file column plays which role, for the summary
 
     # ------------------------------------------------------------------ data
     def load_demo(self) -> dict:
         """MovieLens-100k from the installed recbole wheel."""
         self.interactions, self.items = load_movielens_100k()
         self.source = "MovieLens-100k"
+        self.columns = ""
         return self._reset()
 
     def load_files(self, interactions_path: str | Path | None, items_path: str | Path | None,
-                   drop_duplicates: bool = False) -> dict:
-        """Uploaded interactions (required) and item metadata (optional)."""
+                   drop_duplicates: bool = False, mapping: ColumnMapping | None = None) -> dict:
+        """Uploaded interactions (required) and item metadata (optional).
+
+        ``mapping`` says which column is which; guessed from the header when ``None``.
+        """
         if not interactions_path:
             raise InvalidInputError("Upload an interactions file (CSV or Parquet) first.")
-        inter = load_interactions(interactions_path, drop_duplicates=drop_duplicates)
+        mapping = mapping or guess_mapping(read_header(interactions_path))
+        inter = load_interactions(interactions_path, mapping=mapping, drop_duplicates=drop_duplicates)
         items = load_items(items_path) if items_path else None
         self.interactions, self.items = inter, items
         self.source = Path(str(interactions_path)).name
+        self.columns = ", ".join(f"{role} = {column}" for role, column in mapping.roles().items())
         return self._reset()
+
+    @staticmethod
+    def column_choices(interactions_path: str | Path | None) -> dict[str, tuple[list[str], str]]:
+        """Per role, the dropdown's choices (the file's columns) and its guessed value.
+
+        Optional roles offer ``NONE``; with no file, every role is empty.
+        """
+        header = read_header(interactions_path) if interactions_path else []
+        guess = guess_mapping(header)
+        out = {}
+        for role in ("user", "item", "rating", "timestamp", "event"):
+            required = role in ("user", "item")
+            choices = header if required else [NONE, *header]
+            value = getattr(guess, role) or (None if required or not header else NONE)
+            out[role] = (choices, value)
+        return out
 
     def _reset(self) -> dict:
         self.results, self.serving = [], {}
@@ -73,6 +97,7 @@ class Workspace:
             "has_rating": "rating" in df,
             "has_timestamp": "timestamp" in df,
             "items_with_metadata": 0 if self.items is None else len(self.items),
+            "columns": self.columns,
         }
 
     # ------------------------------------------------------------------ training

@@ -3,13 +3,16 @@
 Send to ``manager.handle(TRAINER_MODEL)``, one request per call item:
 
 - ``HeadTrainingRequest`` -> ``LinearHead``: a softmax layer fitted on embeddings
-  the caller already has (from the "embedding" role);
+  the caller already has (from the "embedding" role), written as a head folder when
+  ``output_folder`` is given;
 - ``EncoderFineTuneRequest`` -> ``EncoderFineTuneResult``: MiniLM fine-tuned end to
   end with a softmax layer, written as a sentence-transformers folder that the
   "embedding" role serves: ``manager.handle(f"local:{result.folder}", role="embedding")``.
 
 Either way the classifier is ``softmax(embedding @ head.weight.T + head.bias)`` over
-the unit-length embeddings that role returns, so the caller needs no torch to use it.
+the unit-length embeddings that role returns. Given a folder, the trainer writes the
+head there, and the "embedding_head" role serves it:
+``manager.handle(f"local:{folder}", role="embedding_head")``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class HeadTrainingRequest:
     n_classes: int
     iterations: int = 60
     seed: int = 0
+    # Where to write the head as a folder the "embedding_head" role serves; None: not saved.
+    output_folder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class EncoderFineTuneRequest:
     batch_size: int = 32
     seed: int = 0
     max_seconds: float | None = None
+    # Where to write the trained head as a folder the "embedding_head" role serves.
+    head_folder: str | None = None
     request_id: str = field(default_factory=new_request_id)  # streamed: ProgressEvent, then the result
 
 

@@ -8,7 +8,9 @@ import pytest
 
 from apps.customer_service.importers import parse_faq
 from core.errors import InvalidInputError
+from core.settings import Limits
 
+LIMITS = Limits()  # the default limits; the bot passes its manager's
 GOOD = b"id,question,answer\na,What is A?,A is the first letter.\n"
 
 
@@ -26,51 +28,52 @@ def test_empty_and_too_long_messages(bot):
 def test_malformed_csv_names_the_row():
     data = b"id,question,answer\na,Q1?,Fine.\nb,Q2?,Unquoted, comma in the answer\n"
     with pytest.raises(InvalidInputError, match="row 3"):
-        parse_faq(data, "faq.csv")
+        parse_faq(data, "faq.csv", LIMITS)
 
 
 def test_missing_columns():
     with pytest.raises(InvalidInputError, match="missing the column.*answer"):
-        parse_faq(b"question,reply\nQ?,A.\n", "faq.csv")
+        parse_faq(b"question,reply\nQ?,A.\n", "faq.csv", LIMITS)
     with pytest.raises(InvalidInputError, match="Entry 2 is missing answer"):
         parse_faq(
             json.dumps([{"question": "Q?", "answer": "A."}, {"question": "Q2?"}]).encode(),
             "faq.json",
+            LIMITS,
         )
 
 
 def test_duplicate_ids():
     with pytest.raises(InvalidInputError, match="Duplicate id 'a'.*1 and 2"):
-        parse_faq(b"id,question,answer\na,Q1?,A1.\na,Q2?,A2.\n", "faq.csv")
+        parse_faq(b"id,question,answer\na,Q1?,A1.\na,Q2?,A2.\n", "faq.csv", LIMITS)
 
 
 def test_non_utf8_file():
     data = "id,question,answer\na,Qué?,Sí.\n".encode("latin-1")
     with pytest.raises(InvalidInputError, match="not UTF-8"):
-        parse_faq(data, "faq.csv")
+        parse_faq(data, "faq.csv", LIMITS)
 
 
 def test_other_bad_files():
     with pytest.raises(InvalidInputError, match="Unsupported"):
-        parse_faq(GOOD, "faq.exe")
+        parse_faq(GOOD, "faq.exe", LIMITS)
     with pytest.raises(InvalidInputError, match="empty"):
-        parse_faq(b"   ", "faq.csv")
+        parse_faq(b"   ", "faq.csv", LIMITS)
     with pytest.raises(InvalidInputError, match="Malformed JSON at line 1"):
-        parse_faq(b"[{", "faq.json")
+        parse_faq(b"[{", "faq.json", LIMITS)
     with pytest.raises(InvalidInputError, match="id"):
-        parse_faq(b"id,question,answer\n../etc,Q?,A.\n", "faq.csv")
+        parse_faq(b"id,question,answer\n../etc,Q?,A.\n", "faq.csv", LIMITS)
     with pytest.raises(InvalidInputError, match="answer is empty"):
-        parse_faq(b"## A question\n\n## Another\nBody\n", "faq.md")
+        parse_faq(b"## A question\n\n## Another\nBody\n", "faq.md", LIMITS)
 
 
 def test_markdown_and_json_formats():
     md = "# Orders\n## Where is my parcel? {#parcel}\nAlso asked: where's my order | delivery status\nUse the tracking link.\n"
-    entries = parse_faq(md.encode(), "faq.md")
+    entries = parse_faq(md.encode(), "faq.md", LIMITS)
     assert entries[0].id == "parcel" and entries[0].category == "Orders"
     assert entries[0].alternatives == ["where's my order", "delivery status"]
     assert entries[0].answer == "Use the tracking link."
     js = json.dumps({"entries": [{"question": "Q?", "answer": "A.", "alternatives": ["Q again?"]}]})
-    (entry,) = parse_faq(js.encode(), "faq.json")
+    (entry,) = parse_faq(js.encode(), "faq.json", LIMITS)
     assert entry.id.startswith("faq-") and entry.alternatives == ["Q again?"]
 
 

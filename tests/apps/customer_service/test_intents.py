@@ -41,7 +41,7 @@ def test_head_trains_evaluates_and_survives_restart(manager, tmp_path, slice_):
     assert np.trace(confusion) == round(result["accuracy"] * len(test))
 
     again = CustomerServiceBot(data_dir=tmp_path / "cs", manager=manager)
-    assert (tmp_path / "cs" / "intents" / "intent_head.safetensors").is_file()
+    (head,) = (tmp_path / "cs" / "intents").glob("head-*/head.safetensors")  # served by the core
     assert again.evaluate_intents(test)["accuracy"] == result["accuracy"]
 
 
@@ -68,12 +68,47 @@ def test_finetune_one_epoch_saves_and_reloads(manager, tmp_path, slice_):
     model.save(tmp_path)
     assert not scratch.exists() and model.encoder_dir.parent == tmp_path  # ... now moved
     assert not list(tmp_path.rglob("*.pkl")) and not list(tmp_path.rglob("*.bin"))
-    assert (tmp_path / "intent_finetune.safetensors").is_file()
+    assert (tmp_path / model.head_dir.name / "head.safetensors").is_file()
     assert (tmp_path / model.encoder_dir.name / "model.safetensors").is_file()
     assert not stale.exists()  # earlier encoders go once the new manifest is written
     loaded = IntentModel.load(tmp_path, manager=manager)
     assert loaded is not None and loaded.mode == "finetune" and loaded.labels == model.labels
     np.testing.assert_allclose(loaded.probabilities(texts), before, atol=1e-5)
+
+
+def test_the_head_is_served_by_the_core_and_an_old_head_file_is_migrated(manager, tmp_path):
+    """The softmax layer runs in the core's embedding_head role; a head saved as a bare
+    safetensors file (the layout before heads were served) loads once and is moved into
+    a head folder, and the manifest then names that folder."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(3, 384)).astype(np.float32)
+    bias = np.array([0.1, -0.2, 0.3], np.float32)
+    save_file({"head.weight": weight, "head.bias": bias}, str(tmp_path / "intent_head.safetensors"))
+    manifest = {"mode": "head", "labels": ["a", "b", "c"], "weights": "intent_head.safetensors"}
+    (tmp_path / "intent_model.json").write_text(json.dumps(manifest))
+
+    model = IntentModel.load(tmp_path, manager=manager)
+    assert model is not None and model.head_source in manager.loaded_models()
+    rewritten = json.loads((tmp_path / "intent_model.json").read_text())
+    assert rewritten["head"] == model.head_dir.name and "weights" not in rewritten
+    assert not (tmp_path / "intent_head.safetensors").exists()
+
+    x = rng.normal(size=(5, 384)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    logits = x @ weight.T + bias
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.probabilities(["q"] * 5, embeddings=x), expected, atol=1e-5)
+    again = IntentModel.load(tmp_path, manager=manager)  # no second migration
+    assert again is not None and again.head_dir == model.head_dir
+    assert len(list(tmp_path.glob("head-*"))) == 1
+    # A head whose outputs do not match the labels is refused at load, not at first use.
+    bad = {**rewritten, "labels": ["a", "b"]}
+    (tmp_path / "intent_model.json").write_text(json.dumps(bad))
+    with pytest.raises(ModelUnavailableError, match="3 outputs for 2 intents"):
+        IntentModel.load(tmp_path, manager=manager)
 
 
 def test_a_finetuned_model_saved_by_the_old_layout_asks_for_retraining(tmp_path):

@@ -89,13 +89,16 @@ def test_unavailable_model_falls_back_to_verbatim(manager, demo_dir):
         def __init__(self, real):
             self.real, self.settings = real, real.settings
 
-        def handle(self, role):
-            if role == "generation":
+        def handle(self, name, role=None):
+            if name == "generation":
                 raise ModelUnavailableError("weights missing")
-            return self.real.handle(role)
+            return self.real.handle(name, role=role)
 
-        def spec(self, role):
-            return self.real.spec(role)
+        def spec(self, name, role=None):
+            return self.real.spec(name, role=role)
+
+        def remove_model(self, name):
+            return self.real.remove_model(name)
 
     bot = CustomerServiceBot(data_dir=demo_dir, manager=Broken(manager), use_llm=True)
     reply = bot.ask("my card never showed up", session_id="t-broken")

@@ -49,7 +49,7 @@ def test_semicolons_dates_and_renamed_columns(tmp_path):
     [
         ("", "empty"),
         ("user_id,item_id\n", "no rows"),
-        ("user,product\nu1,i1\n", "missing the column(s) item_id"),
+        ("user,thing\nu1,i1\n", "missing the column(s) item_id"),  # "product" would be taken
         ("user_id,rating\nu1,5\n", "missing the column(s) item_id"),
         ("user_id,item_id,rating\nu1,i1,5\nu1,i2,five\n", "not numbers"),
         ("user_id,item_id,rating\nu1,i1,5\nu1,i1,5\n", "exact duplicates"),
