@@ -235,6 +235,10 @@ class CustomerServiceBot:
     def entries(self) -> list[StoredEntry]:
         return self.kb.all()
 
+    def has_entry(self, entry_id: str) -> bool:
+        """Whether the knowledge base has an entry with this id."""
+        return isinstance(entry_id, str) and self.kb.get(entry_id.strip()) is not None
+
     def search(self, query: str, k: int = 5) -> Retrieval:
         """Retrieval only: ranked entries with their scores and the confidence."""
         query = self._check_text(query)
@@ -536,6 +540,10 @@ class CustomerServiceBot:
     # ------------------------------------------------------------------ inbox
     def tickets(self, status: str | None = "open") -> list[dict]:
         return self.conversations.tickets(status)
+
+    def ticket(self, ticket_id: int) -> dict | None:
+        """One ticket (open or closed) by number, or None if there is none."""
+        return self.conversations.ticket(ticket_id)
 
     def close_ticket(self, ticket_id: int) -> None:
         self.conversations.close_ticket(ticket_id)
