@@ -18,6 +18,7 @@ from core.settings import Settings
 from .errors import ApiError, install_error_handlers
 from .keys import ApiKeyGate, load_keys
 from .openai import build_openai_router
+from .rest import build_rest_router
 from .usage import UsageMeter
 
 __all__ = ["ApiError", "UsageMeter", "mount_web_api"]
@@ -35,7 +36,8 @@ def mount_web_api(
     usage = usage or UsageMeter()
     install_error_handlers(app)
     app.include_router(build_openai_router(manager, usage))
-    # Springboard's own REST API (/api/v1) is included here, before the fallback below.
+    app.include_router(build_rest_router())
+    app.include_router(_openapi_router(app))
     app.include_router(_fallback_router())
     app.add_middleware(
         ApiKeyGate,
@@ -68,3 +70,36 @@ def _named(fn, prefix: str):
 
     route.__name__ = f"unknown_{prefix.strip('/').replace('/', '_')}_route"
     return route
+
+
+def _openapi_router(app: FastAPI) -> APIRouter:
+    """``GET /api/v1/openapi.json``: the OpenAPI document of ``/v1`` and ``/api/v1`` only.
+
+    The suite's FastAPI app publishes no document of its own (the pages' endpoints are
+    Gradio's, documented on Gradio's API page). This one sits under ``/api/v1``, so the key
+    gate covers it: with keys on, reading it needs a key.
+    """
+    from fastapi.openapi.utils import get_openapi
+
+    router = APIRouter()
+    cached: dict = {}
+
+    @router.get("/api/v1/openapi.json", include_in_schema=False)
+    def openapi() -> dict:
+        if not cached:
+            routes = [
+                r for r in app.routes
+                if str(getattr(r, "path", "")).startswith(("/v1/", "/api/v1/"))
+            ]  # fmt: skip
+            cached.update(
+                get_openapi(
+                    title="Springboard HTTP API",
+                    version="1",
+                    description="OpenAI-compatible API under /v1; Springboard's own REST API "
+                    "under /api/v1. Errors: {\"error\": {\"message\", \"type\", \"param\", \"code\"}}.",
+                    routes=routes,
+                )
+            )
+        return cached
+
+    return router

@@ -100,3 +100,13 @@ def test_keys_are_never_logged(api_server, client):
     log = api_server.output()
     assert "serving Springboard" in log
     assert not any(secret in log for secret in (*KEYS.values(), wrong))
+
+
+def test_the_api_document_is_served_behind_the_keys(api_server):
+    """/api/v1/openapi.json documents both APIs (and only them); reading it needs a key."""
+    url = api_server.base + "/api/v1/openapi.json"
+    assert httpx.get(url, timeout=30).status_code == 401
+    doc = httpx.get(url, headers={"Authorization": "Bearer " + KEYS["alice"]}, timeout=30).json()
+    paths = set(doc["paths"])
+    assert {"/v1/chat/completions", "/v1/embeddings", "/api/v1/customer-service/ask"} <= paths
+    assert all(p.startswith(("/v1/", "/api/v1/")) for p in paths)
