@@ -126,7 +126,7 @@ class RaySettings(BaseModel):
         default=4, ge=1, description="User-trained models multiplexed on one replica."
     )
     retries: int = Field(
-        default=1, ge=0, description="Retries of a call whose replica died (streams never retry)."
+        default=2, ge=0, description="Retries of a call whose replica died (streams never retry)."
     )
     call_timeout_s: float = Field(default=600.0, gt=0)
     default: RoleDeployment = Field(default_factory=RoleDeployment)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +86,15 @@ class ModelReplica:
         self.replica = context.replica_id.unique_id
         self.board = get_board(self.settings.ray.namespace)
         self._pending: dict[str, ModelSpec] = {}
-        # Decorated here, not on the class, so the number kept per replica is a setting.
+
+        # Decorated here, not on the class, so the number kept per replica is a setting
+        # (a plain function: Serve keeps its model cache on the function it wraps).
+        async def load_user_model(model_id: str) -> _UserModel:
+            return await self._load_user_model(model_id)
+
         self._user_model = serve.multiplexed(
             max_num_models_per_replica=self.settings.ray.max_models_per_replica
-        )(self._load_user_model)
+        )(load_user_model)
         # One batch size for the whole deployment: the model's own, as the local batcher uses.
         size, wait_ms = self.settings.max_batch_size, self.settings.batch_wait_ms
         if self.model is not None:
@@ -212,7 +218,7 @@ class ModelReplica:
     async def info(self) -> dict:
         """This replica: its id, and the manager's report (loaded models, memory)."""
         report = await asyncio.to_thread(self.manager.report)
-        return {"replica": self.replica, "model": self.model, **report}
+        return {"replica": self.replica, "pid": os.getpid(), "model": self.model, **report}
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

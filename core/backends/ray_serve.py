@@ -307,6 +307,7 @@ class RayHandle(ModelHandle):
                     log.warning("%s: replica lost (%s), attempt %d", self.name, exc, attempt + 1)
                     if attempt == self._settings.retries:
                         raise self._lost(exc) from exc
+                    time.sleep(min(2.0**attempt, 10.0))  # Serve needs a moment to notice and restart
                 except RayTaskError as exc:
                     raise _unwrap(exc) from exc
             error = next((o for o in outputs if isinstance(o, BaseException)), None)
@@ -317,6 +318,10 @@ class RayHandle(ModelHandle):
         finally:
             self._metrics.queue_changed(-1)
             self._metrics.record_request(time.perf_counter() - started, ok)
+
+    def replica_info(self) -> dict:
+        """One replica's facts (id, process id, loaded models): for tests and operators."""
+        return self._options(method_name="info").remote().result(timeout_s=60)
 
     # ------------------------------------------------------------------ streams
     def stream(self, request: Any) -> RequestStream:
