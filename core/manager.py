@@ -195,7 +195,10 @@ class ModelManager:
                 slot.last_used = time.monotonic()
 
     def load(self, name: str) -> None:
-        """Load a model now (warm-up) without running it."""
+        """Load a model now (warm-up) without running it (on a cluster: in its replicas)."""
+        if self.backend.kind != "local":
+            self.backend.load(self.handle(name))
+            return
         with self.use(name):
             pass
 

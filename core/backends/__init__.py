@@ -27,8 +27,11 @@ class Backend(Protocol):
     def handle(self, spec: ModelSpec) -> ModelHandle:
         """A new handle for one model."""
 
+    def load(self, handle: ModelHandle) -> None:
+        """Load the handle's model where it runs (the local backend loads through the manager)."""
+
     def report(self) -> dict:
-        """What the status page shows about this backend (empty for the local one)."""
+        """What the manager's report adds (``{"cluster": ...}`` for a cluster; empty for local)."""
 
     def close(self) -> None:
         """Release what the backend started."""
@@ -44,6 +47,9 @@ class LocalBackend:
 
     def handle(self, spec: ModelSpec) -> ModelHandle:
         return LocalHandle(self._manager, spec)
+
+    def load(self, handle: ModelHandle) -> None:
+        self._manager.load(handle.name)
 
     def report(self) -> dict:
         return {}

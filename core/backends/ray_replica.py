@@ -214,6 +214,11 @@ class ModelReplica:
         if await self.board.wait_cancel.remote(local.request_id):
             local.cancel()
 
+    async def load(self, spec: ModelSpec | None = None) -> None:
+        """Load the request's model in this replica now (warm-up)."""
+        name = await self._model_for(spec)
+        await asyncio.to_thread(self.manager.load, name)
+
     # ------------------------------------------------------------------ facts
     async def info(self) -> dict:
         """This replica: its id, and the manager's report (loaded models, memory)."""

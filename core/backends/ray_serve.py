@@ -185,11 +185,19 @@ class RayBackend:
             self._deployments[name] = handle
             return handle
 
+    def load(self, handle: ModelHandle) -> None:
+        """Load the model in a replica now (warm-up), rather than on its first call."""
+        assert isinstance(handle, RayHandle)
+        handle._options(method_name="load").remote(handle._user_spec).result(
+            timeout_s=self.settings.ray.call_timeout_s
+        )
+
     # ------------------------------------------------------------------ reporting
     def report(self) -> dict:
-        """Ray deployments for the status page: replicas and their state, queue, batches."""
+        """Ray deployments for the status page, under ``cluster``: replicas and their state,
+        requests waiting on them from this process, and the batches their replicas ran."""
         if self._board is None:
-            return {"ray": {"connected": False, "deployments": []}}
+            return {"cluster": {"backend": "ray", "connected": False, "deployments": []}}
         status = serve.status()
         batches = ray.get(self._board.batch_stats.remote(), timeout=10)
         in_flight = {m["model"]: m["queue_depth"] for m in self.manager.metrics.snapshot()}
@@ -215,7 +223,8 @@ class RayBackend:
                     }
                 )
         return {
-            "ray": {
+            "cluster": {
+                "backend": "ray",
                 "connected": True,
                 "address": self.settings.ray.address or "local cluster",
                 "resources": ray.cluster_resources(),

@@ -45,7 +45,7 @@ LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 
 
 def _deployment(manager, application: str) -> dict:
-    rows = [d for d in full_report(manager)["ray"]["deployments"] if d["application"] == application]
+    rows = [d for d in full_report(manager)["cluster"]["deployments"] if d["application"] == application]
     assert rows, f"no Ray deployment {application!r}"
     return rows[0]
 
@@ -158,10 +158,16 @@ def test_streamed_generation_with_cancel(ray_manager, tmp_path):
 
 
 def test_status_report_shows_deployments(ray_manager):
+    # Loading by hand (the status page's button) loads in the replica, not in this process.
+    ray_manager.load("yolov3-tiny")
+    assert not ray_manager.is_loaded("yolov3-tiny")
+    info = ray_manager.handle("detection").replica_info()
+    assert any(m["model"] == "yolov3-tiny" and m["loaded"] for m in info["models"])
     report = full_report(ray_manager)
-    ray_report = report["ray"]
+    ray_report = report["cluster"]
+    assert ray_report["backend"] == "ray" and ray_report["connected"]
     apps = {d["application"] for d in ray_report["deployments"]}
-    assert {"minilm-l6", TINY, FAST_MODEL, "efficientnet-lite0", "embedding_head-models"} <= apps
+    assert {"minilm-l6", TINY, FAST_MODEL, "efficientnet-lite0", "yolov3-tiny", "embedding_head-models"} <= apps
     assert all(d["status"] == "HEALTHY" for d in ray_report["deployments"])
     by_model = {m["model"]: m for m in report["metrics"]}
     assert by_model["minilm-l6"]["requests"] >= 32 and by_model[TINY]["errors"] == 0
