@@ -243,7 +243,9 @@ def build_app(args: dict[str, str]) -> Any:
     """
     from .ray_serve import app_name, deployment_options, replica_settings, role_app_name
 
-    role = args["role"]
+    role = args.get("role")
+    if not role:
+        raise SpringboardError("A Springboard application's args need a role, e.g. {role: embedding}.")
     settings = Settings()
     model = args.get("model", getattr(settings.models, role, None)) or None
     name = app_name(model) if model else role_app_name(role)
