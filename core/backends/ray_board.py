@@ -33,6 +33,7 @@ class Board:
         self._open: dict[str, asyncio.Event] = {}
         self._cancelled: set[str] = set()
         self._batches: dict[tuple[str, str], Counter] = {}
+        self._streamed: dict[tuple[str, str], Counter] = {}
         self._seen: dict[tuple[str, str], float] = {}
 
     # ------------------------------------------------------------------ cancels
@@ -68,15 +69,24 @@ class Board:
         self._batches.setdefault(key, Counter())[items] += 1
         self._seen[key] = time.time()
 
+    def record_stream_batches(self, model: str, replica: str, sizes: dict[int, int]) -> None:
+        """The replica's micro-batcher histogram (streams batch there): replaces the last one."""
+        self._streamed[(model, replica)] = Counter({int(k): int(v) for k, v in sizes.items()})
+        self._seen[(model, replica)] = time.time()
+
     def forget_replica(self, replica: str) -> None:
-        for key in [k for k in self._batches if k[1] == replica]:
+        for key in [k for k in self._seen if k[1] == replica]:
             self._batches.pop(key, None)
+            self._streamed.pop(key, None)
             self._seen.pop(key, None)
 
     def batch_stats(self) -> list[dict]:
         """Per model and replica: batches run, items, and how many of each size."""
         rows = []
-        for (model, replica), sizes in sorted(self._batches.items()):
+        for model, replica in sorted(self._seen):
+            sizes = self._batches.get((model, replica), Counter()) + self._streamed.get(
+                (model, replica), Counter()
+            )
             batches = sum(sizes.values())
             items = sum(size * n for size, n in sizes.items())
             rows.append(

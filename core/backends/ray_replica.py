@@ -209,6 +209,13 @@ class ModelReplica:
             yield Final(error=exc)
         else:
             yield Final(result=result)
+        finally:
+            self._report_stream_batches(name)
+
+    def _report_stream_batches(self, name: str) -> None:
+        """Streams batch in the replica's micro-batcher: send its histogram to the board."""
+        sizes = self.manager.metrics.for_model(name).snapshot()["batch_sizes"]
+        self.board.record_stream_batches.remote(name, self.replica, sizes)
 
     async def _cancel_when_asked(self, local: Any) -> None:
         if await self.board.wait_cancel.remote(local.request_id):

@@ -172,6 +172,8 @@ def test_status_report_shows_deployments(ray_manager):
     by_model = {m["model"]: m for m in report["metrics"]}
     assert by_model["minilm-l6"]["requests"] >= 32 and by_model[TINY]["errors"] == 0
     assert any(b["model"] == "minilm-l6" and b["max_batch"] > 1 for b in ray_report["replica_batches"])
+    # Streams batch in the replica's own micro-batcher; those batches are reported too.
+    assert _deployment(ray_manager, TINY)["batches"] >= 1
 
 
 def test_a_killed_replica_is_replaced_and_calls_retry(ray_manager):
