@@ -5,6 +5,7 @@
     python -m apps --app speech         # one app alone, at /
     python -m apps --warmup minilm-l6   # load models at start
     python -m apps --list-models
+    python -m apps --backend ray --ray-address auto   # models on a Ray Serve cluster
 
 Username/password auth is off by default; set SPRINGBOARD_AUTH_USERNAME and
 SPRINGBOARD_AUTH_PASSWORD (read from the environment, never logged) to turn it on.
@@ -168,6 +169,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--app", help="serve one app alone, at /")
     parser.add_argument("--warmup", help="comma-separated models to load at start")
     parser.add_argument("--list-models", action="store_true", help="list models and exit")
+    parser.add_argument(
+        "--backend", choices=["local", "ray"], help="where models run (default: local, this process)"
+    )
+    parser.add_argument(
+        "--ray-address", help="Ray cluster to join with --backend ray ('auto': this machine's)"
+    )
     return parser.parse_args(argv)
 
 
@@ -188,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
         overrides["port"] = args.port
     if args.warmup:
         overrides["warmup"] = [w.strip() for w in args.warmup.split(",") if w.strip()]
+    if args.backend:
+        overrides["backend"] = args.backend
+    if args.ray_address:
+        overrides["ray"] = settings.ray.model_copy(update={"address": args.ray_address})
     settings = settings.model_copy(update=overrides)
     manager = ModelManager(settings)
     if args.list_models:

@@ -114,6 +114,28 @@ def batch_sizes_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "batch size", "batches"])
 
 
+_CLUSTER_COLUMNS = {
+    "application": "deployment",
+    "status": "state",
+    "replicas": "replicas",
+    "waiting": "requests in flight",
+    "batches": "batches",
+    "mean_batch": "mean batch",
+    "max_batch": "max batch",
+    "message": "message",
+}
+
+
+def cluster_frame(report: dict) -> pd.DataFrame:
+    """The cluster backend's deployments (empty when models run in this process)."""
+    rows = (report.get("cluster") or {}).get("deployments", [])
+    frame = pd.DataFrame(rows, columns=list(_CLUSTER_COLUMNS))
+    frame["replicas"] = frame["replicas"].map(
+        lambda states: ", ".join(f"{n} {state.lower()}" for state, n in states.items())
+    )
+    return frame.rename(columns=_CLUSTER_COLUMNS)
+
+
 def events_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame(
         list(reversed(report["events"])), columns=["time", "event", "model", "detail"]
@@ -184,6 +206,10 @@ def render_status(
     )
     gr.Markdown("### API usage per key (/v1, /api/v1)")
     usage = gr.Dataframe(interactive=False)
+    backend = manager.backend.kind
+    with gr.Column(visible=backend != "local"):
+        gr.Markdown(f"### Cluster deployments ({backend}): replicas, requests in flight, batches")
+        deployments = gr.Dataframe(interactive=False, wrap=True)
     gr.Markdown("### Recent events")
     events = gr.Dataframe(interactive=False, wrap=True, max_height=300)
     with gr.Accordion("Load or unload a model by hand", open=False):
@@ -193,7 +219,7 @@ def render_status(
             unload_btn = gr.Button("Unload")
         outcome = gr.Markdown()
 
-    outputs = [summary, models, metrics, batches, usage, events]
+    outputs = [summary, models, metrics, batches, usage, deployments, events]
 
     def refresh() -> tuple:
         report = full_report(manager, queue_stats, api_usage)
@@ -203,6 +229,7 @@ def render_status(
             metrics_frame(report),
             batch_sizes_frame(report),
             api_usage_frame(report),
+            cluster_frame(report),
             events_frame(report),
         )
 

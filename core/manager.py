@@ -24,9 +24,10 @@ from pathlib import Path
 import psutil
 import torch
 
+from .backends import create_backend
 from .device import DevicePolicy, resolve_policy
 from .errors import MemoryBudgetError, ModelUnavailableError, SpringboardError
-from .handles import LocalHandle, ModelHandle
+from .handles import ModelHandle
 from .metrics import MetricsRegistry
 from .registry import (
     LoadContext,
@@ -71,10 +72,12 @@ class ModelManager:
         self.metrics = MetricsRegistry()
         self.budget_bytes = self._budget_bytes()
         self._slots: dict[str, _Slot] = {}
-        self._handles: dict[str, LocalHandle] = {}
+        self._handles: dict[str, ModelHandle] = {}
         self._lock = threading.RLock()
         self._events: deque[dict] = deque(maxlen=200)
         self.settings.model_cache_dir.mkdir(parents=True, exist_ok=True)
+        # Where handles run their calls: this process, or Ray Serve (settings.backend).
+        self.backend = create_backend(self)
 
     # --------------------------------------------------------------- lookup
     def spec(self, name_or_role: str, role: str | None = None) -> ModelSpec:
@@ -102,7 +105,7 @@ class ModelManager:
         with self._lock:
             if spec.name not in self._handles:
                 self._slot(spec)
-                self._handles[spec.name] = LocalHandle(self, spec)
+                self._handles[spec.name] = self.backend.handle(spec)
             return self._handles[spec.name]
 
     def model_names(self, role: str | None = None) -> list[str]:
@@ -195,7 +198,10 @@ class ModelManager:
                     slot.bytes = slot.runner.memory_bytes() or slot.bytes
 
     def load(self, name: str) -> None:
-        """Load a model now (warm-up) without running it."""
+        """Load a model now (warm-up) without running it (on a cluster: in its replicas)."""
+        if self.backend.kind != "local":
+            self.backend.load(self.handle(name))
+            return
         with self.use(name):
             pass
 
@@ -357,6 +363,7 @@ class ModelManager:
             "models": models,
             "metrics": self.metrics.snapshot(),
             "events": self.events(),
+            **self.backend.report(),
         }
         if self.policy.is_cuda:
             report["gpu_allocated_mb"] = round(torch.cuda.memory_allocated() / MB)
@@ -374,6 +381,7 @@ class ModelManager:
             for slot in self._slots.values():
                 if slot.runner is not None and not slot.in_use:
                     self._evict(slot, "shutdown")
+        self.backend.close()
         self._release_memory()
 
 

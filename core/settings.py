@@ -75,6 +75,67 @@ class Privacy(BaseModel):
     )
 
 
+class RoleDeployment(BaseModel):
+    """How one role's models are deployed on Ray Serve (``SPRINGBOARD_BACKEND=ray``).
+
+    ``max_replicas`` above ``min_replicas`` turns on Serve's autoscaling between them,
+    aiming at ``target_ongoing_requests`` per replica; otherwise ``num_replicas`` is fixed.
+    ``num_gpus`` may be a fraction, so several roles share one GPU.
+    """
+
+    num_replicas: int = Field(default=1, ge=1)
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int | None = Field(default=None, ge=1)
+    target_ongoing_requests: float = Field(default=2.0, gt=0)
+    # Torch in a replica uses its own threads; Ray's CPU count only decides placement,
+    # and 1 per replica would leave a 2-core machine room for two replicas in all.
+    num_cpus: float = Field(default=0.0, ge=0)
+    num_gpus: float | None = Field(
+        default=None, ge=0, description="None: the role's share of a GPU when the cluster has one."
+    )
+
+
+# What each role gets of one GPU by default when the cluster has GPUs: all of them fit on one.
+DEFAULT_GPU_SHARES = {
+    "generation": 0.4,
+    "speech": 0.2,
+    "embedding": 0.1,
+    "classification": 0.1,
+    "detection": 0.1,
+    "embedding_head": 0.05,
+}
+
+
+class RaySettings(BaseModel):
+    """The Ray Serve backend: where the cluster is and how roles are deployed."""
+
+    address: str | None = Field(
+        default=None,
+        description="None: start a local cluster in this process; 'auto': join the one `ray "
+        "start --head` runs on this machine; or ray://host:10001.",
+    )
+    namespace: str = "springboard"
+    http_port: int = Field(default=8000, description="Serve's HTTP proxy (unused by the pages).")
+    max_ongoing_requests: int = Field(
+        default=0,
+        ge=0,
+        description="Per replica; 0 means twice the batch size, so batches can fill "
+        "(Ray's default of 5 would cap every batch at 5).",
+    )
+    max_models_per_replica: int = Field(
+        default=4, ge=1, description="User-trained models multiplexed on one replica."
+    )
+    retries: int = Field(
+        default=2, ge=0, description="Retries of a call whose replica died (streams never retry)."
+    )
+    call_timeout_s: float = Field(default=600.0, gt=0)
+    default: RoleDeployment = Field(default_factory=RoleDeployment)
+    roles: dict[str, RoleDeployment] = Field(default_factory=dict)
+
+    def for_role(self, role: str) -> RoleDeployment:
+        return self.roles.get(role, self.default)
+
+
 class Settings(BaseSettings):
     """Every knob of the suite, with defaults that need no configuration."""
 
@@ -124,6 +185,11 @@ class Settings(BaseSettings):
     offline: bool = Field(
         default=True, description="Never reach a model hub; external models must be cached."
     )
+    backend: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where models run: this process, or Ray Serve deployments (the cluster extra).",
+    )
+    ray: RaySettings = Field(default_factory=RaySettings)
 
     @field_validator("warmup", mode="before")
     @classmethod
