@@ -35,9 +35,10 @@ def mount_web_api(
     """
     usage = usage or UsageMeter()
     install_error_handlers(app)
-    app.include_router(build_openai_router(manager, usage))
-    app.include_router(build_rest_router())
-    app.include_router(_openapi_router(app))
+    api_routers = [build_openai_router(manager, usage), build_rest_router()]
+    for router in api_routers:
+        app.include_router(router)
+    app.include_router(_openapi_router(api_routers))
     app.include_router(_fallback_router())
     app.add_middleware(
         ApiKeyGate,
@@ -72,34 +73,29 @@ def _named(fn, prefix: str):
     return route
 
 
-def _openapi_router(app: FastAPI) -> APIRouter:
+def _openapi_router(api_routers: list[APIRouter]) -> APIRouter:
     """``GET /api/v1/openapi.json``: the OpenAPI document of ``/v1`` and ``/api/v1`` only.
 
     The suite's FastAPI app publishes no document of its own (the pages' endpoints are
     Gradio's, documented on Gradio's API page). This one sits under ``/api/v1``, so the key
     gate covers it: with keys on, reading it needs a key.
     """
-    from fastapi.openapi.utils import get_openapi
-
     router = APIRouter()
     cached: dict = {}
 
     @router.get("/api/v1/openapi.json", include_in_schema=False)
     def openapi() -> dict:
         if not cached:
-            routes = [
-                r for r in app.routes
-                if str(getattr(r, "path", "")).startswith(("/v1/", "/api/v1/"))
-            ]  # fmt: skip
-            cached.update(
-                get_openapi(
-                    title="Springboard HTTP API",
-                    version="1",
-                    description="OpenAI-compatible API under /v1; Springboard's own REST API "
-                    "under /api/v1. Errors: {\"error\": {\"message\", \"type\", \"param\", \"code\"}}.",
-                    routes=routes,
-                )
+            # A FastAPI app holding only the API routers: its document has nothing else.
+            doc_app = FastAPI(
+                title="Springboard HTTP API",
+                version="1",
+                description="OpenAI-compatible API under /v1; Springboard's own REST API "
+                'under /api/v1. Errors: {"error": {"message", "type", "param", "code"}}.',
             )
+            for api_router in api_routers:
+                doc_app.include_router(api_router)
+            cached.update(doc_app.openapi())
         return cached
 
     return router
