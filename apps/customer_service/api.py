@@ -308,12 +308,12 @@ class CustomerServiceBot:
             if len(self.kb) == 0:
                 self.calibration = None
                 self.retriever.calibrator = Calibrator.generic()
+                self.retriever.cross_calibrator = None
                 self.kb.set_meta(CALIBRATION_KEY, None)
                 return None
             fitted = calibrate(self.kb, self._embed, threshold=DEFAULT_THRESHOLD)
             self.kb.set_meta(CALIBRATION_KEY, fitted.to_json())
-            self.calibration = fitted
-            self.retriever.calibrator = fitted.calibrator()
+            self._use_calibration(fitted)
             log.info("calibrated %d entries in %.1f s", len(self.kb), fitted.seconds)
             return fitted
 
@@ -324,10 +324,15 @@ class CustomerServiceBot:
             and stored.kb_revision == self.kb.revision()
             and stored.embedding_model == self.embedding_model
         ):
-            self.calibration = stored
-            self.retriever.calibrator = stored.calibrator()
+            self._use_calibration(stored)
         elif len(self.kb):
             self.recalibrate()  # edited by another process, or another embedding model
+
+    def _use_calibration(self, fitted: Calibration) -> None:
+        self.calibration = fitted
+        self.retriever.calibrator = fitted.calibrator()
+        self.retriever.cross_calibrator = fitted.cross_calibrator()
+        self.retriever.kb_cjk_share = cjk_share(" ".join(e.question for e in self.kb.all()[:200]))
 
     def calibration_summary(self) -> dict[str, Any]:
         """What the Knowledge base tab shows about confidence."""

@@ -30,10 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from shared_models.types.embedding import EmbedText
-
 from .knowledge import KnowledgeBase, StoredEntry, lexical_text
-from .retrieval import FEATURES, Calibrator, fuse
+from .retrieval import CROSS_FEATURES, FEATURES, Calibrator, cjk_share, fuse
 
 OFF_TOPIC_FILE = Path(__file__).parent / "calibration_off_topic.txt"
 MAX_ENTRIES = 150  # entries sampled for held-out questions: seconds, not minutes, at import
@@ -41,6 +39,10 @@ MAX_PHRASINGS = 3  # per entry
 SHUFFLED = 20
 L2 = 0.01  # per sample, on standardised features
 META_KEY = "calibration"
+# How much each kind of sample counts in the fit. Unanswerable questions (their entry
+# removed) are harder than what customers ask: a neighbouring entry often half-answers
+# them, so at full weight they push the threshold above many right answers.
+KIND_WEIGHTS = {"held_out": 1.0, "unanswerable": 0.5, "off_topic": 1.0, "shuffled": 1.0}
 
 Embed = Callable[[list[Any]], np.ndarray]
 
@@ -51,6 +53,9 @@ class Calibration:
 
     weights: list[float]
     bias: float
+    cross_weights: list[float]  # over CROSS_FEATURES, for questions in another language
+    cross_bias: float
+    cross_dense_shift: float  # same-language minus cross-language cosine of off-topic text
     positives: int  # held-out phrasings
     negatives: int  # unanswerable, off-topic and shuffled questions
     answer_rate: float  # held-out phrasings answered with their own entry
@@ -64,6 +69,11 @@ class Calibration:
 
     def calibrator(self) -> Calibrator:
         return Calibrator(self.weights, self.bias)
+
+    def cross_calibrator(self) -> Calibrator:
+        return Calibrator(
+            self.cross_weights, self.cross_bias, CROSS_FEATURES, self.cross_dense_shift
+        )
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -83,6 +93,7 @@ class _Sample:
     features: dict[str, float]
     label: int  # 1: the top entry is right
     kind: str  # "held_out", "unanswerable", "off_topic", "shuffled"
+    text: str = ""
 
 
 def off_topic_questions() -> list[str]:
@@ -96,7 +107,12 @@ def calibrate(kb: KnowledgeBase, embed: Embed, threshold: float = 0.5, seed: int
     samples = _samples(kb, embed, random.Random(seed))
     X = np.array([[s.features[f] for f in FEATURES] for s in samples], dtype=np.float64)
     y = np.array([s.label for s in samples], dtype=np.float64)
-    weights, bias = fit_logistic(X, y)
+    kind_weight = np.array([KIND_WEIGHTS[s.kind] for s in samples])
+    weights, bias = fit_logistic(X, y, weight=kind_weight)
+    # A question in another language than the knowledge base shares no words with it:
+    # its coverage and agreement say nothing, so those questions get a dense-only map.
+    cross = [FEATURES.index(f) for f in CROSS_FEATURES]
+    cross_weights, cross_bias = fit_logistic(X[:, cross], y, weight=kind_weight)
     p = 1.0 / (1.0 + np.exp(-(X @ weights + bias)))
     answered = p >= threshold
     held = np.array([s.kind == "held_out" for s in samples])
@@ -104,6 +120,9 @@ def calibrate(kb: KnowledgeBase, embed: Embed, threshold: float = 0.5, seed: int
     return Calibration(
         weights=[round(float(w), 5) for w in weights],
         bias=round(float(bias), 5),
+        cross_weights=[round(float(w), 5) for w in cross_weights],
+        cross_bias=round(float(cross_bias), 5),
+        cross_dense_shift=round(_cross_shift(kb, samples), 5),
         positives=int(held.sum()),
         negatives=int(neg.sum()),
         answer_rate=_rate(answered & held & (y == 1), held),
@@ -117,11 +136,27 @@ def calibrate(kb: KnowledgeBase, embed: Embed, threshold: float = 0.5, seed: int
     )
 
 
+def _cross_shift(kb: KnowledgeBase, samples: list[_Sample]) -> float:
+    """How much lower a question in the other language scores against this knowledge base,
+    measured on the bundled off-topic questions, which come in both languages: e5 puts
+    a translation near its original, but not as near as same-language text."""
+    kb_zh = cjk_share(" ".join(e.question for e in kb.all()[:200])) > 0.5
+    same, other = [], []
+    for s in samples:
+        if s.kind == "off_topic":
+            (same if (cjk_share(s.text) > 0.5) == kb_zh else other).append(s.features["dense"])
+    if not same or not other:
+        return 0.0
+    return max(0.0, float(np.mean(same) - np.mean(other)))
+
+
 def _rate(hits: np.ndarray, of: np.ndarray) -> float:
     return round(float(hits.sum() / of.sum()), 4) if of.any() else 0.0
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    X: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50, weight: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Newton's method on the class-balanced, L2-penalised log loss.
 
     Features are standardised for the fit (cosines vary by hundredths, coverage by
@@ -132,9 +167,10 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50) 
     mu, sd = X.mean(axis=0), X.std(axis=0)
     sd = np.where(sd < 1e-6, 1.0, sd)
     Z = (X - mu) / sd
-    pos = max(1.0, y.sum())
-    negs = max(1.0, n - y.sum())
-    sample_w = np.where(y == 1, n / (2 * pos), n / (2 * negs))
+    weight = np.ones(n) if weight is None else weight
+    pos = max(1e-9, (weight * y).sum())
+    negs = max(1e-9, (weight * (1 - y)).sum())
+    sample_w = weight * np.where(y == 1, n / (2 * pos), n / (2 * negs))
     A = np.hstack([Z, np.ones((n, 1))])
     theta = np.zeros(d + 1)
     penalty = np.full(d + 1, l2 * n)
@@ -157,7 +193,6 @@ def _samples(kb: KnowledgeBase, embed: Embed, rng: random.Random) -> list[_Sampl
         return []
     chosen = entries if len(entries) <= MAX_ENTRIES else rng.sample(entries, MAX_ENTRIES)
     vectors = {e.num: kb.entry_vectors(e.num) for e in entries}
-    answers = embed([EmbedText(e.answer, "passage") for e in chosen])
     bm25 = copy.deepcopy(kb.bm25)  # held-out edits must not touch the live index
     by_num = kb.entries
     # One matrix of every stored vector, with the entry each belongs to.
@@ -185,13 +220,16 @@ def _samples(kb: KnowledgeBase, embed: Embed, rng: random.Random) -> list[_Sampl
         return (ranked[0].entry.num, feats) if ranked else (None, None)
 
     samples: list[_Sample] = []
-    for entry, answer_vec in zip(chosen, answers, strict=True):
+    for entry in chosen:
         own = vectors[entry.num]
         without = {n: e for n, e in by_num.items() if n != entry.num}
         for j, text in enumerate(entry.phrasings[:MAX_PHRASINGS]):
             query = own[j]
-            # Held out: the entry keeps its other phrasings and its bare answer.
-            rest = np.vstack([np.delete(own[:-1], j, axis=0), answer_vec[None, :]])
+            # Held out: the entry keeps its other phrasings and its question-plus-answer
+            # passage. The passage still holds the question's words, a little as a
+            # customer's paraphrase shares some of them; the bare answer alone made the
+            # right entry look weaker than any real question ever sees it.
+            rest = np.delete(own, j, axis=0)
             bm25.add(entry.num, _lexical_without(entry, j))
             top, feats = run(text, dense_hits(query, entry.num, rest), by_num)
             if feats is not None:
@@ -208,7 +246,8 @@ def _samples(kb: KnowledgeBase, embed: Embed, rng: random.Random) -> list[_Sampl
     for i, (text, vec) in enumerate(zip(texts, embed(texts), strict=True)):
         _, feats = run(text, dense_hits(vec, None, None), by_num)
         if feats is not None:
-            samples.append(_Sample(feats, 0, "off_topic" if i < len(general) else "shuffled"))
+            kind = "off_topic" if i < len(general) else "shuffled"
+            samples.append(_Sample(feats, 0, kind, text))
     return samples
 
 

@@ -30,6 +30,10 @@ LEXICAL_WEIGHT = 0.3
 # words rarely match by accident), so the lexical weight grows with the CJK share.
 CJK_LEXICAL_BOOST = 0.5
 FEATURES = ("dense", "margin", "coverage", "agree")
+CROSS_FEATURES = ("dense", "margin")  # for a question in another language than the KB
+# A question counts as cross-lingual when its share of CJK characters differs from the
+# knowledge base's by more than this.
+CROSS_LINGUAL_GAP = 0.5
 # Before a knowledge base has its own fit (it is empty): a cautious generic map.
 GENERIC_CALIBRATION = {"weights": [10.0, 6.0, 3.0, 1.0], "bias": -8.5}
 
@@ -63,16 +67,26 @@ class Retrieval:
 class Calibrator:
     """Logistic map from top-candidate features to P(top entry answers the question)."""
 
-    def __init__(self, weights: list[float], bias: float) -> None:
+    def __init__(
+        self,
+        weights: list[float],
+        bias: float,
+        features: tuple[str, ...] = FEATURES,
+        dense_shift: float = 0.0,
+    ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.bias = float(bias)
+        self.features = features
+        # Added to the cosine first: cross-lingual cosines run lower than same-language ones.
+        self.dense_shift = float(dense_shift)
 
     @classmethod
     def generic(cls) -> Calibrator:
         return cls(GENERIC_CALIBRATION["weights"], GENERIC_CALIBRATION["bias"])
 
     def __call__(self, features: dict[str, float]) -> float:
-        z = float(np.dot(self.weights, [features[f] for f in FEATURES])) + self.bias
+        values = {**features, "dense": features["dense"] + self.dense_shift}
+        z = float(np.dot(self.weights, [values[f] for f in self.features])) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
@@ -147,6 +161,11 @@ class HybridRetriever:
     def __init__(self, kb: KnowledgeBase, calibrator: Calibrator | None = None) -> None:
         self.kb = kb
         self.calibrator = calibrator or Calibrator.generic()
+        self.cross_calibrator: Calibrator | None = None
+        self.kb_cjk_share = 0.0  # of the knowledge base's questions; set by the bot
+
+    def is_cross_lingual(self, query: str) -> bool:
+        return abs(cjk_share(query) - self.kb_cjk_share) > CROSS_LINGUAL_GAP
 
     def search(self, query: str, query_vector: np.ndarray, k: int = 5) -> Retrieval:
         dense_hits = self.kb.dense_search(query_vector, max(k, 20))
@@ -162,7 +181,10 @@ class HybridRetriever:
         )
         if not ranked:
             return Retrieval([], 0.0)
-        return Retrieval(ranked, self.calibrator(feats), feats)
+        calibrator = self.calibrator
+        if self.cross_calibrator is not None and self.is_cross_lingual(query):
+            calibrator = self.cross_calibrator
+        return Retrieval(ranked, calibrator(feats), feats)
 
 
 __all__: list[Any] = ["Calibrator", "Candidate", "HybridRetriever", "Retrieval", "fuse"]
