@@ -28,6 +28,7 @@ from core import get_manager
 from core.errors import InvalidInputError, ModelUnavailableError, SpringboardError
 from core.privacy import Redactor
 from core.storage import Database
+from shared_models.types.embedding import DEFAULT_MODEL as ENGLISH_EMBEDDING_MODEL
 from shared_models.types.embedding import MULTILINGUAL_MODEL, EmbedText
 
 from .calibration import META_KEY as CALIBRATION_KEY
@@ -221,6 +222,10 @@ class CustomerServiceBot:
         in English (``language="en"``) or Chinese ("zh"), with the demo intents."""
         kwargs.setdefault("company", DEMO_COMPANY)
         kwargs.setdefault("demo_intents", True)
+        if language == "en":
+            # The English demo ranks best on the fast English model (bench.customer_service:
+            # answered right 70% with MiniLM against 53% with e5, same calibration method).
+            kwargs.setdefault("embedding_model", ENGLISH_EMBEDDING_MODEL)
         bot = cls(use_llm=use_llm, **kwargs)
         if len(bot.kb) == 0:
             demo_faq = DEMO_FAQ_ZH if language == "zh" else DEMO_FAQ
