@@ -81,7 +81,7 @@ def caller(depth: int = 1) -> str:
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         top = module.partition(".")[0]
-        if top != "core" and top not in sys.stdlib_module_names:
+        if module and top != "core" and top not in sys.stdlib_module_names:
             parts = module.split(".")
             return ".".join(parts[:2])
         frame = frame.f_back
