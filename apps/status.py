@@ -126,14 +126,14 @@ def events_frame(report: dict) -> pd.DataFrame:
 
 _COST_COLUMNS = {
     "requests": "requests",
+    "cost": "cost",
+    "cost_per_request": "per 1,000 requests",
     "cpu_seconds": "CPU s",
     "gpu_seconds": "GPU s",
     "tokens_in": "tokens in",
     "tokens_out": "tokens out",
     "audio_seconds": "audio s",
     "images": "images",
-    "cost": "cost",
-    "cost_per_request": "per 1,000 requests",
 }
 
 
@@ -156,6 +156,8 @@ def cost_frame(report: dict, by: str) -> pd.DataFrame:
     }
     frame = pd.DataFrame(rows, columns=list(columns))
     frame["cost"] = frame["cost"].map(_money)
+    for seconds in ("cpu_seconds", "gpu_seconds", "audio_seconds"):
+        frame[seconds] = frame[seconds].round(3)
     if "cost_per_request" in frame:
         frame["cost_per_request"] = frame["cost_per_request"].map(lambda v: _money(v * 1000))
     frame = frame.rename(columns=columns)
@@ -226,14 +228,13 @@ def render_status(
         height=260,
     )
     gr.Markdown("### Cost: what the requests used, per app, per model and per hour")
-    cost_summary = gr.Markdown()
-    with gr.Row():
-        cost_apps = gr.Dataframe(interactive=False, label="Per app")
-        cost_models = gr.Dataframe(interactive=False, label="Per model")
+    cost_summary = gr.Markdown(elem_id="status-cost-summary")
+    cost_apps = gr.Dataframe(interactive=False, label="Per app", elem_id="status-cost-apps")
+    cost_models = gr.Dataframe(interactive=False, label="Per model", elem_id="status-cost-models")
     cost_hours = gr.Dataframe(interactive=False, label="Per hour, app and model", max_height=300)
     with gr.Row():
-        export_btn = gr.Button("Export costs as CSV", size="sm")
-        export_file = gr.File(label="Costs (CSV)", interactive=False)
+        export_btn = gr.Button("Export costs as CSV", size="sm", elem_id="status-cost-export")
+        export_file = gr.File(label="Costs (CSV)", interactive=False, elem_id="status-cost-file")
     gr.Markdown("### Recent events")
     events = gr.Dataframe(interactive=False, wrap=True, max_height=300)
     with gr.Accordion("Load or unload a model by hand", open=False):
