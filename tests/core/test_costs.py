@@ -254,3 +254,46 @@ def test_the_status_page_shows_costs_per_app_model_and_hour(manager, tmp_path) -
     assert any(
         c.get("props", {}).get("value") == "Export costs as CSV" for c in config["components"]
     )
+
+
+def test_a_crashed_batch_is_charged_once_and_its_retries_count_the_requests() -> None:
+    import threading
+
+    from core.batcher import MicroBatcher
+
+    ledger = CostLedger(Prices(cpu_hour=1.0))
+    costs = ledger.for_model("toy", "toy", on_gpu=False)
+    gate, holding = threading.Event(), threading.Event()
+
+    def run(items: list[str]) -> list[object]:  # a runner that crashes on a mixed batch
+        with costs.measure():
+            if items == ["hold"]:
+                holding.set()
+                gate.wait(30)
+            sum(i * i for i in range(200_000))  # real CPU work to charge
+            if "boom" in items and len(items) > 1:
+                raise RuntimeError("the batch crashed")
+            return [ValueError("bad input") if i == "boom" else i.upper() for i in items]
+
+    batcher = MicroBatcher("toy", run, max_wait_ms=0, costs=costs)
+    try:
+        with cost_scope("holder"):
+            held = batcher.submit(["hold"])  # keeps the worker busy while the next two queue
+        assert holding.wait(30)
+        with cost_scope("team-a"):
+            a = batcher.submit(["x"])
+        with cost_scope("team-b"):
+            b = batcher.submit(["boom"], return_exceptions=True)
+        gate.set()
+        assert held.result() == ["HOLD"] and a.result() == ["X"]
+        assert isinstance(b.result()[0], ValueError)
+    finally:
+        batcher.close()
+    crashed, retry_a, retry_b = list(costs.recent)[1:]
+    assert {app for app, _ in crashed.parts} == {"team-a", "team-b"}
+    assert all(u.requests == 0 and u.cpu_seconds > 0 for _, u in crashed.parts)
+    for app, errors in (("team-a", 0), ("team-b", 1)):
+        used = ledger.usage(app=app)
+        assert (used.requests, used.items, used.errors) == (1, 1, errors)
+    charged = sum(c.cpu_seconds for c in costs.recent)
+    assert ledger.usage().cpu_seconds == pytest.approx(charged)
