@@ -25,6 +25,7 @@ import psutil
 import torch
 
 from .backends import create_backend
+from .costs import CostLedger, Prices
 from .device import DevicePolicy, resolve_policy
 from .errors import MemoryBudgetError, ModelUnavailableError, SpringboardError
 from .handles import ModelHandle
@@ -70,6 +71,7 @@ class ModelManager:
         self.registry = registry or load_model_modules()
         self.policy = policy or resolve_policy(self.settings)
         self.metrics = MetricsRegistry()
+        self.costs = CostLedger(Prices.from_settings(self.settings))  # what each request costs
         self.budget_bytes = self._budget_bytes()
         self._slots: dict[str, _Slot] = {}
         self._handles: dict[str, ModelHandle] = {}

@@ -134,6 +134,17 @@ class RaySettings(BaseModel):
 
     def for_role(self, role: str) -> RoleDeployment:
         return self.roles.get(role, self.default)
+class Cost(BaseModel):
+    """Prices that turn compute seconds into money on the status page (see ``core.costs``).
+
+    A CPU-hour is one core busy for an hour (process CPU time); a model on the GPU is
+    priced by its GPU seconds alone. The defaults are examples in the range of cloud
+    list prices (a vCPU-hour, a data-centre GPU-hour): set your own.
+    """
+
+    cpu_hour_price: float = Field(default=0.05, ge=0, description="Price of one CPU core-hour.")
+    gpu_hour_price: float = Field(default=2.50, ge=0, description="Price of one GPU-hour.")
+    currency: str = Field(default="USD", min_length=1, max_length=8)
 
 
 class Settings(BaseSettings):
@@ -165,6 +176,7 @@ class Settings(BaseSettings):
     models: ModelChoices = Field(default_factory=ModelChoices)
     limits: Limits = Field(default_factory=Limits)
     privacy: Privacy = Field(default_factory=Privacy)
+    cost: Cost = Field(default_factory=Cost)
     host: str = "127.0.0.1"
     port: int = 7860
     auth_username: str | None = None
