@@ -61,7 +61,15 @@ def test_concurrent_embedding_callers_share_batches(ray_manager, manager):
     np.testing.assert_allclose(np.stack(vectors), np.stack(local), atol=1e-4)
     row = _deployment(ray_manager, "minilm-l6")
     assert row["status"] == "HEALTHY" and row["replicas"] == {"RUNNING": 1}
-    assert row["max_batch"] > 1, row  # @serve.batch gathered concurrent callers
+    # @serve.batch gathers concurrent callers. On a loaded 2-core box one burst can reach the
+    # replica one call at a time, so a few bursts are allowed to show it.
+    for _ in range(3):
+        if row["max_batch"] > 1:
+            break
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(lambda t: handle.call([t])[0], texts))
+        row = _deployment(ray_manager, "minilm-l6")
+    assert row["max_batch"] > 1, row
 
 
 def test_bad_input_gets_its_own_error(ray_manager):
