@@ -31,6 +31,7 @@ from core.settings import Settings, get_settings
 from .auth import AuthGate, gradio_session_user
 from .home import render_home
 from .pages import AppPage, discover_pages
+from .retention import gradio_delete_cache, start_retention
 from .status import full_report, render_status, web_queue_stats
 from .theme import CSS, SUITE_NAME, THEME
 from .web_api import UsageMeter, mount_web_api
@@ -106,6 +107,7 @@ def create_app(
         raise SystemExit("--app serves exactly one app")
     api_usage = UsageMeter()
     demo = build_blocks(manager, pages, alone=alone, api_usage=api_usage)
+    demo.delete_cache = gradio_delete_cache(settings)  # cached uploads age out with privacy.retention_days
     demo.queue(
         default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size
     )
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     if settings.warmup:
         log.info("warming up %s", ", ".join(settings.warmup))
         manager.warmup()
+    start_retention(settings)  # now and daily, when privacy.retention_days is set
     apps = [args.app] if args.app else ([a.strip() for a in args.apps.split(",")] if args.apps else None)
     app = create_app(settings, manager, apps=apps, alone=bool(args.app))
     log.info("serving %s at http://%s:%d", SUITE_NAME, settings.host, settings.port)

@@ -63,6 +63,7 @@ class Privacy(BaseModel):
     ``mask`` replaces a value by its kind (``[EMAIL]``); ``hash`` by its kind and a salted
     hash (``[EMAIL:3f2a9c01]``), so one customer's messages stay linked; ``keep`` stores
     personal data as typed: an explicit opt-in, shown on the status page.
+    ``retention_days`` (optional) bounds how long customer data is kept (``apps.retention``).
     """
 
     redaction: Literal["mask", "hash", "keep"] = "mask"
@@ -72,6 +73,12 @@ class Privacy(BaseModel):
     kinds: list[Literal["email", "card", "iban", "cn_id", "phone", "ip"]] = Field(
         default_factory=lambda: ["email", "card", "iban", "cn_id", "phone", "ip"],
         description="Which kinds of personal data are redacted.",
+    )
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Delete conversations, tickets and transcript exports older than this many "
+        "days, at start and daily; None keeps them until erased.",
     )
 
 

@@ -13,9 +13,11 @@ bot.evaluate_intents(examples)   # dict with accuracy, macro_f1, confusion
 
 from __future__ import annotations
 
+import getpass
 import logging
 import re
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from core import get_manager
+from core.audit import AuditLog
 from core.errors import InvalidInputError, ModelUnavailableError, SpringboardError
 from core.privacy import Redactor
+from core.retention import DailyJob, cutoff
 from core.storage import Database
 from shared_models.types.embedding import DEFAULT_MODEL as ENGLISH_EMBEDDING_MODEL
 from shared_models.types.embedding import MULTILINGUAL_MODEL, EmbedText
@@ -41,6 +45,7 @@ from .knowledge import KnowledgeBase, StoredEntry
 from .phrasing import build_request, is_grounded, quarantine_instructions, stream_phrasing
 from .retrieval import Calibrator, HybridRetriever, Retrieval, cjk_share
 from .sentiment import analyse
+from .session_data import APP_FOLDER, DB_FILE, erase_session, export_session, purge_before
 
 log = logging.getLogger(__name__)
 
@@ -159,9 +164,9 @@ class CustomerServiceBot:
         self._threshold = None if threshold is None else float(threshold)
         self.manager = manager or get_manager()
         settings = self.manager.settings  # an app reads settings through its manager
-        self.data_dir = Path(data_dir) if data_dir else settings.data_dir / "customer_service"
+        self.data_dir = Path(data_dir) if data_dir else settings.data_dir / APP_FOLDER
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.db = db or Database(self.data_dir / "customer_service.db")
+        self.db = db or Database(self.data_dir / DB_FILE)
         self.max_chars = settings.limits.max_text_chars
         self.embedding_model = embedding_model
         self._embedder = self.manager.handle(embedding_model)
@@ -176,6 +181,11 @@ class CustomerServiceBot:
         self.calibration: Calibration | None = None
         self._ensure_calibrated()
         self.conversations = ConversationStore(self.db, Redactor.from_settings(settings))
+        self.audit = AuditLog.from_settings(self.db, settings)
+        self.retention_days = settings.privacy.retention_days
+        self.retention_job: DailyJob | None = None
+        if self.retention_days:
+            self.retention_job = _start_retention(self)
         self.intents_dir = self.data_dir / "intents"
         self.demo_intents = bool(demo_intents)
         self._intent_model: IntentModel | None = None
@@ -812,6 +822,48 @@ class CustomerServiceBot:
 
     def feedback_stats(self) -> dict:
         return self.conversations.feedback_stats()
+
+    # ------------------------------------------------------------------ privacy
+    def export_session(self, session_id: str, actor: str | None = None) -> dict:
+        """Everything stored about one customer session (its messages, tickets and ratings)
+        as a JSON-able dict. Audited as ``actor`` (default: the operating-system user)."""
+        return export_session(self.db, self.audit, session_id, _local_actor() if actor is None else actor)
+
+    def erase_session(self, session_id: str, actor: str | None = None) -> dict[str, int]:
+        """Erase everything stored about one session, atomically, and audit who did it.
+        Returns the rows erased per table (no vectors or indexes are built from sessions)."""
+        return erase_session(self.db, self.audit, session_id, _local_actor() if actor is None else actor)
+
+    def apply_retention(self, now: float | None = None) -> dict[str, int] | None:
+        """Delete conversations, tickets and ratings older than ``privacy.retention_days``
+        (None when no limit is set). Runs by itself at start and daily."""
+        if not self.retention_days:
+            return None
+        return purge_before(self.db, self.audit, cutoff(self.retention_days, now))
+
+    def audit_log(self, limit: int = 100, session_id: str | None = None) -> list[dict]:
+        """Exports, erasures and retention runs, newest first (never the erased content)."""
+        return self.audit.entries(limit, subject=(session_id or "").strip() or None)
+
+
+def _local_actor() -> str:
+    """Who acts when the Python API is called without an actor: the operating-system user."""
+    try:
+        return f"local user {getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in this container
+        return "python api"
+
+
+def _start_retention(bot: CustomerServiceBot) -> DailyJob:
+    # The timer holds the bot weakly: a bot that is dropped is not kept alive by its
+    # schedule, and the job ends on its next run.
+    ref = weakref.ref(bot)
+
+    def run() -> bool | dict | None:
+        current = ref()
+        return False if current is None else current.apply_retention()
+
+    return DailyJob("customer-service-retention", run).start()
 
 
 def _check_threshold(value: float) -> None:

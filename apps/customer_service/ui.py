@@ -23,6 +23,7 @@ from core.errors import InvalidInputError
 from .api import KNOWLEDGE_BASES, NO_INTENTS_HINT, CustomerServiceBot, Reply
 from .datasets import load_examples
 from .importers import SUPPORTED
+from .privacy_ui import render_privacy_tab
 
 TITLE = "Customer service"
 DESCRIPTION = "A support assistant that answers from your FAQ, cites its source, detects intents and hands over to people."
@@ -662,6 +663,8 @@ def build_ui() -> gr.Blocks:
                     api_name="customer_service_conversation",
                 )
                 tickets.select(pick_ticket, tickets, [ticket_no, convo_id], api_name=False)
+
+            render_privacy_tab(get_bot)
 
         setup_outputs = [greeting, box, examples]
         import_btn.click(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,6 +28,7 @@ import numpy as np
 
 from core import ModelManager, get_manager
 from core.errors import InvalidInputError
+from core.retention import delete_old_files
 from shared_models.types.speech import (
     DEFAULT_MODEL,
     FAST_MODEL,
@@ -392,3 +394,18 @@ def save_exports(transcripts: Sequence[Transcript], folder: str | Path) -> list[
             path.write_text(render(t), encoding="utf-8")
             paths.append(path)
     return paths
+
+
+# Download folders of the page's transcripts live in the system temp folder under this
+# prefix, so retention (``privacy.retention_days``) can find and delete the old ones.
+EXPORTS_PREFIX = "springboard-speech-"
+
+
+def exports_folder() -> Path:
+    """A new folder for one transcription's downloads (.txt, .srt, .vtt)."""
+    return Path(tempfile.mkdtemp(prefix=EXPORTS_PREFIX))
+
+
+def purge_old_exports(before: float, root: str | Path | None = None) -> int:
+    """Delete transcript downloads written before ``before`` (a timestamp); returns the count."""
+    return delete_old_files(Path(root or tempfile.gettempdir()), f"{EXPORTS_PREFIX}*", before)

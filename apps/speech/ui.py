@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import gradio as gr
@@ -14,7 +13,7 @@ from core.errors import InvalidInputError
 from . import DEFAULT_MODEL as DEFAULT
 from . import FAST_MODEL as FAST
 from . import LANGUAGES
-from .api import Transcriber, Transcript, save_exports
+from .api import Transcriber, Transcript, exports_folder, save_exports
 from .audio import Audio, describe_limit
 from .examples import example_files
 from .metrics import character_error_rate, word_error_rate
@@ -101,7 +100,7 @@ def transcribe(clip, files, model, language, task, progress=gr.Progress()):
         text = transcripts[0].text
     else:
         text = "\n\n".join(f"[{t.name}]\n{t.text}" for t in transcripts)
-    downloads = save_exports(transcripts, tempfile.mkdtemp(prefix="speech-"))
+    downloads = save_exports(transcripts, exports_folder())
     return (
         _summary(transcripts),
         text,
