@@ -27,7 +27,7 @@ COMPILE = $(UV) pip compile --quiet --generate-hashes --python-platform x86_64-m
 
 help:
 	@echo "make run          install if needed, then serve all five apps at http://127.0.0.1:7860"
-	@echo "make test         install if needed, then run the whole test suite"
+	@echo "make test         install if needed (lock-cluster.txt: with Ray Serve), then run the whole test suite"
 	@echo "make lock         regenerate requirements/lock*.txt from pyproject.toml (UPGRADE=1: newest allowed)"
 	@echo "make test-latest  the tests in .venv-latest, on the newest versions pyproject.toml allows"
 	@echo "make lint         ruff"
@@ -66,7 +66,13 @@ install: $(STAMP)
 run: install
 	$(PY) -m apps
 
-test: install
+# The tests include the Ray Serve backend (tests/cluster), so unless EXTRAS is given they run
+# in the cluster lock (lock.txt plus ray[serve], Python 3.11 only); `make run` keeps the plain lock.
+comma := ,
+TEST_EXTRAS := $(if $(filter file,$(origin EXTRAS)),$(if $(filter 3.11,$(PYVER)),dev$(comma)cluster,dev),$(EXTRAS))
+
+test:
+	@$(MAKE) --no-print-directory install EXTRAS=$(TEST_EXTRAS)
 	$(PY) -m pytest
 
 lock: | $(UV)
@@ -74,6 +80,7 @@ lock: | $(UV)
 	$(COMPILE) --python-version 3.11 --extra dev -o requirements/lock.txt pyproject.toml requirements/tools.in
 	$(COMPILE) --python-version 3.11 --extra dev --extra gpu -o requirements/lock-gpu.txt pyproject.toml requirements/tools.in
 	$(COMPILE) --python-version 3.11 --extra dev --extra bench -o requirements/lock-bench.txt pyproject.toml requirements/tools.in
+	$(COMPILE) --python-version 3.11 --extra dev --extra cluster -o requirements/lock-cluster.txt pyproject.toml requirements/tools.in
 	$(COMPILE) --python-version 3.12 --extra dev -o requirements/lock-py3.12.txt pyproject.toml requirements/tools.in
 	$(COMPILE) --python-version 3.13 --extra dev -o requirements/lock-py3.13.txt pyproject.toml requirements/tools.in
 

@@ -27,6 +27,14 @@ PUBLIC_EXACT = frozenset(
      "/manifest.json", "/robots.txt", "/gradio_api/login_check", "/gradio_api/login_check/"}
 )
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/svelte/", "/pwa_icon")
+# The HTTP APIs use Bearer keys, not the page login: AuthGate hands them to the key gate
+# (apps.web_api.keys), which refuses everything when login is on and no keys are set.
+KEY_AUTH_PREFIXES = ("/v1", "/api/v1")
+
+
+def uses_api_keys(path: str) -> bool:
+    """Whether ``path`` is an API path checked by Bearer key instead of the login."""
+    return any(path == p or path.startswith(p + "/") for p in KEY_AUTH_PREFIXES)
 
 
 def basic_credentials_match(header: str, expected: Credentials) -> bool:
@@ -68,7 +76,8 @@ class AuthGate:
         return path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self.is_public(scope.get("path", "")):
+        path = scope.get("path", "")
+        if scope["type"] not in ("http", "websocket") or self.is_public(path) or uses_api_keys(path):
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

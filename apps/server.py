@@ -5,6 +5,7 @@
     python -m apps --app speech         # one app alone, at /
     python -m apps --warmup minilm-l6   # load models at start
     python -m apps --list-models
+    python -m apps --backend ray --ray-address auto   # models on a Ray Serve cluster
 
 Username/password auth is off by default; set SPRINGBOARD_AUTH_USERNAME and
 SPRINGBOARD_AUTH_PASSWORD (read from the environment, never logged) to turn it on.
@@ -33,20 +34,28 @@ from .pages import AppPage, discover_pages
 from .retention import gradio_delete_cache, start_retention
 from .status import full_report, render_status, web_queue_stats
 from .theme import CSS, SUITE_NAME, THEME
+from .web_api import UsageMeter, mount_web_api
 
 log = logging.getLogger("springboard")
 
 
-def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = False) -> gr.Blocks:
+def build_blocks(
+    manager: ModelManager,
+    pages: list[AppPage],
+    alone: bool = False,
+    api_usage: UsageMeter | None = None,
+) -> gr.Blocks:
     """The Gradio app: home at /, each app at /<app>, status at /status.
 
     With ``alone``, the single app's page is served at / with no home page.
+    ``api_usage`` is the API's per-key usage, shown on the status page.
     """
+    usage_rows = api_usage.snapshot if api_usage is not None else None
     if alone:
         assert len(pages) == 1
         demo = pages[0].build()
         with demo.route("Status", "/status") as status_page:
-            render_status(manager, status_page, lambda: web_queue_stats(demo))
+            render_status(manager, status_page, lambda: web_queue_stats(demo), usage_rows)
         _hide_value_loaders(demo)
         return demo
     with gr.Blocks(title=SUITE_NAME) as demo:
@@ -58,7 +67,7 @@ def build_blocks(manager: ModelManager, pages: list[AppPage], alone: bool = Fals
         with demo.route(page.title, page.path):
             app_blocks.render()
     with demo.route("Status", "/status") as status_page:
-        render_status(manager, status_page, lambda: web_queue_stats(demo))
+        render_status(manager, status_page, lambda: web_queue_stats(demo), usage_rows)
     _hide_value_loaders(demo)
     return demo
 
@@ -87,7 +96,7 @@ def create_app(
     apps: list[str] | None = None,
     alone: bool = False,
 ) -> FastAPI:
-    """The ASGI app: Gradio pages plus a small JSON API (``/api/status``, ``/healthz``).
+    """The ASGI app: Gradio pages, the HTTP APIs (``/v1``, ``/api/v1``), ``/api/status``, ``/healthz``.
 
     Settings are the manager's unless given: the pages and the models read one object.
     """
@@ -96,7 +105,8 @@ def create_app(
     pages = discover_pages(apps)
     if alone and len(pages) != 1:
         raise SystemExit("--app serves exactly one app")
-    demo = build_blocks(manager, pages, alone=alone)
+    api_usage = UsageMeter()
+    demo = build_blocks(manager, pages, alone=alone, api_usage=api_usage)
     demo.delete_cache = gradio_delete_cache(settings)  # cached uploads age out with privacy.retention_days
     demo.queue(
         default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size
@@ -113,7 +123,10 @@ def create_app(
     @api.get("/api/status")
     def status() -> JSONResponse:
         # Behind AuthGate when auth is on: a logged-in browser or Basic credentials.
-        return JSONResponse(full_report(manager, lambda: web_queue_stats(demo)))
+        return JSONResponse(full_report(manager, lambda: web_queue_stats(demo), api_usage.snapshot))
+
+    # The OpenAI-compatible API (/v1) and the REST API (/api/v1): before Gradio's root mount.
+    mount_web_api(api, settings, manager, api_usage)
 
     app = gr.mount_gradio_app(
         api,
@@ -158,6 +171,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--app", help="serve one app alone, at /")
     parser.add_argument("--warmup", help="comma-separated models to load at start")
     parser.add_argument("--list-models", action="store_true", help="list models and exit")
+    parser.add_argument(
+        "--backend", choices=["local", "ray"], help="where models run (default: local, this process)"
+    )
+    parser.add_argument(
+        "--ray-address", help="Ray cluster to join with --backend ray ('auto': this machine's)"
+    )
     return parser.parse_args(argv)
 
 
@@ -178,6 +197,10 @@ def main(argv: list[str] | None = None) -> None:
         overrides["port"] = args.port
     if args.warmup:
         overrides["warmup"] = [w.strip() for w in args.warmup.split(",") if w.strip()]
+    if args.backend:
+        overrides["backend"] = args.backend
+    if args.ray_address:
+        overrides["ray"] = settings.ray.model_copy(update={"address": args.ray_address})
     settings = settings.model_copy(update=overrides)
     manager = ModelManager(settings)
     if args.list_models:

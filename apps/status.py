@@ -1,13 +1,17 @@
 """The status page: the shared model core at work, refreshed live.
 
 Shows the device, the memory budget and use, each model's state, per-model
-requests, latency and batch sizes, and the manager's recent events (loads,
+requests, latency and batch sizes, what the requests cost per app, model and hour
+(``core.costs``; downloadable as CSV), and the manager's recent events (loads,
 evictions). Models can be loaded or unloaded by hand to show eviction.
 """
 
 from __future__ import annotations
 
+import tempfile
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -114,10 +118,99 @@ def batch_sizes_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["model", "batch size", "batches"])
 
 
+_CLUSTER_COLUMNS = {
+    "application": "deployment",
+    "status": "state",
+    "replicas": "replicas",
+    "waiting": "requests in flight",
+    "batches": "batches",
+    "mean_batch": "mean batch",
+    "max_batch": "max batch",
+    "message": "message",
+}
+
+
+def cluster_frame(report: dict) -> pd.DataFrame:
+    """The cluster backend's deployments (empty when models run in this process)."""
+    rows = (report.get("cluster") or {}).get("deployments", [])
+    frame = pd.DataFrame(rows, columns=list(_CLUSTER_COLUMNS))
+    frame["replicas"] = frame["replicas"].map(
+        lambda states: ", ".join(f"{n} {state.lower()}" for state, n in states.items())
+    )
+    return frame.rename(columns=_CLUSTER_COLUMNS)
+
+
 def events_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame(
         list(reversed(report["events"])), columns=["time", "event", "model", "detail"]
     )
+
+
+_COST_COLUMNS = {
+    "requests": "requests",
+    "cost": "cost",
+    "cost_per_request": "per 1,000 requests",
+    "cpu_seconds": "CPU s",
+    "gpu_seconds": "GPU s",
+    "tokens_in": "tokens in",
+    "tokens_out": "tokens out",
+    "audio_seconds": "audio s",
+    "images": "images",
+}
+
+
+def _money(value: float) -> str:
+    return f"{value:.4g}" if value else "0"
+
+
+def cost_frame(report: dict, by: str) -> pd.DataFrame:
+    """Usage and money per app (``by="app"``), per model (``"model"``) or per hour (``"hour"``)."""
+    costs = report["costs"]
+    currency = costs["prices"]["currency"]
+    if by == "hour":
+        rows = list(reversed(costs["by_hour"]))  # newest first
+        keys = ["hour", "app", "model"]
+    else:
+        rows = costs[f"by_{by}"]
+        keys = [by]
+    columns = {k: k for k in keys} | {
+        k: v for k, v in _COST_COLUMNS.items() if by != "hour" or k != "cost_per_request"
+    }
+    frame = pd.DataFrame(rows, columns=list(columns))
+    frame["cost"] = frame["cost"].map(_money)
+    for seconds in ("cpu_seconds", "gpu_seconds", "audio_seconds"):
+        frame[seconds] = frame[seconds].round(3)
+    if "cost_per_request" in frame:
+        frame["cost_per_request"] = frame["cost_per_request"].map(lambda v: _money(v * 1000))
+    frame = frame.rename(columns=columns)
+    return frame.rename(columns={c: f"{c} ({currency})" for c in ("cost", "per 1,000 requests")})
+
+
+def costs_markdown(report: dict) -> str:
+    """The total so far and the prices that turn compute into money."""
+    costs = report["costs"]
+    total, prices = costs["total"], costs["prices"]
+    currency = prices["currency"]
+    return (
+        f"**Compute used so far:** {total['requests']:,} requests, "
+        f"{total['cpu_seconds']:.2f} CPU seconds, {total['gpu_seconds']:.2f} GPU seconds: "
+        f"**{_money(total['cost'])} {currency}** at {prices['cpu_hour']:g} {currency} per CPU "
+        f"core-hour and {prices['gpu_hour']:g} {currency} per GPU-hour (settings "
+        "`cost.cpu_hour_price`, `cost.gpu_hour_price`).  \n"
+        "A batch's compute is split among its requests: generation by tokens, other inputs "
+        "equally. The app is the package that called the model."
+    )
+
+
+def costs_csv_file(manager: ModelManager, folder: str | Path | None = None) -> Path:
+    """Write the hourly costs (``manager.costs.to_csv()``) to a CSV file and return its path."""
+    folder = (
+        Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="springboard-costs-"))
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"springboard-costs-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+    path.write_text(manager.costs.to_csv(), encoding="utf-8")
+    return path
 
 
 def privacy_report(settings) -> dict:
@@ -126,21 +219,49 @@ def privacy_report(settings) -> dict:
     return {"redaction": privacy.redaction, "kinds": list(privacy.kinds)}
 
 
-def full_report(manager: ModelManager, queue_stats: Callable[[], dict] | None = None) -> dict:
-    """The manager's report plus the web queue and privacy, as shown on the page and at /api/status."""
+def full_report(
+    manager: ModelManager,
+    queue_stats: Callable[[], dict] | None = None,
+    api_usage: Callable[[], list[dict]] | None = None,
+) -> dict:
+    """The manager's report plus the web queue, privacy and per-key API usage, as on the
+    page and at /api/status."""
     report = manager.report()
     if queue_stats is not None:
         report["web_queue"] = queue_stats()
     report["privacy"] = privacy_report(manager.settings)
+    if api_usage is not None:
+        report["api_usage"] = api_usage()
+    report["costs"] = manager.costs.report()
     return report
 
 
+_USAGE_COLUMNS = {
+    "key": "key name",
+    "requests": "requests",
+    "errors": "errors",
+    "prompt_tokens": "prompt tokens",
+    "completion_tokens": "completion tokens",
+    "audio_seconds": "audio seconds",
+}
+
+
+def api_usage_frame(report: dict) -> pd.DataFrame:
+    """Per-key API usage (key names only, never keys)."""
+    frame = pd.DataFrame(report.get("api_usage", []), columns=list(_USAGE_COLUMNS))
+    return frame.rename(columns=_USAGE_COLUMNS)
+
+
 def render_status(
-    manager: ModelManager, page: gr.Blocks, queue_stats: Callable[[], dict] | None = None
+    manager: ModelManager,
+    page: gr.Blocks,
+    queue_stats: Callable[[], dict] | None = None,
+    api_usage: Callable[[], list[dict]] | None = None,
 ) -> None:
     """Build the status page's components in ``page`` (the current Blocks context).
 
-    ``queue_stats`` returns the web queue's depth (``web_queue_stats`` of the served Blocks).
+    ``queue_stats`` returns the web queue's depth (``web_queue_stats`` of the served Blocks);
+    ``api_usage`` the API's per-key usage rows.
     """
     gr.Markdown("# Status\nThe shared model core, live. Refreshes every two seconds.")
     summary = gr.Markdown()
@@ -155,6 +276,20 @@ def render_status(
         title="Batch sizes run so far",
         height=260,
     )
+    gr.Markdown("### API usage per key (/v1, /api/v1)")
+    usage = gr.Dataframe(interactive=False)
+    backend = manager.backend.kind
+    with gr.Column(visible=backend != "local"):
+        gr.Markdown(f"### Cluster deployments ({backend}): replicas, requests in flight, batches")
+        deployments = gr.Dataframe(interactive=False, wrap=True)
+    gr.Markdown("### Cost: what the requests used, per app, per model and per hour")
+    cost_summary = gr.Markdown(elem_id="status-cost-summary")
+    cost_apps = gr.Dataframe(interactive=False, label="Per app", elem_id="status-cost-apps")
+    cost_models = gr.Dataframe(interactive=False, label="Per model", elem_id="status-cost-models")
+    cost_hours = gr.Dataframe(interactive=False, label="Per hour, app and model", max_height=300)
+    with gr.Row():
+        export_btn = gr.Button("Export costs as CSV", size="sm", elem_id="status-cost-export")
+        export_file = gr.File(label="Costs (CSV)", interactive=False, elem_id="status-cost-file")
     gr.Markdown("### Recent events")
     events = gr.Dataframe(interactive=False, wrap=True, max_height=300)
     with gr.Accordion("Load or unload a model by hand", open=False):
@@ -164,17 +299,39 @@ def render_status(
             unload_btn = gr.Button("Unload")
         outcome = gr.Markdown()
 
-    outputs = [summary, models, metrics, batches, events]
+    outputs = [
+        summary,
+        models,
+        metrics,
+        batches,
+        usage,
+        deployments,
+        events,
+        cost_summary,
+        cost_apps,
+        cost_models,
+        cost_hours,
+    ]
 
     def refresh() -> tuple:
-        report = full_report(manager, queue_stats)
+        report = full_report(manager, queue_stats, api_usage)
         return (
             summary_markdown(report),
             models_frame(report),
             metrics_frame(report),
             batch_sizes_frame(report),
+            api_usage_frame(report),
+            cluster_frame(report),
             events_frame(report),
+            costs_markdown(report),
+            cost_frame(report, "app"),
+            cost_frame(report, "model"),
+            cost_frame(report, "hour"),
         )
+
+    @page_errors
+    def export_costs() -> str:
+        return str(costs_csv_file(manager))
 
     @page_errors
     def load(name: str | None, progress: gr.Progress = gr.Progress()) -> str:
@@ -201,4 +358,5 @@ def render_status(
     unload_btn.click(unload, inputs=choice, outputs=outcome, api_name=False).then(
         refresh, outputs=outputs, api_name=False
     )
+    export_btn.click(export_costs, outputs=export_file, api_name=False)
     page.load(refresh, outputs=outputs, api_name=False)

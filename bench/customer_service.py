@@ -46,6 +46,11 @@ def main() -> None:
         help="a saved intent model to use (e.g. data/customer_service/intents); default: the demo head",
     )
     parser.add_argument(
+        "--embedding-model",
+        default=None,
+        help="the bot's embedding model (default: the English demo's, minilm-l6; or multilingual-e5-small)",
+    )
+    parser.add_argument(
         "--no-prefix-cache",
         action="store_true",
         help="turn the generation model's prefix KV cache off (for before/after figures)",
@@ -61,7 +66,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.intents_dir and (args.intents_dir / "intent_model.json").is_file():
             shutil.copytree(args.intents_dir, Path(tmp) / "intents")
-        bot = CustomerServiceBot.demo(data_dir=tmp)
+        bot = CustomerServiceBot.demo(
+            data_dir=tmp, **({'embedding_model': args.embedding_model} if args.embedding_model else {})
+        )
         results["intent_model"] = f"{bot.intent_model.mode}, {len(bot.intent_model.labels)} intents"
         bot.ask("warm up", session_id="warm")
         top1 = [bot.search(r["question"]).top.entry.id == r["expected_id"] for r in paraphrases]

@@ -7,6 +7,7 @@ It knows nothing about apps. Apps reach models through handles::
     vectors = embed.call(["hello", "world"])
 """
 
+from .costs import cost_scope
 from .errors import (
     InvalidInputError,
     MemoryBudgetError,
@@ -41,6 +42,7 @@ __all__ = [
     "SpringboardError",
     "UnknownModelError",
     "WeightsMissingError",
+    "cost_scope",
     "get_manager",
     "get_settings",
     "register",

@@ -25,6 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from .costs import ModelCosts, caller
 from .errors import OverloadedError, SpringboardError, as_out_of_memory
 from .metrics import ModelMetrics
 
@@ -45,6 +46,7 @@ class _Request:
     future: Future
     return_exceptions: bool = False
     submitted: float = field(default_factory=time.perf_counter)
+    app: str = ""  # who is charged for it (core.costs.caller)
 
 
 class MicroBatcher:
@@ -59,6 +61,7 @@ class MicroBatcher:
         max_wait_ms: float = 5.0,
         max_queue: int = 10_000,
         metrics: ModelMetrics | None = None,
+        costs: ModelCosts | None = None,
     ) -> None:
         self.name = name
         self._run = run
@@ -67,6 +70,7 @@ class MicroBatcher:
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=max_queue)
         self._carry: _Request | None = None
         self._metrics = metrics or ModelMetrics(name)
+        self._costs = costs
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -87,7 +91,8 @@ class MicroBatcher:
             return future
         self._ensure_worker()
         try:
-            self._queue.put_nowait(_Request(list(inputs), future, return_exceptions))
+            app = caller(2) if self._costs is not None else ""
+            self._queue.put_nowait(_Request(list(inputs), future, return_exceptions, app=app))
         except queue.Full:
             raise OverloadedError(
                 f"{self.name} has {self._queue.qsize()} requests waiting; try again shortly"
@@ -144,9 +149,14 @@ class MicroBatcher:
     def _execute(self, batch: list[_Request]) -> None:
         inputs = [x for req in batch for x in req.inputs]
         started = time.perf_counter()
+        meter = self._costs.begin() if self._costs is not None else None
         try:
             outputs = self._run_checked(inputs)
         except BaseException as exc:  # noqa: BLE001 - every error must reach a caller
+            if meter is not None:  # its compute is charged; a retry counts the requests
+                failed = [(r.app, r.inputs, [exc] * len(r.inputs)) for r in batch]
+                self._charge(meter, failed, count=len(batch) == 1)
+                del failed  # it holds the exception; the memory path below frees its frames
             oom = as_out_of_memory(exc, self.name)
             if oom is not None:
                 # Drop the failed batch's tensors before anyone retries: the traceback
@@ -164,6 +174,8 @@ class MicroBatcher:
             self._finish(batch[0], exc)
             return
         self._metrics.record_batch(len(inputs), len(batch), time.perf_counter() - started)
+        if meter is not None:
+            self._charge(meter, _slices(batch, outputs))
         offset = 0
         for req in batch:
             mine = outputs[offset : offset + len(req.inputs)]
@@ -175,6 +187,12 @@ class MicroBatcher:
                     req.future.set_result(mine)
                 continue
             self._finish(req, error if error is not None else mine)
+
+    def _charge(self, meter: Any, parts: list[tuple[str, list, list]], count: bool = True) -> None:
+        try:
+            self._costs.charge(meter, parts, count)
+        except Exception:  # accounting must never fail a request
+            log.exception("cost accounting failed for a batch of %s", self.name)
 
     def _run_checked(self, inputs: list[Any]) -> list[Any]:
         # Large single requests run in chunks so memory stays bounded.
@@ -197,3 +215,12 @@ class MicroBatcher:
                 req.future.set_result(result)
             else:
                 req.future.set_exception(result)
+
+
+def _slices(batch: list[_Request], outputs: list[Any]) -> list[tuple[str, list[Any], list[Any]]]:
+    """Each request's (app, inputs, outputs) of a batch's flat outputs."""
+    parts, offset = [], 0
+    for req in batch:
+        parts.append((req.app, req.inputs, outputs[offset : offset + len(req.inputs)]))
+        offset += len(req.inputs)
+    return parts

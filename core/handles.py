@@ -93,18 +93,23 @@ class LocalHandle(ModelHandle):
         self._manager = manager
         self._channels: dict[str, StreamChannel] = {}
         settings = manager.settings
+        self._costs = manager.costs.for_model(
+            spec.name, spec.role, manager.policy.is_cuda, unwrap=_unwrap_streamed
+        )
         self._batcher = MicroBatcher(
             spec.name,
             self._run_batch,
             max_batch_size=spec.max_batch_size or settings.max_batch_size,
             max_wait_ms=spec.batch_wait_ms if spec.batch_wait_ms is not None else settings.batch_wait_ms,
             metrics=manager.metrics.for_model(spec.name),
+            costs=self._costs,
         )
 
     def _run_batch(self, items: list[Any]) -> list[Any]:
         inputs = [i.request if isinstance(i, _Streamed) else i for i in items]
         channels = [i.channel if isinstance(i, _Streamed) else None for i in items]
-        with self._manager.use(self.name) as runner:
+        # Metered inside ``use``: loading the model is not charged to the first request.
+        with self._manager.use(self.name) as runner, self._costs.measure():
             if any(channels):
                 return runner.run_streams(inputs, channels)
             return runner(inputs)
@@ -175,6 +180,10 @@ class LocalHandle(ModelHandle):
         for channel in list(self._channels.values()):
             channel.cancel()
         self._batcher.close()
+
+
+def _unwrap_streamed(item: Any) -> Any:
+    return item.request if isinstance(item, _Streamed) else item
 
 
 class _FirstOf:

@@ -24,9 +24,11 @@ from pathlib import Path
 import psutil
 import torch
 
+from .backends import create_backend
+from .costs import CostLedger, Prices
 from .device import DevicePolicy, resolve_policy
 from .errors import MemoryBudgetError, ModelUnavailableError, SpringboardError
-from .handles import LocalHandle, ModelHandle
+from .handles import ModelHandle
 from .metrics import MetricsRegistry
 from .registry import (
     LoadContext,
@@ -69,12 +71,15 @@ class ModelManager:
         self.registry = registry or load_model_modules()
         self.policy = policy or resolve_policy(self.settings)
         self.metrics = MetricsRegistry()
+        self.costs = CostLedger(Prices.from_settings(self.settings))  # what each request costs
         self.budget_bytes = self._budget_bytes()
         self._slots: dict[str, _Slot] = {}
-        self._handles: dict[str, LocalHandle] = {}
+        self._handles: dict[str, ModelHandle] = {}
         self._lock = threading.RLock()
         self._events: deque[dict] = deque(maxlen=200)
         self.settings.model_cache_dir.mkdir(parents=True, exist_ok=True)
+        # Where handles run their calls: this process, or Ray Serve (settings.backend).
+        self.backend = create_backend(self)
 
     # --------------------------------------------------------------- lookup
     def spec(self, name_or_role: str, role: str | None = None) -> ModelSpec:
@@ -102,7 +107,7 @@ class ModelManager:
         with self._lock:
             if spec.name not in self._handles:
                 self._slot(spec)
-                self._handles[spec.name] = LocalHandle(self, spec)
+                self._handles[spec.name] = self.backend.handle(spec)
             return self._handles[spec.name]
 
     def model_names(self, role: str | None = None) -> list[str]:
@@ -190,9 +195,15 @@ class ModelManager:
             with self._lock:
                 slot.in_use -= 1
                 slot.last_used = time.monotonic()
+                if slot.runner is not None and getattr(slot.runner, "dynamic_memory", False):
+                    # It grew or shrank while serving (a generation model's LoRA adapters).
+                    slot.bytes = slot.runner.memory_bytes() or slot.bytes
 
     def load(self, name: str) -> None:
-        """Load a model now (warm-up) without running it."""
+        """Load a model now (warm-up) without running it (on a cluster: in its replicas)."""
+        if self.backend.kind != "local":
+            self.backend.load(self.handle(name))
+            return
         with self.use(name):
             pass
 
@@ -354,6 +365,7 @@ class ModelManager:
             "models": models,
             "metrics": self.metrics.snapshot(),
             "events": self.events(),
+            **self.backend.report(),
         }
         if self.policy.is_cuda:
             report["gpu_allocated_mb"] = round(torch.cuda.memory_allocated() / MB)
@@ -371,6 +383,7 @@ class ModelManager:
             for slot in self._slots.values():
                 if slot.runner is not None and not slot.in_use:
                     self._evict(slot, "shutdown")
+        self.backend.close()
         self._release_memory()
 
 

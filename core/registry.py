@@ -29,8 +29,12 @@ class ModelRunner(ABC):
 
     ``__call__`` takes a list of inputs and returns a list of the same length.
     An element of the output may be an ``Exception`` instance: that input was bad,
-    and only its caller gets the error.
+    and only its caller gets the error. A runner whose memory changes while it
+    serves (it loads parts on demand) sets ``dynamic_memory``; the manager then
+    re-reads ``memory_bytes`` after each call, so the budget counts what it holds.
     """
+
+    dynamic_memory: bool = False
 
     @abstractmethod
     def __call__(self, inputs: list[Any]) -> list[Any]:

@@ -54,6 +54,7 @@ class Limits(BaseModel):
     max_audio_seconds: float = 1800.0
     max_image_pixels: int = 40_000_000
     max_new_tokens: int = 1024
+    max_choices: int = 8  # completions per API request (OpenAI's ``n``)
 
 
 class Privacy(BaseModel):
@@ -79,6 +80,78 @@ class Privacy(BaseModel):
         description="Delete conversations, tickets and transcript exports older than this many "
         "days, at start and daily; None keeps them until erased.",
     )
+
+
+class RoleDeployment(BaseModel):
+    """How one role's models are deployed on Ray Serve (``SPRINGBOARD_BACKEND=ray``).
+
+    ``max_replicas`` above ``min_replicas`` turns on Serve's autoscaling between them,
+    aiming at ``target_ongoing_requests`` per replica; otherwise ``num_replicas`` is fixed.
+    ``num_gpus`` may be a fraction, so several roles share one GPU.
+    """
+
+    num_replicas: int = Field(default=1, ge=1)
+    min_replicas: int = Field(default=1, ge=0)
+    max_replicas: int | None = Field(default=None, ge=1)
+    target_ongoing_requests: float = Field(default=2.0, gt=0)
+    # Torch in a replica uses its own threads; Ray's CPU count only decides placement,
+    # and 1 per replica would leave a 2-core machine room for two replicas in all.
+    num_cpus: float = Field(default=0.0, ge=0)
+    num_gpus: float | None = Field(
+        default=None, ge=0, description="None: the role's share of a GPU when the cluster has one."
+    )
+
+
+# What each role gets of one GPU by default when the cluster has GPUs: all of them fit on one.
+DEFAULT_GPU_SHARES = {
+    "generation": 0.4,
+    "speech": 0.2,
+    "embedding": 0.1,
+    "classification": 0.1,
+    "detection": 0.1,
+    "embedding_head": 0.05,
+}
+
+
+class RaySettings(BaseModel):
+    """The Ray Serve backend: where the cluster is and how roles are deployed."""
+
+    address: str | None = Field(
+        default=None,
+        description="None: start a local cluster in this process; 'auto': join the one `ray "
+        "start --head` runs on this machine; or ray://host:10001.",
+    )
+    namespace: str = "springboard"
+    http_port: int = Field(default=8000, description="Serve's HTTP proxy (unused by the pages).")
+    max_ongoing_requests: int = Field(
+        default=0,
+        ge=0,
+        description="Per replica; 0 means twice the batch size, so batches can fill "
+        "(Ray's default of 5 would cap every batch at 5).",
+    )
+    max_models_per_replica: int = Field(
+        default=4, ge=1, description="User-trained models multiplexed on one replica."
+    )
+    retries: int = Field(
+        default=2, ge=0, description="Retries of a call whose replica died (streams never retry)."
+    )
+    call_timeout_s: float = Field(default=600.0, gt=0)
+    default: RoleDeployment = Field(default_factory=RoleDeployment)
+    roles: dict[str, RoleDeployment] = Field(default_factory=dict)
+
+    def for_role(self, role: str) -> RoleDeployment:
+        return self.roles.get(role, self.default)
+class Cost(BaseModel):
+    """Prices that turn compute seconds into money on the status page (see ``core.costs``).
+
+    A CPU-hour is one core busy for an hour (process CPU time); a model on the GPU is
+    priced by its GPU seconds alone. The defaults are examples in the range of cloud
+    list prices (a vCPU-hour, a data-centre GPU-hour): set your own.
+    """
+
+    cpu_hour_price: float = Field(default=0.05, ge=0, description="Price of one CPU core-hour.")
+    gpu_hour_price: float = Field(default=2.50, ge=0, description="Price of one GPU-hour.")
+    currency: str = Field(default="USD", min_length=1, max_length=8)
 
 
 class Settings(BaseSettings):
@@ -110,15 +183,32 @@ class Settings(BaseSettings):
     models: ModelChoices = Field(default_factory=ModelChoices)
     limits: Limits = Field(default_factory=Limits)
     privacy: Privacy = Field(default_factory=Privacy)
+    cost: Cost = Field(default_factory=Cost)
     host: str = "127.0.0.1"
     port: int = 7860
     auth_username: str | None = None
     auth_password: SecretStr | None = None
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description="Bearer keys for /v1 and /api/v1, as 'name:key,name:key' (the name shows "
+        "in per-key usage). Never logged.",
+    )
+    api_keys_file: Path | None = Field(
+        default=None, description="A file of API keys, one 'name:key' a line ('#' comments)."
+    )
+    api_max_concurrent: int = Field(
+        default=64, ge=1, description="API requests served at once; more are refused with 429."
+    )
     queue_concurrency: int = Field(default=4, ge=1, description="Gradio workers per event.")
     queue_max_size: int = Field(default=64, ge=1, description="Requests waiting before refusal.")
     offline: bool = Field(
         default=True, description="Never reach a model hub; external models must be cached."
     )
+    backend: Literal["local", "ray"] = Field(
+        default="local",
+        description="Where models run: this process, or Ray Serve deployments (the cluster extra).",
+    )
+    ray: RaySettings = Field(default_factory=RaySettings)
 
     @field_validator("warmup", mode="before")
     @classmethod

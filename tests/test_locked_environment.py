@@ -79,6 +79,7 @@ def test_the_environment_is_exactly_the_lock() -> None:
         ("lock.txt", ["dev"]),
         ("lock-gpu.txt", ["dev", "gpu"]),
         ("lock-bench.txt", ["dev", "bench"]),
+        ("lock-cluster.txt", ["dev", "cluster"]),  # what `make test` installs (Ray Serve tests)
         ("lock-py3.12.txt", ["dev"]),
         ("lock-py3.13.txt", ["dev"]),
     ],

@@ -33,6 +33,8 @@ def test_status_page_and_json_api(server):
     report = httpx.get(server + "/api/status", timeout=10).json()
     assert report["device"] and report["budget_mb"] > 0
     assert report["models"] == [] or all("loaded" in m for m in report["models"])
+    costs = report["costs"]  # what requests cost, per app, model and hour
+    assert costs["prices"]["currency"] and {"by_app", "by_model", "by_hour", "total"} <= costs.keys()
 
 
 def test_models_are_not_loaded_until_used(server):

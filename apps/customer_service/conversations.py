@@ -134,6 +134,11 @@ class ConversationStore:
             rows = self.db.query("SELECT * FROM cs_tickets ORDER BY id DESC")
         return [dict(r) for r in rows]
 
+    def ticket(self, ticket_id: int) -> dict | None:
+        """One ticket (open or closed) by number, or None if there is none."""
+        rows = self.db.query("SELECT * FROM cs_tickets WHERE id = ?", (int(ticket_id),))
+        return dict(rows[0]) if rows else None
+
     def close_ticket(self, ticket_id: int) -> None:
         with self.db.transaction() as conn:
             cur = conn.execute(

@@ -11,6 +11,7 @@ from core.settings import PROJECT_ROOT
 
 DEMO_DIR = Path(__file__).parent / "demo"
 DEMO_FAQ = DEMO_DIR / "faq.csv"
+DEMO_FAQ_ZH = DEMO_DIR / "faq_zh.csv"  # the same demo company's help centre, written in Chinese
 DEMO_INTENTS = DEMO_DIR / "intents.csv"
 # BANKING77 (CC BY 4.0, Casanueva et al. 2020) sits beside the repository, not in it.
 BANKING77_DIR = PROJECT_ROOT.parent / "shared" / "data" / "banking77"

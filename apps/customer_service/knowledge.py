@@ -26,6 +26,7 @@ import numpy as np
 from core.errors import InvalidInputError
 from core.settings import Limits
 from core.storage import Database
+from shared_models.types.embedding import EmbedText
 
 from .importers import MAX_ALTERNATIVES, MAX_KB_ENTRIES, FaqEntry, make_entry
 from .lexical import BM25Index
@@ -83,7 +84,9 @@ MIGRATIONS = [
     """,
 ]
 
-Embedder = Callable[[list[str]], np.ndarray]
+Embedder = Callable[[list[str | EmbedText]], np.ndarray]
+# Knowledge bases written before the model was stored were embedded with MiniLM.
+LEGACY_EMBEDDING_MODEL = "minilm-l6"
 # FAISS ids: entry number * SLOTS + vector index. Each entry has one vector per
 # phrasing (the question first, then its alternatives) and a last one for the
 # question with its answer, which catches questions worded like the answer.
@@ -106,10 +109,17 @@ class KnowledgeBase:
     """FAQ entries with a dense (FAISS) and a lexical (BM25) index kept in step."""
 
     def __init__(
-        self, db: Database, index_dir: Path, embed: Embedder, limits: Limits, dim: int = 384
+        self,
+        db: Database,
+        index_dir: Path,
+        embed: Embedder,
+        limits: Limits,
+        dim: int = 384,
+        embedding_model: str = LEGACY_EMBEDDING_MODEL,
     ) -> None:
         self.db = db
         self.limits = limits
+        self.embedding_model = embedding_model
         self.index_dir = index_dir
         self.index_path = index_dir / "kb.faiss"
         self.embed = embed
@@ -123,8 +133,53 @@ class KnowledgeBase:
         self.index = self._load_index()
         self.rebuilt_index = False
         self._sync_from_db()
+        if self.get_meta("embedding_model", LEGACY_EMBEDDING_MODEL) != embedding_model:
+            self._reembed()
+
+    # ------------------------------------------------------------------ metadata
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A stored setting of this knowledge base (company name, calibration ...)."""
+        rows = self.db.query("SELECT value FROM cs_meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else default
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Store (or, with None, remove) a setting of this knowledge base."""
+        with self.db.transaction() as conn:
+            if value is None:
+                conn.execute("DELETE FROM cs_meta WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO cs_meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+
+    def _reembed(self) -> None:
+        """Vectors from another embedding model are not comparable: embed every entry again."""
+        with self._lock:
+            entries = self.all()
+            if entries:
+                flat = self._embed_questions([t for e in entries for t in _dense_texts(e)])
+                start = 0
+                with self.db.transaction() as conn:
+                    for e in entries:
+                        n = len(e.phrasings) + 1
+                        conn.execute(
+                            "UPDATE cs_entries SET vector = ? WHERE num = ?",
+                            (flat[start : start + n].tobytes(), e.num),
+                        )
+                        start += n
+                    revision = self._bump(conn)
+                self.index = None  # type: ignore[assignment]
+                self._sync_from_db()
+                self._save_index(revision)
+            self.set_meta("embedding_model", self.embedding_model)
 
     # ------------------------------------------------------------------ loading
+    def revision(self) -> int:
+        """The edit counter: it changes with every import, edit and delete."""
+        return self._revision()
+
     def _revision(self, conn=None) -> int:
         conn = conn or self.db.connect()
         return int(
@@ -151,7 +206,7 @@ class KnowledgeBase:
         self.entries = {row["num"]: _row_entry(row) for row in rows}
         self.by_id = {e.id: e for e in self.entries.values()}
         for num, entry in self.entries.items():
-            self.bm25.add(num, _lexical_text(entry))
+            self.bm25.add(num, lexical_text(entry))
         expected = sum(len(e.phrasings) + 1 for e in self.entries.values())
         if self.index is None or self.index.ntotal != expected:
             # The file is missing, stale (a crash between commit and save) or damaged.
@@ -251,6 +306,15 @@ class KnowledgeBase:
             added = sum(1 for e in entries if e.id not in existing)
             return {"added": added, "updated": len(entries) - added}
 
+    def replace_all(self, entries: list[FaqEntry]) -> None:
+        """Make ``entries`` the whole knowledge base. The new entries are stored first, so a
+        failure (an embedding error, say) leaves the old ones in place."""
+        with self._lock:
+            self.upsert_many(entries)
+            keep = {e.id for e in entries}
+            for old in [e for e in self.all() if e.id not in keep]:
+                self.delete(old.id)
+
     def add(
         self,
         entry_id: str,
@@ -329,10 +393,10 @@ class KnowledgeBase:
             self.index.add_with_ids(np.ascontiguousarray(vecs), _vector_ids(entry.num, len(vecs)))
             self.entries[entry.num] = entry
             self.by_id[entry.id] = entry
-            self.bm25.add(entry.num, _lexical_text(entry))
+            self.bm25.add(entry.num, lexical_text(entry))
         self._save_index(revision)
 
-    def _embed_questions(self, questions: list[str]) -> np.ndarray:
+    def _embed_questions(self, questions: list[str | EmbedText]) -> np.ndarray:
         vectors = np.asarray(self.embed(questions), dtype=np.float32).reshape(
             len(questions), self.dim
         )
@@ -352,6 +416,14 @@ class KnowledgeBase:
                 num = int(i) // SLOTS
                 best.setdefault(num, float(s))  # results are sorted: the first hit is the best
         return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+
+    def entry_vectors(self, num: int) -> np.ndarray:
+        """The stored vectors of one entry: each phrasing, then question plus answer."""
+        entry = self.entries[num]
+        with self._lock:
+            return np.stack(
+                [self.index.reconstruct(int(i)) for i in _vector_ids(num, len(entry.phrasings) + 1)]
+            )
 
     def entry_similarity(self, vector: np.ndarray, num: int) -> float:
         """Cosine between a query and an entry's best phrasing."""
@@ -382,11 +454,13 @@ def _vector_ids(num: int, count: int) -> np.ndarray:
     return np.arange(num * SLOTS, num * SLOTS + count, dtype=np.int64)
 
 
-def _dense_texts(entry: FaqEntry) -> list[str]:
-    return [*entry.phrasings, f"{entry.question} {entry.answer}"]
+def _dense_texts(entry: FaqEntry) -> list[str | EmbedText]:
+    # Phrasings are matched question to question (E5's symmetric "query: " side); the
+    # question with its answer is a passage to be found.
+    return [*entry.phrasings, EmbedText(f"{entry.question} {entry.answer}", "passage")]
 
 
-def _lexical_text(entry: FaqEntry) -> str:
+def lexical_text(entry: FaqEntry) -> str:
     # The phrasings twice: they are what customers paraphrase; the answer adds vocabulary.
     phrasings = " ".join(entry.phrasings)
     return f"{phrasings} {phrasings} {entry.answer}"

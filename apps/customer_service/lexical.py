@@ -1,15 +1,19 @@
 """BM25 over words and character n-grams, updated in place as entries change.
 
 Latin-script words are kept whole (minus stop words) and also split into
-character 4-grams, so "refunded" still meets "refund". Runs of CJK characters
-have no spaces, so they become character unigrams and bigrams: that is what
-makes Chinese (and Japanese) questions retrievable without a segmenter.
+character 4-grams, so "refunded" still meets "refund". Chinese has no spaces:
+runs of Han characters are segmented into words by jieba (search mode, so
+"自行车" also yields "自行" and "行车"), minus function words, plus the single
+characters, so a word jieba splits differently in the question and the entry
+still overlaps. Kana and Hangul runs fall back to character unigrams and bigrams.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import threading
 import unicodedata
 from collections import Counter
 
@@ -109,6 +113,26 @@ STOP_WORDS = frozenset(
     ]
 )
 NGRAM = 4
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# Chinese function words and pronouns: as frequent in off-topic questions as in any entry.
+CHINESE_STOP_WORDS = frozenset(
+    ["的", "了", "吗", "呢", "吧", "啊", "呀", "么", "是", "在", "有", "和", "与", "或", "就", "都", "也", "还", "又", "把", "被", "给", "让", "我", "你", "您", "他", "她", "它", "我们", "你们", "他们", "我的", "你的", "您的", "这", "那", "这个", "那个", "哪", "哪个", "什么", "怎么", "怎样", "怎么样", "如何", "为什么", "吗", "请", "请问", "可以", "能", "能不能", "可不可以", "会", "要", "想", "一下", "一个", "一些", "多少", "几", "啥", "嘛", "呃", "哦", "嗯", "好", "谢谢", "你好"]
+)
+_jieba_lock = threading.Lock()
+_jieba = None
+
+
+def _segmenter():
+    """jieba, imported and its dictionary loaded once (about half a second)."""
+    global _jieba
+    with _jieba_lock:
+        if _jieba is None:
+            import jieba
+
+            jieba.setLogLevel(logging.WARNING)
+            jieba.initialize()
+            _jieba = jieba
+    return _jieba
 
 
 def tokenize(text: str) -> list[str]:
@@ -135,12 +159,21 @@ def _cjk_tokens(run: str) -> list[str]:
         r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+",
         run,
     ):
-        if _CJK.match(part):
+        if _HAN_RUN.fullmatch(part):
+            tokens += _chinese_tokens(part)
+        elif _CJK.match(part):
             tokens += ["c:" + ch for ch in part]
             tokens += ["c:" + part[i : i + 2] for i in range(len(part) - 1)]
         elif part not in STOP_WORDS:
             tokens.append("w:" + part)
     return tokens
+
+
+def _chinese_tokens(run: str) -> list[str]:
+    """jieba's search-mode words of a Han run (function words dropped), and its characters."""
+    words = [w for w in _segmenter().lcut_for_search(run) if w not in CHINESE_STOP_WORDS]
+    chars = [ch for ch in run if ch not in CHINESE_STOP_WORDS]
+    return ["z:" + w for w in words if len(w) > 1] + ["c:" + ch for ch in chars]
 
 
 class BM25Index:

@@ -4,35 +4,38 @@ Ranking uses weighted reciprocal rank fusion, which needs no score scaling.
 Confidence is a different question, "is the top entry the right answer?", so it
 is a logistic model over scale-free features of the top candidate (its cosine,
 its margin over the runner-up, the share of the query's terms it covers, and
-whether both retrievers agree). Its coefficients were fitted on a held-out
-calibration set (``demo/calibration.csv``, not the benchmark sets) by
-``bench/customer_service_calibrate.py`` and ship in ``demo/calibration.json``.
+whether both retrievers agree). Each knowledge base fits its own coefficients
+(``calibration.py``) on import and after edits; ``GENERIC_CALIBRATION`` serves
+only until the first fit.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .knowledge import KnowledgeBase, StoredEntry
 from .lexical import _CJK
 
-CALIBRATION_FILE = Path(__file__).parent / "demo" / "calibration.json"
 # A small k makes the top ranks count: with a few dozen entries, k=60 flattens the
 # dense ranking so much that lexical overlap decides, and paraphrases share few words.
 RRF_K = 1
 DENSE_WEIGHT = 1.0
 LEXICAL_WEIGHT = 0.3
-# The shared encoder (MiniLM) is English-only: for CJK text its vectors say little,
-# so the lexical weight grows with the share of CJK characters in the query.
-CJK_LEXICAL_BOOST = 1.2
+# For CJK text BM25's word matches are stronger evidence than for English (whole
+# words rarely match by accident), so the lexical weight grows with the CJK share.
+CJK_LEXICAL_BOOST = 0.5
 FEATURES = ("dense", "margin", "coverage", "agree")
-# Used only if calibration.json is missing; the fitted file replaces them.
-DEFAULT_CALIBRATION = {"weights": [10.0, 6.0, 3.0, 1.0], "bias": -7.0}
+CROSS_FEATURES = ("dense", "margin")  # for a question in another language than the KB
+# A question counts as cross-lingual when its share of CJK characters differs from the
+# knowledge base's by more than this.
+CROSS_LINGUAL_GAP = 0.5
+# Before a knowledge base has its own fit (it is empty): a cautious generic map.
+GENERIC_CALIBRATION = {"weights": [10.0, 6.0, 3.0, 1.0], "bias": -8.5}
 
 
 @dataclass
@@ -64,21 +67,27 @@ class Retrieval:
 class Calibrator:
     """Logistic map from top-candidate features to P(top entry answers the question)."""
 
-    def __init__(self, weights: list[float], bias: float) -> None:
+    def __init__(
+        self,
+        weights: list[float],
+        bias: float,
+        features: tuple[str, ...] = FEATURES,
+        dense_shift: float = 0.0,
+    ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.bias = float(bias)
+        self.features = features
+        # Added to the cosine first: cross-lingual cosines run lower than same-language ones.
+        self.dense_shift = float(dense_shift)
 
     @classmethod
-    def load(cls, path: Path = CALIBRATION_FILE) -> Calibrator:
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = DEFAULT_CALIBRATION
-        return cls(data["weights"], data["bias"])
+    def generic(cls) -> Calibrator:
+        return cls(GENERIC_CALIBRATION["weights"], GENERIC_CALIBRATION["bias"])
 
     def __call__(self, features: dict[str, float]) -> float:
-        z = float(np.dot(self.weights, [features[f] for f in FEATURES])) + self.bias
-        return 1.0 / (1.0 + math.exp(-z))
+        values = {**features, "dense": features["dense"] + self.dense_shift}
+        z = float(np.dot(self.weights, [values[f] for f in self.features])) + self.bias
+        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 def features_of(
@@ -104,40 +113,78 @@ def cjk_share(text: str) -> float:
     return sum(bool(_CJK.match(c)) for c in chars) / len(chars) if chars else 0.0
 
 
+def fuse(
+    query: str,
+    entries: dict[int, StoredEntry],
+    dense_hits: list[tuple[int, float]],
+    bm25: dict[int, float],
+    coverage: dict[int, float],
+    similarity: Callable[[int], float],
+    k: int,
+) -> tuple[list[Candidate], dict[str, float]]:
+    """Rank by weighted reciprocal rank fusion; return the top ``k`` and their features.
+
+    ``similarity(num)`` gives the exact cosine of an entry outside the dense hits.
+    Calibration calls this with held-out hits, so both see the same ranking.
+    """
+    depth = max(k, 20)
+    lexical_hits = sorted(bm25.items(), key=lambda kv: -kv[1])[:depth]
+    fused: dict[int, Candidate] = {}
+    for rank, (num, score) in enumerate(dense_hits):
+        entry = entries.get(num)
+        if entry is None:
+            continue
+        cand = fused.setdefault(num, Candidate(entry, 0.0))
+        cand.dense, cand.dense_rank = score, rank
+        cand.fused += DENSE_WEIGHT / (RRF_K + rank + 1)
+    lexical_weight = LEXICAL_WEIGHT + CJK_LEXICAL_BOOST * cjk_share(query)
+    for rank, (num, score) in enumerate(lexical_hits):
+        entry = entries.get(num)
+        if entry is None:
+            continue
+        cand = fused.setdefault(num, Candidate(entry, 0.0))
+        cand.bm25, cand.lexical_rank = score, rank
+        cand.fused += lexical_weight / (RRF_K + rank + 1)
+    for num, cand in fused.items():
+        cand.coverage = coverage.get(num, 0.0)
+        if cand.dense_rank is None:  # outside the dense top-k: score it exactly
+            cand.dense = similarity(num)
+    ranked = sorted(fused.values(), key=lambda c: -c.fused)[:k]
+    if not ranked:
+        return [], {}
+    return ranked, features_of(ranked, dense_hits, lexical_hits[0][0] if lexical_hits else None)
+
+
 class HybridRetriever:
-    """Dense + lexical search over a knowledge base."""
+    """Dense + lexical search over a knowledge base, with that knowledge base's calibrator."""
 
     def __init__(self, kb: KnowledgeBase, calibrator: Calibrator | None = None) -> None:
         self.kb = kb
-        self.calibrator = calibrator or Calibrator.load()
+        self.calibrator = calibrator or Calibrator.generic()
+        self.cross_calibrator: Calibrator | None = None
+        self.kb_cjk_share = 0.0  # of the knowledge base's questions; set by the bot
+
+    def is_cross_lingual(self, query: str) -> bool:
+        return abs(cjk_share(query) - self.kb_cjk_share) > CROSS_LINGUAL_GAP
 
     def search(self, query: str, query_vector: np.ndarray, k: int = 5) -> Retrieval:
-        depth = max(k, 20)
-        dense_hits = self.kb.dense_search(query_vector, depth)
+        dense_hits = self.kb.dense_search(query_vector, max(k, 20))
         bm25, coverage = self.kb.lexical_search(query)
-        lexical_hits = sorted(bm25.items(), key=lambda kv: -kv[1])[:depth]
-        fused: dict[int, Candidate] = {}
-        for rank, (num, score) in enumerate(dense_hits):
-            entry = self.kb.entries.get(num)
-            if entry is None:
-                continue
-            cand = fused.setdefault(num, Candidate(entry, 0.0))
-            cand.dense, cand.dense_rank = score, rank
-            cand.fused += DENSE_WEIGHT / (RRF_K + rank + 1)
-        lexical_weight = LEXICAL_WEIGHT + CJK_LEXICAL_BOOST * cjk_share(query)
-        for rank, (num, score) in enumerate(lexical_hits):
-            entry = self.kb.entries.get(num)
-            if entry is None:
-                continue
-            cand = fused.setdefault(num, Candidate(entry, 0.0))
-            cand.bm25, cand.lexical_rank = score, rank
-            cand.fused += lexical_weight / (RRF_K + rank + 1)
-        for num, cand in fused.items():
-            cand.coverage = coverage.get(num, 0.0)
-            if cand.dense_rank is None:  # outside the dense top-k: score it exactly
-                cand.dense = self.kb.entry_similarity(query_vector, num)
-        ranked = sorted(fused.values(), key=lambda c: -c.fused)[:k]
+        ranked, feats = fuse(
+            query,
+            self.kb.entries,
+            dense_hits,
+            bm25,
+            coverage,
+            lambda num: self.kb.entry_similarity(query_vector, num),
+            k,
+        )
         if not ranked:
             return Retrieval([], 0.0)
-        feats = features_of(ranked, dense_hits, lexical_hits[0][0] if lexical_hits else None)
-        return Retrieval(ranked, self.calibrator(feats), feats)
+        calibrator = self.calibrator
+        if self.cross_calibrator is not None and self.is_cross_lingual(query):
+            calibrator = self.cross_calibrator
+        return Retrieval(ranked, calibrator(feats), feats)
+
+
+__all__: list[Any] = ["Calibrator", "Candidate", "HybridRetriever", "Retrieval", "fuse"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 import uuid
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import gradio as gr
 import pandas as pd
 
 from apps.ui_kit import (
+    LazyByKey,
     bars_figure,
     confusion_figure,
     page_errors,
@@ -18,7 +20,7 @@ from apps.ui_kit import (
 )
 from core.errors import InvalidInputError
 
-from .api import CustomerServiceBot, Reply
+from .api import KNOWLEDGE_BASES, NO_INTENTS_HINT, CustomerServiceBot, Reply
 from .datasets import load_examples
 from .importers import SUPPORTED
 from .privacy_ui import render_privacy_tab
@@ -26,15 +28,11 @@ from .privacy_ui import render_privacy_tab
 TITLE = "Customer service"
 DESCRIPTION = "A support assistant that answers from your FAQ, cites its source, detects intents and hands over to people."
 
-EXAMPLES = [
-    "my card never showed up",
-    "how much does it cost to send money to another country?",
-    "I don't recognise a payment on my statement",
-    "THIS IS RIDICULOUS, my transfer has been pending for days!!!",
-    "what's the weather like tomorrow?",
-    "我的卡丢了怎么办",
-    "can I talk to a real person?",
-]
+# Examples that work on any knowledge base; the rest come from the knowledge base itself.
+GENERIC_EXAMPLES = {
+    "en": ["what's the weather like tomorrow?", "can I talk to a real person?"],
+    "zh": ["明天天气怎么样？", "转人工"],
+}
 # (label shown, example set name for datasets.load_examples)
 INTENT_SOURCES = [
     ("Demo intents (Kestrel, 10 intents)", "demo"),
@@ -49,9 +47,85 @@ EVAL_SOURCES = [
 WORST_INTENTS = 15
 
 
+def _open_bot(kb: str) -> CustomerServiceBot:
+    # The English demo is the bot the home page shares.
+    return support_bot() if kb == "demo" else CustomerServiceBot.open(kb)
+
+
+_bots: LazyByKey[str, CustomerServiceBot] = LazyByKey(_open_bot)
+_active: dict[str, str] = {}
+_active_lock = threading.Lock()
+
+
+def active_kb() -> str:
+    """The knowledge base the page answers from, for every visitor: the company's own once
+    it has imported one (also after a restart), else the English demo."""
+    with _active_lock:
+        if "kb" not in _active:
+            _active["kb"] = "own" if len(_bots("own").kb) else "demo"
+        return _active["kb"]
+
+
+def _set_active(kb: str) -> None:
+    if kb not in KNOWLEDGE_BASES:
+        raise InvalidInputError(f"Unknown knowledge base {kb!r}.")
+    with _active_lock:
+        _active["kb"] = kb
+
+
 def get_bot() -> CustomerServiceBot:
-    """The page's bot (the demo knowledge base on first start), shared with the home page."""
-    return support_bot()
+    """The bot of the page's current knowledge base."""
+    return _bots(active_kb())
+
+
+# --------------------------------------------------------------------------- the company
+def _greeting_markdown(bot: CustomerServiceBot) -> str:
+    return f"**{bot.company}** · {bot.greeting()}"
+
+
+@page_errors
+def chat_setup():
+    """Greeting, message placeholder and examples of the current knowledge base."""
+    bot = get_bot()
+    examples = bot.example_questions(5) + GENERIC_EXAMPLES[bot.language]
+    return (
+        _greeting_markdown(bot),
+        gr.Textbox(placeholder=bot.placeholder()),
+        gr.Dataset(samples=[[q] for q in examples]),
+    )
+
+
+@page_errors
+def switch_kb(kb: str):
+    _set_active(kb)
+    return (*chat_setup(), entries_frame(), calibration_markdown(), model_info())
+
+
+@page_errors
+def calibration_markdown() -> str:
+    bot = get_bot()
+    c = bot.calibration_summary()
+    how = "set by hand" if c["threshold_overridden"] else "default"
+    if not c["calibrated"]:
+        return f"Confidence threshold {c['threshold']:.2f} ({how}). Import entries to calibrate."
+    return (
+        f"**Confidence calibrated on this knowledge base** ({c['positives']} held-out questions, "
+        f"{c['negatives']} off-topic and unanswerable ones; refitted after every import and edit). "
+        f"Expected: **{c['answer_rate']:.0%}** of questions answered with the right entry, "
+        f"**{c['error_rate']:.0%}** answered with a wrong one, "
+        f"**{c['off_topic_answered']:.0%}** of off-topic questions answered. "
+        f"Threshold {c['threshold']:.2f} ({how}); retrieval model `{c['embedding_model']}`."
+    )
+
+
+@page_errors
+def set_threshold(value: float | None):
+    get_bot().set_threshold(value)
+    return calibration_markdown()
+
+
+def automatic_threshold():
+    return set_threshold(None)
 
 
 # --------------------------------------------------------------------------- chat
@@ -139,11 +213,23 @@ def entries_frame() -> pd.DataFrame:
 
 
 @page_errors
-def import_file(path: str | None):
+def import_file(path: str | None, company: str, replace: bool):
+    """Import into the company's own knowledge base and answer from it from now on."""
     if not path:
         raise InvalidInputError("Choose a .csv, .json or .md file first.")
-    counts = get_bot().import_faq(Path(path).read_bytes(), name=Path(path).name)
-    return f"Imported: {counts['added']} added, {counts['updated']} updated.", entries_frame()
+    bot = _bots("own")
+    counts = bot.import_faq(
+        Path(path).read_bytes(),
+        name=Path(path).name,
+        replace=bool(replace) or len(bot.kb) == 0,
+        company=(company or "").strip() or None,
+    )
+    _set_active("own")
+    message = (
+        f"Imported into **{bot.company}**'s knowledge base: {counts['added']} added, "
+        f"{counts['updated']} updated. The chat now answers from it."
+    )
+    return (message, "own", *chat_setup(), entries_frame(), calibration_markdown(), model_info())
 
 
 @page_errors
@@ -260,6 +346,8 @@ def evaluate(source: str, upload: str | None, progress=gr.Progress()):
 @page_errors
 def model_info() -> str:
     model = get_bot().intent_model
+    if model is None:
+        return NO_INTENTS_HINT
     kind = "fine-tuned MiniLM" if model.mode == "finetune" else "head on frozen shared embeddings"
     return f"Current intent model: **{kind}**, {len(model.labels)} intents."
 
@@ -331,8 +419,13 @@ def show_conversation(session_id: str) -> list:
 def build_ui() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(
-            f"# {TITLE}\n{DESCRIPTION} The demo knowledge base is for **Kestrel Money**, a fictional "
-            "neobank; replace it with your own FAQ in the Knowledge base tab."
+            f"# {TITLE}\n{DESCRIPTION} The demo knowledge bases are for **Kestrel Money**, a "
+            "fictional neobank; import your own FAQ in the Knowledge base tab."
+        )
+        kb_choice = gr.Dropdown(
+            [(label, key) for key, label in KNOWLEDGE_BASES.items()],
+            label="Knowledge base",
+            elem_id="cs-kb",
         )
         with gr.Tabs():
             with gr.Tab("Chat"):
@@ -340,6 +433,7 @@ def build_ui() -> gr.Blocks:
                 message_ids = gr.State([])
                 with gr.Row():
                     with gr.Column(scale=3):
+                        greeting = gr.Markdown(elem_id="cs-greeting")
                         chatbot = gr.Chatbot(
                             label="Conversation",
                             height=440,
@@ -347,12 +441,12 @@ def build_ui() -> gr.Blocks:
                             elem_id="cs-chatbot",
                         )
                         box = gr.Textbox(
-                            label="Your message",
-                            placeholder="Ask about cards, top-ups, transfers, fees…",
-                            submit_btn=True,
-                            elem_id="cs-message",
+                            label="Your message", submit_btn=True, elem_id="cs-message"
                         )
-                        gr.Examples(EXAMPLES, inputs=box, label="Try these")
+                        examples = gr.Dataset(
+                            components=[box], samples=[], label="Try these", elem_id="cs-examples"
+                        )
+                        examples.click(lambda row: row[0], examples, box, api_name=False)
                     with gr.Column(scale=2):
                         use_llm = gr.Checkbox(
                             label="Phrase answers with the language model (streams; slower)",
@@ -390,8 +484,21 @@ def build_ui() -> gr.Blocks:
                 with gr.Row():
                     upload = gr.File(label="FAQ file", file_types=list(SUPPORTED), type="filepath")
                     with gr.Column():
+                        company = gr.Textbox(
+                            label="Company name (the bot greets as this; empty: from the file name)"
+                        )
+                        replace = gr.Checkbox(
+                            label="Replace your knowledge base with this file", value=True
+                        )
                         import_btn = gr.Button("Import", variant="primary")
                         import_status = gr.Markdown()
+                calibration = gr.Markdown(elem_id="cs-calibration")
+                with gr.Row():
+                    threshold = gr.Slider(
+                        0.05, 0.95, value=0.5, step=0.05, label="Manual confidence threshold"
+                    )
+                    threshold_btn = gr.Button("Use this threshold")
+                    auto_btn = gr.Button("Back to the default")
                 with gr.Row():
                     query = gr.Textbox(
                         label="Search the knowledge base",
@@ -425,9 +532,10 @@ def build_ui() -> gr.Blocks:
                         save_btn = gr.Button("Save (add or update)", variant="primary")
                         del_btn = gr.Button("Delete", variant="stop")
                     edit_status = gr.Markdown()
-                import_btn.click(
-                    import_file, upload, [import_status, table], api_name="customer_service_import"
+                threshold_btn.click(
+                    set_threshold, threshold, calibration, api_name="customer_service_threshold"
                 )
+                auto_btn.click(automatic_threshold, None, calibration, api_name=False)
                 search_btn.click(
                     search_kb, query, [search_status, hits], api_name="customer_service_search"
                 )
@@ -558,6 +666,19 @@ def build_ui() -> gr.Blocks:
 
             render_privacy_tab(get_bot)
 
+        setup_outputs = [greeting, box, examples]
+        import_btn.click(
+            import_file,
+            [upload, company, replace],
+            [import_status, kb_choice, *setup_outputs, table, calibration, info],
+            api_name="customer_service_import",
+        )
+        kb_choice.input(
+            switch_kb, kb_choice, [*setup_outputs, table, calibration, info], api_name=False
+        )
+        demo.load(active_kb, None, kb_choice, api_name=False)
+        demo.load(chat_setup, None, setup_outputs, api_name=False)
+        demo.load(calibration_markdown, None, calibration, api_name=False)
         demo.load(entries_frame, None, table, api_name=False)
         demo.load(model_info, None, info, api_name=False)
         demo.load(inbox, None, [stats, tickets, unanswered], api_name=False)

@@ -220,6 +220,14 @@ class Recommender:
             raise InvalidInputError(f"Unknown item {item_id!r}: it is not in the catalogue.")
         return row
 
+    def has_user(self, user_id: object) -> bool:
+        """Whether ``user_id`` has history in the training data (``recommend`` serves them)."""
+        return self.model is not None and self.users.get(user_id) is not None
+
+    def has_item(self, item_id: object) -> bool:
+        """Whether ``item_id`` is in the trained catalogue."""
+        return self.model is not None and self.items.get(item_id) is not None
+
     def title(self, item_id: str) -> str:
         """The item's title from the metadata, or its id."""
         return self.titles.get(item_id, item_id)

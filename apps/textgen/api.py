@@ -8,6 +8,8 @@
     gen.generate_batch(["Name a colour", "Name a fruit"], max_new_tokens=20)
     gen.perplexity("The cat sat on the mat.")
     messages = gen.render_template("product_description", product="a foldable e-bike")
+    report = gen.fine_tune("examples.jsonl", name="house-json")   # a LoRA adapter, compared to the base
+    gen.generate("Product: ...", adapter="house-json", temperature=0)
 
 Models load only through the shared core; requests from every user and every app
 are batched together there. Over-long prompts are fitted to the context (see
@@ -17,6 +19,7 @@ plain-string methods, as a ``PromptTruncatedWarning``.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,9 +35,17 @@ from shared_models.types.generation import (
     ModelInfoRequest,
     PerplexityRequest,
 )
+from shared_models.types.generation_training import (
+    TRAINER_MODEL,
+    LoraSettings,
+    LoraTrainingRequest,
+)
 
+from .adapters import AdapterInfo, AdapterStore
 from .context import MAX_INPUT_CHARS, ContextWindow, Fitted, check_text
-from .options import GenerationOptions
+from .fine_tune_run import AdapterEvaluation, Comparison, FineTuneReport, FineTuneRun
+from .fine_tuning import TrainingData, is_structured, load_training_data, score_json
+from .options import GenerationOptions, check_adapter
 from .streaming import TextStream
 from .template_store import TemplateStore
 from .templates import Template, with_system_prompt
@@ -91,6 +102,8 @@ class TextGenerator:
             folder = Path(data_dir) if data_dir else self.manager.settings.data_dir
             db = Database(folder / "springboard.db")
         self.templates = TemplateStore(db)
+        # Adapters live where the generation role looks for them: the core's data folder.
+        self.adapters = AdapterStore(self.manager.settings.data_dir)
         self._window: ContextWindow | None = None
 
     # ------------------------------------------------------------------ model facts
@@ -140,15 +153,17 @@ class TextGenerator:
         stop: tuple[str, ...] | list[str] | str = (),
         system: str | None = None,
         raw: bool = False,
+        adapter: str | None = None,
     ) -> str:
         """Generate a reply to ``prompt`` and return its text.
 
         A string is one user message, answered with the model's chat template (and
         ``system`` as the system prompt, if given); with ``raw=True`` the model
         continues the string as plain text instead. A list is a whole chat.
+        ``adapter`` names a LoRA adapter trained with ``fine_tune`` (None: the base model).
         """
         options = GenerationOptions(
-            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop)
+            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop), adapter
         )
         stream = self.start(prompt, options, system=system, raw=raw)
         _warn(stream.notices)
@@ -173,6 +188,7 @@ class TextGenerator:
         stop: tuple[str, ...] | list[str] | str = (),
         system: str | None = None,
         raw: bool = False,
+        adapter: str | None = None,
     ) -> TextStream:
         """Start generating and return a ``TextStream``: iterate it for text pieces.
 
@@ -180,7 +196,7 @@ class TextGenerator:
         ``notices`` (a prompt that was cut, stop sequences that never appeared).
         """
         options = GenerationOptions(
-            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop)
+            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop), adapter
         )
         stream = self.start(messages, options, system=system, raw=raw)
         _warn(stream.notices)
@@ -199,6 +215,7 @@ class TextGenerator:
         stop: tuple[str, ...] | list[str] | str = (),
         system: str | None = None,
         raw: bool = False,
+        adapter: str | None = None,
     ) -> list[str]:
         """Generate for several prompts at once (one batched decode); texts in order.
 
@@ -207,8 +224,9 @@ class TextGenerator:
         results = self.generate_batch_results(
             prompts,
             GenerationOptions(
-                max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop)
-            ),
+                max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop),
+                adapter,
+            ),  # fmt: skip
             system=system,
             raw=raw,
         )
@@ -230,7 +248,7 @@ class TextGenerator:
         limit = self.manager.settings.limits.max_batch_items
         if len(prompts) > limit:
             raise InvalidInputError(f"{len(prompts)} prompts given; the limit is {limit} per call.")
-        options = (options or GenerationOptions()).checked(self.max_new_tokens_limit)
+        options = self._checked(options)
         requests, notices = [], []
         for i, prompt in enumerate(prompts):
             fitted = self._fit(prompt, options, system, raw)
@@ -264,7 +282,7 @@ class TextGenerator:
 
         ``TextStream(gen.handle, request)`` starts it; useful to start many at once.
         """
-        options = (options or GenerationOptions()).checked(self.max_new_tokens_limit)
+        options = self._checked(options)
         fitted = self._fit(prompt, options, system, raw)
         return self._request(fitted, options, options.seed), fitted.notices
 
@@ -320,7 +338,7 @@ class TextGenerator:
         for f in template.fields:
             if values[f.name]:
                 check_text(f"'{f.label}'", values[f.name])
-        options = (options or GenerationOptions()).checked(self.max_new_tokens_limit)
+        options = self._checked(options)
         fitted = self.window.fit_template(template, values, options.max_new_tokens)
         return TextStream(self.handle, self._request(fitted, options, options.seed), fitted.notices)
 
@@ -331,11 +349,12 @@ class TextGenerator:
         max_new_tokens: int = CHAT_SAMPLING.max_new_tokens,
         temperature: float = CHAT_SAMPLING.temperature,
         seed: int | None = None,
+        adapter: str | None = None,
         **fields: Any,
     ) -> str:
-        """Fill in a template and return the generated text."""
+        """Fill in a template and return the generated text (with ``adapter``, if given)."""
         stream = self.start_template(
-            name, fields, GenerationOptions(max_new_tokens, temperature, seed=seed)
+            name, fields, GenerationOptions(max_new_tokens, temperature, seed=seed, adapter=adapter)
         )
         _warn(stream.notices)
         return stream.consume()
@@ -357,16 +376,210 @@ class TextGenerator:
         return self.templates.delete(name)
 
     # ------------------------------------------------------------------ evaluation
-    def perplexity(self, text: str) -> float:
+    def perplexity(self, text: str, adapter: str | None = None) -> float:
         """Perplexity of ``text`` under the model: exp of the mean negative log-likelihood.
 
         Lower means more predictable (fluent, familiar) text. Long texts are scored
-        with a sliding window by the role.
+        with a sliding window by the role. ``adapter``: under that LoRA adapter.
         """
         check_text("The text", text)
-        return float(self.handle.call([PerplexityRequest(text)])[0])
+        adapter = self._check_adapter(adapter)
+        return float(self.handle.call([PerplexityRequest(text, adapter)])[0])
+
+    # ------------------------------------------------------------------ fine-tuning
+    def load_training_data(self, source: Any, filename: str | None = None) -> TrainingData:
+        """Parse and check examples (JSONL ``messages`` or prompt/response, CSV, plain text)."""
+        return load_training_data(source, filename)
+
+    def start_fine_tune(
+        self,
+        data: Any,
+        *,
+        name: str,
+        base: str | None = None,
+        heldout: Any = None,
+        heldout_fraction: float = 0.1,
+        settings: LoraSettings | None = None,
+        overwrite: bool = False,
+        **lora: Any,
+    ) -> FineTuneRun:
+        """Start training a LoRA adapter called ``name`` on ``data``; returns the running job.
+
+        ``data``: a file path (.jsonl, .csv, .txt), raw rows, or ``TrainingData``.
+        ``heldout``: examples to measure on (same forms); by default a seeded
+        ``heldout_fraction`` of ``data`` is held out. ``base``: the generation model
+        to adapt (default: this generator's). LoRA settings go in ``settings`` or as
+        keywords (``rank=8, alpha=16, learning_rate=2e-3, epochs=3, batch_size=4,
+        max_tokens=256, max_seconds=None, seed=0, target_modules=(...)``).
+        """
+        name = self.adapters.check_name(name)
+        parsed = data if isinstance(data, TrainingData) else load_training_data(data)
+        settings = self._lora_settings(settings, lora)
+        if heldout is None:
+            train, held = parsed.split(heldout_fraction, settings.seed)
+        else:
+            held_data = heldout if isinstance(heldout, TrainingData) else load_training_data(heldout)
+            if held_data.kind != parsed.kind:
+                raise InvalidInputError("The held-out examples are not of the same kind as the training data.")
+            train, held = parsed.examples, held_data.examples
+        if self.adapters.path(name).exists():
+            if not overwrite:
+                raise InvalidInputError(
+                    f"An adapter named {name!r} already exists; pick another name or pass overwrite=True."
+                )
+            self.adapters.delete(name)
+        base_model = self._base_name(base)
+        request = LoraTrainingRequest(
+            train=train,
+            heldout=held,
+            base_model=base_model,
+            output_folder=str(self.adapters.path(name)),
+            kind=parsed.kind,  # type: ignore[arg-type]
+            settings=settings,
+        )
+        stream = self.manager.handle(TRAINER_MODEL).stream(request)
+        generator = self if base_model == self.model else self._sibling(base_model)
+        return FineTuneRun(generator, stream, name, held, request.request_id)
+
+    def fine_tune(
+        self,
+        data: Any,
+        *,
+        name: str,
+        base: str | None = None,
+        heldout: Any = None,
+        heldout_fraction: float = 0.1,
+        progress: Any = None,
+        compare: int = 3,
+        evaluate: int = 20,
+        overwrite: bool = False,
+        **lora: Any,
+    ) -> FineTuneReport:
+        """Train a LoRA adapter, then compare it with the base model on held-out prompts.
+
+        The same arguments as ``start_fine_tune``; ``progress(fraction, message)`` is
+        called as training goes. ``compare`` held-out prompts are answered by both
+        side by side; ``evaluate`` of them are scored (JSON validity and exact fields
+        when the replies are JSON objects). Use the adapter with ``adapter=name``.
+        """
+        run = self.start_fine_tune(
+            data, name=name, base=base, heldout=heldout, heldout_fraction=heldout_fraction,
+            overwrite=overwrite, **lora,
+        )  # fmt: skip
+        run.follow(progress)
+        return run.finish(compare=compare, evaluate=evaluate)
+
+    def cancel_fine_tune(self, request_id: str) -> bool:
+        """Stop a training run by its request id (``FineTuneRun.request_id``)."""
+        return self.manager.handle(TRAINER_MODEL).cancel(request_id)
+
+    def evaluate_adapter(
+        self, adapter: str, examples: Any, *, max_examples: int = 20, compare: int = 3
+    ) -> AdapterEvaluation:
+        """Answer held-out prompts greedily with the base and with ``adapter``, and score both.
+
+        Chat examples: the prompt is the chat without its last reply, which is the
+        reference. Documents: the first third of the text is continued. JSON scores
+        are given when every reference is a JSON object.
+        """
+        adapter = self._check_adapter(adapter)
+        assert adapter is not None
+        data = examples if isinstance(examples, TrainingData) else None
+        rows = data.examples if data else examples
+        if not isinstance(rows, list) or not rows:
+            raise InvalidInputError("Give held-out examples to evaluate on.")
+        rows = rows[: max(1, int(max_examples))]
+        prompts, references = [], []
+        for chat in rows:
+            if chat[-1]["role"] == "assistant":
+                prompts.append(chat[:-1])
+                references.append(chat[-1]["content"])
+            else:  # a document: continue its first third
+                text = chat[0]["content"]
+                cut = max(1, len(text) // 3)
+                prompts.append(text[:cut])
+                references.append(text[cut:])
+        longest = max(self.count_tokens(r) if r.strip() else 1 for r in references)
+        new_tokens = max(8, min(self.max_new_tokens_limit, longest + 16))
+        requests = []
+        for which in (None, adapter):
+            options = self._checked(GenerationOptions(new_tokens, 0.0, repetition_penalty=1.0, adapter=which))
+            for prompt in prompts:
+                raw = isinstance(prompt, str)
+                requests.append(self._request(self._fit(prompt, options, None, raw), options, None))
+        # One call: base and adapter rows decode together in one mixed batch.
+        results = self.handle.call(requests)
+        base, tuned = [r.text for r in results[: len(prompts)]], [r.text for r in results[len(prompts) :]]
+        structured = is_structured(references)
+        comparisons = [
+            Comparison(_prompt_text(p), ref, b, t)
+            for p, ref, b, t in list(zip(prompts, references, base, tuned, strict=True))[:compare]
+        ]
+        return AdapterEvaluation(
+            examples=len(prompts),
+            comparisons=comparisons,
+            json_before=score_json(base, references) if structured else None,
+            json_after=score_json(tuned, references) if structured else None,
+        )
+
+    def list_adapters(self) -> list[AdapterInfo]:
+        """Saved adapters (all bases), newest first."""
+        return self.adapters.list()
+
+    def adapter_names(self) -> list[str]:
+        """Names of the saved adapters trained on this generator's model."""
+        return [a.name for a in self.adapters.list() if a.base_model == self.model]
+
+    def rename_adapter(self, old: str, new: str) -> AdapterInfo:
+        return self.adapters.rename(old, new)
+
+    def delete_adapter(self, name: str) -> bool:
+        """Delete a saved adapter; returns whether it existed."""
+        return self.adapters.delete(name)
 
     # ------------------------------------------------------------------ internals
+    def _checked(self, options: GenerationOptions | None) -> GenerationOptions:
+        options = (options or GenerationOptions()).checked(self.max_new_tokens_limit)
+        self._check_adapter(options.adapter)
+        return options
+
+    def _check_adapter(self, adapter: Any) -> str | None:
+        """None, or the name of a saved adapter (the role checks it fits the model)."""
+        adapter = check_adapter(adapter)
+        return None if adapter is None else self.adapters.require(adapter)
+
+    def _base_name(self, base: str | None) -> str:
+        if base is None:
+            return self.model
+        if not isinstance(base, str) or base not in self.available_models() and not base.startswith("local:"):
+            raise InvalidInputError(
+                f"base must be a text generation model ({', '.join(self.available_models())}) "
+                f"or local:<folder>, got {base!r}."
+            )
+        return base
+
+    def _sibling(self, model: str) -> TextGenerator:
+        return TextGenerator(model, manager=self.manager, db=self.templates.db)
+
+    @staticmethod
+    def _lora_settings(settings: LoraSettings | None, lora: dict[str, Any]) -> LoraSettings:
+        base = settings or LoraSettings()
+        known = set(LoraSettings.__dataclass_fields__)
+        unknown = sorted(set(lora) - known)
+        if unknown:
+            raise InvalidInputError(
+                f"Unknown fine-tuning setting(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+            )
+        if "target_modules" in lora:
+            modules = lora["target_modules"]
+            if isinstance(modules, str):
+                modules = [m.strip() for m in modules.split(",") if m.strip()]
+            lora["target_modules"] = tuple(modules)
+        try:
+            return dataclasses.replace(base, **lora)
+        except TypeError as exc:
+            raise InvalidInputError(str(exc)) from exc
+
     def _fit(
         self, prompt: str | Messages, options: GenerationOptions, system: str | None, raw: bool
     ) -> Fitted:
@@ -430,7 +643,14 @@ class TextGenerator:
             repetition_penalty=options.repetition_penalty,
             seed=seed,
             stop=options.stop,
+            adapter=options.adapter,
         )
+
+
+def _prompt_text(prompt: Any) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    return "\n".join(m["content"] for m in prompt if m["role"] == "user")
 
 
 def _stops(stop: Any) -> Any:

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from core.errors import InvalidInputError
 from shared_models.types.generation import CHAT_SAMPLING
+from shared_models.types.generation_training import valid_adapter_name
 
 # Stop sequences per request and characters per stop sequence: each one is searched
 # for in the whole output at every step, so a few short ones are what makes sense.
@@ -28,7 +29,8 @@ class GenerationOptions:
 
     ``temperature`` 0 means greedy (always the most likely token). ``seed`` makes
     sampling repeatable; None draws a fresh one. ``stop`` strings end the text
-    (they are not included).
+    (they are not included). ``adapter`` names a LoRA adapter trained on the model
+    (``TextGenerator.fine_tune``); None is the base model.
     """
 
     max_new_tokens: int = CHAT_SAMPLING.max_new_tokens
@@ -38,6 +40,7 @@ class GenerationOptions:
     repetition_penalty: float = CHAT_SAMPLING.repetition_penalty
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    adapter: str | None = None
 
     def checked(self, max_new_tokens_limit: int) -> GenerationOptions:
         """Return a normalised copy, or raise ``InvalidInputError`` naming the bad control."""
@@ -66,8 +69,9 @@ class GenerationOptions:
             )
         seed = None if self.seed is None else _integer("Seed", self.seed)
         return GenerationOptions(
-            max_new, temperature, top_p, top_k, penalty, seed, check_stops(self.stop)
-        )
+            max_new, temperature, top_p, top_k, penalty, seed, check_stops(self.stop),
+            check_adapter(self.adapter),
+        )  # fmt: skip
 
     def as_request_kwargs(self) -> dict:
         return asdict(self)
@@ -86,6 +90,18 @@ def _integer(label: str, value: object) -> int:
     if not number.is_integer():
         raise InvalidInputError(f"{label} must be a whole number, got {value!r}.")
     return int(number)
+
+
+def check_adapter(adapter: object) -> str | None:
+    """An adapter name (None or "" for the base model); the name's shape only."""
+    if adapter is None or adapter == "":
+        return None
+    if not valid_adapter_name(adapter):
+        raise InvalidInputError(
+            "Adapter names are 1-64 lower-case letters, digits, '-' or '_'; "
+            f"got {adapter!r}."
+        )
+    return adapter  # type: ignore[return-value]
 
 
 def check_stops(stop: object) -> tuple[str, ...]:

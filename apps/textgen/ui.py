@@ -11,17 +11,23 @@ from typing import Any
 
 import gradio as gr
 
-from apps.ui_kit import page_errors, progress_callback, text_generator
+from apps.ui_kit import curves_figure, page_errors, progress_callback, text_generator
 from core.errors import InvalidInputError
 
 from .chat_format import plain_messages
+from .fine_tune_run import FineTuneReport, FineTuneRun
 from .options import GenerationOptions, parse_stop_text
 from .sessions import ActiveStreams
 from .streaming import FINISH_WORDS, TextStream
 from .templates import BUILTIN_TEMPLATES, MAX_FIELDS, Template
 
 TITLE = "Text generation"
-DESCRIPTION = "Product copy, emails, posts, summaries and Chinese↔English translation, streamed; chat; perplexity."
+DESCRIPTION = (
+    "Product copy, emails, posts, summaries and Chinese↔English translation, streamed; chat; "
+    "perplexity; LoRA fine-tuning on your own examples."
+)
+NO_ADAPTER = "(none: base model)"
+EXAMPLE_DIR = Path(__file__).parent / "examples" / "fine_tuning"
 
 # Streams that wait on the model cost almost nothing, and streams that run at the
 # same time share the model's batches; so let more of them in than Gradio's default.
@@ -29,6 +35,7 @@ STREAM_CONCURRENCY = 16
 _DOWNLOADS = Path(tempfile.gettempdir()) / "springboard-textgen"
 
 _active = ActiveStreams()
+_training: dict[str, FineTuneRun] = {}  # session -> its running fine-tuning job (for Cancel)
 
 FLUENT_EXAMPLE = (
     "The museum opens at nine in the morning and closes at six in the evening. Visitors can buy "
@@ -51,7 +58,9 @@ def _model_choices() -> list[str]:
     return names if default in names else [default, *names]
 
 
-def _options(max_new, temperature, top_p, top_k, penalty, seed, stop_text) -> GenerationOptions:
+def _options(
+    max_new, temperature, top_p, top_k, penalty, seed, stop_text, adapter=None
+) -> GenerationOptions:
     """Controls as typed on the page (or sent to the API); checked by ``GenerationOptions``."""
     if seed in (None, "") or (isinstance(seed, int | float) and seed < 0):
         seed = None  # the page's "-1 = random"
@@ -63,7 +72,12 @@ def _options(max_new, temperature, top_p, top_k, penalty, seed, stop_text) -> Ge
         repetition_penalty=penalty,
         seed=seed,
         stop=parse_stop_text(stop_text) if isinstance(stop_text, str | None) else stop_text,
+        adapter=_adapter(adapter),
     )
+
+
+def _adapter(choice: str | None) -> str | None:
+    return None if choice in (None, "", NO_ADAPTER) else choice
 
 
 def _session(request: gr.Request | None, tab: str) -> str:
@@ -225,15 +239,16 @@ def chat(message, history, system, model, *controls, request: gr.Request = None)
 
 
 @page_errors
-def perplexity(text: str, model: str, progress=gr.Progress()) -> str:
-    """Perplexity of the text under the chosen model (api: textgen_perplexity)."""
+def perplexity(text: str, model: str, adapter: str | None = None, progress=gr.Progress()) -> str:
+    """Perplexity of the text under the chosen model and adapter (api: textgen_perplexity)."""
     gen = text_generator(model)
     progress_callback(progress)(0.0, f"Scoring with {gen.model}…")
-    value = gen.perplexity(text)
+    value = gen.perplexity(text, adapter=_adapter(adapter))
     tokens = gen.count_tokens(text)
+    under = gen.model + (f" + adapter {_adapter(adapter)}" if _adapter(adapter) else "")
     return (
         f"### Perplexity: {value:,.2f}\n"
-        f"{tokens:,} tokens under **{gen.model}**. Lower means the model finds the text more "
+        f"{tokens:,} tokens under **{under}**. Lower means the model finds the text more "
         "predictable: fluent, familiar text scores low; scrambled or unusual text scores high. "
         "Compare texts under the same model only (tokenizers differ)."
     )
@@ -291,6 +306,124 @@ def delete_template(name):
 def refresh_lists():
     users = [t.name for t in text_generator(None).list_templates() if not t.builtin]
     return gr.update(choices=_template_choices()), gr.update(choices=users), list_user_templates()
+
+
+# --------------------------------------------------------------------------- fine-tuning
+def _file_path(file: Any) -> str | None:
+    if file is None:
+        return None
+    return file if isinstance(file, str) else getattr(file, "name", None) or getattr(file, "path", None)
+
+
+def _loss_figure(run: FineTuneRun | None):
+    history = run.history() if run is not None else {}
+    return curves_figure(
+        {"Loss": history} if history else {},
+        xlabel="epoch",
+        empty_message="The loss curve appears when training starts.",
+    )
+
+
+def adapter_table(model: str | None = None) -> list[list[Any]]:
+    """Saved adapters: name, base, kind, examples, held-out perplexity before -> after, created."""
+    rows = []
+    for a in text_generator(model).list_adapters():
+        m = a.metrics
+        before, after = m.get("heldout_perplexity_before"), m.get("heldout_perplexity_after")
+        ppl = f"{before:.2f} → {after:.2f}" if before is not None and after is not None else ""
+        rows.append([a.name, a.base_model, a.kind, a.data.get("train_examples", ""), ppl, a.created])
+    return rows
+
+
+def _adapter_choices(model: str | None) -> list[str]:
+    return [NO_ADAPTER, *text_generator(model).adapter_names()]
+
+
+@page_errors
+def adapter_lists(model: str | None):
+    """Refresh the adapter picker (for the chosen model), the table and the rename/delete list."""
+    names = [a.name for a in text_generator(model).list_adapters()]
+    return (
+        gr.update(choices=_adapter_choices(model), value=NO_ADAPTER),
+        adapter_table(model),
+        gr.update(choices=names, value=None),
+    )
+
+
+def _report_md(report: FineTuneReport) -> str:
+    lines = ["### Result", report.summary().replace("\n", "  \n")]
+    if not report.training.cancelled:
+        lines.append(f"Pick **{report.name}** in *Adapter* (right) to use it in Write and Chat.")
+    return "\n\n".join(lines)
+
+
+def _comparison_rows(report: FineTuneReport) -> list[list[str]]:
+    if report.evaluation is None:
+        return []
+    return [[c.prompt, c.reference, c.base, c.adapter] for c in report.evaluation.comparisons]
+
+
+@page_errors
+def train(model, train_file, heldout_file, name, rank, alpha, lr, epochs, batch, max_tokens,
+          minutes, seed, request: gr.Request = None, progress=gr.Progress()):  # fmt: skip
+    """Train a LoRA adapter on the uploaded examples, streaming the loss (api: textgen_train)."""
+    path = _file_path(train_file)
+    if not path:
+        raise InvalidInputError("Upload a training file (.jsonl, .csv or .txt) first.")
+    gen = text_generator(model)
+    run = gen.start_fine_tune(
+        path, name=(name or "").strip(), heldout=_file_path(heldout_file),
+        rank=int(rank), alpha=float(alpha), learning_rate=float(lr), epochs=int(epochs),
+        batch_size=int(batch), max_tokens=int(max_tokens),
+        max_seconds=float(minutes) * 60 if minutes else None, seed=int(seed or 0),
+    )  # fmt: skip
+    key = _session(request, "train")
+    _training[key] = run
+    report = progress_callback(progress)
+    try:
+        for event in run.events():
+            report(event.fraction, event.message)
+            yield _loss_figure(run), f"Training: {event.message}", gr.update(), gr.update()
+        report(1.0, "Comparing the adapter with the base model…")
+        yield _loss_figure(run), "Comparing the adapter with the base model on held-out prompts…", gr.update(), gr.update()
+        result = run.finish()
+    finally:
+        if _training.get(key) is run:
+            del _training[key]
+        if run.result is None:
+            run.cancel()  # the page went away mid-run
+    yield _loss_figure(run), _report_md(result), _comparison_rows(result), adapter_table(model)
+
+
+@page_errors
+def cancel_training(request: gr.Request = None) -> None:
+    """Stop this session's fine-tuning run (api: textgen_cancel_train)."""
+    run = _training.get(_session(request, "train"))
+    if run is None:
+        gr.Info("No training is running.")
+        return
+    run.cancel()
+    gr.Info("Cancelling at the next step; nothing will be saved.")
+
+
+@page_errors
+def rename_adapter(model, old, new):
+    """Rename a saved adapter (api: textgen_rename_adapter)."""
+    if not old:
+        raise InvalidInputError("Choose an adapter to rename.")
+    info = text_generator(model).rename_adapter(old, (new or "").strip())
+    gr.Info(f"Renamed '{old}' to '{info.name}'.")
+    return adapter_lists(model)
+
+
+@page_errors
+def delete_adapter(model, name):
+    """Delete a saved adapter (api: textgen_delete_adapter)."""
+    if not name:
+        raise InvalidInputError("Choose an adapter to delete.")
+    if text_generator(model).delete_adapter(name):
+        gr.Info(f"Deleted '{name}'.")
+    return adapter_lists(model)
 
 
 # --------------------------------------------------------------------------- layout
@@ -461,6 +594,59 @@ def build_ui() -> gr.Blocks:
                     ppl_btn = gr.Button("Compute perplexity", variant="primary")
                     ppl_out = gr.Markdown()
                     gr.Examples([[FLUENT_EXAMPLE], [SHUFFLED_EXAMPLE]], inputs=[ppl_text])
+                with gr.Tab("Train"):
+                    gr.Markdown(
+                        "Teach the model your own format or voice with a LoRA adapter: a few MB "
+                        "of extra weights on the chosen model, trained here on this machine. "
+                        "Upload **JSONL** (`messages` chats, or `prompt`/`response`), **CSV** "
+                        "(`prompt,response`) or **plain text** (paragraphs, for a writing style). "
+                        "A tenth is held out to measure the result unless you upload a held-out file."
+                    )
+                    with gr.Row():
+                        train_file = gr.File(label="Training data", file_types=[".jsonl", ".csv", ".txt"])
+                        heldout_file = gr.File(label="Held-out data (optional)",
+                                               file_types=[".jsonl", ".csv", ".txt"])  # fmt: skip
+                    adapter_name = gr.Textbox(label="Adapter name", placeholder="house-json",
+                                              info="lower-case letters, digits, - and _")  # fmt: skip
+                    with gr.Accordion("Settings", open=False):
+                        with gr.Row():
+                            t_rank = gr.Slider(1, 64, value=8, step=1, label="Rank")
+                            t_alpha = gr.Slider(1, 128, value=16, step=1, label="Alpha")
+                            t_lr = gr.Number(value=2e-3, label="Learning rate")
+                        with gr.Row():
+                            t_epochs = gr.Slider(1, 20, value=2, step=1, label="Epochs")
+                            t_batch = gr.Slider(1, 32, value=8, step=1, label="Batch size")
+                            t_tokens = gr.Slider(32, 1024, value=256, step=16, label="Max tokens per example")
+                        with gr.Row():
+                            t_minutes = gr.Number(value=10, label="Time budget (minutes, 0 = none)")
+                            t_seed = gr.Number(value=0, precision=0, label="Seed")
+                    with gr.Row():
+                        train_btn = gr.Button("Train", variant="primary", elem_id="tg-train")
+                        train_cancel = gr.Button("Cancel", variant="stop")
+                    train_status = gr.Markdown(elem_id="tg-train-status")
+                    loss_plot = gr.Plot(label="Loss", value=_loss_figure(None))
+                    comparison = gr.Dataframe(
+                        headers=["held-out prompt", "reference", "base model", "adapter"],
+                        value=[], interactive=False, wrap=True, label="Base and adapter, side by side",
+                    )  # fmt: skip
+                    gr.Examples(
+                        [[str(EXAMPLE_DIR / "train.jsonl"), str(EXAMPLE_DIR / "heldout.jsonl"),
+                          "catalogue-json"]],
+                        inputs=[train_file, heldout_file, adapter_name],
+                        label="Worked example: shop listings → one strict JSON record (pick the "
+                        "tiny model for a 2-minute run)",
+                    )  # fmt: skip
+                    gr.Markdown("#### Saved adapters")
+                    adapters_df = gr.Dataframe(
+                        headers=["name", "base model", "kind", "examples", "held-out perplexity", "created"],
+                        value=[], interactive=False, label="Adapters",
+                    )  # fmt: skip
+                    with gr.Row():
+                        adapter_pick = gr.Dropdown(label="Adapter", choices=[])
+                        new_name = gr.Textbox(label="New name")
+                    with gr.Row():
+                        rename_btn = gr.Button("Rename")
+                        delete_adapter_btn = gr.Button("Delete", variant="stop")
             with gr.Column(scale=1, min_width=280):
                 model = gr.Dropdown(
                     _model_choices(),
@@ -469,7 +655,14 @@ def build_ui() -> gr.Blocks:
                     info="Qwen2.5-Coder-0.5B (default) or SmolLM2-135M (tiny, fast)",
                     allow_custom_value=True,
                 )
-                controls = _controls(limit)
+                adapter = gr.Dropdown(
+                    [NO_ADAPTER],
+                    value=NO_ADAPTER,
+                    label="Adapter",
+                    info="A LoRA adapter trained on this model (Train tab)",
+                    elem_id="tg-adapter",
+                )
+                controls = [*_controls(limit), adapter]
 
         form_outputs = [template_note, system, choice, *fields]
         template.change(template_form, [template], form_outputs, api_name=False, queue=False)
@@ -528,7 +721,24 @@ def build_ui() -> gr.Blocks:
         )
         clear.click(lambda: ([], ""), None, [chatbot, chat_notices], api_name=False, queue=False)
 
-        ppl_btn.click(perplexity, [ppl_text, model], ppl_out, api_name="textgen_perplexity")
+        ppl_btn.click(perplexity, [ppl_text, model, adapter], ppl_out, api_name="textgen_perplexity")
+
+        lists = [adapter, adapters_df, adapter_pick]
+        demo.load(adapter_lists, [model], lists, api_name=False, queue=False)
+        model.change(adapter_lists, [model], lists, api_name=False, queue=False)
+        train_event = train_btn.click(
+            train,
+            [model, train_file, heldout_file, adapter_name, t_rank, t_alpha, t_lr, t_epochs,
+             t_batch, t_tokens, t_minutes, t_seed],
+            [loss_plot, train_status, comparison, adapters_df],
+            api_name="textgen_train",
+        )  # fmt: skip
+        train_event.then(adapter_lists, [model], lists, api_name=False, queue=False)
+        train_cancel.click(cancel_training, None, None, api_name="textgen_cancel_train", queue=False)
+        rename_btn.click(rename_adapter, [model, adapter_pick, new_name], lists,
+                         api_name="textgen_rename_adapter")  # fmt: skip
+        delete_adapter_btn.click(delete_adapter, [model, adapter_pick], lists,
+                                 api_name="textgen_delete_adapter")  # fmt: skip
         save_btn.click(
             save_template,
             [t_name, t_title, t_description, t_system, t_prompt, t_overwrite],

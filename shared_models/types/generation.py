@@ -64,10 +64,18 @@ class GenerationRequest:
     Sampling: ``temperature`` 0 is greedy; otherwise tokens are drawn from the
     ``top_k`` most likely (0: no limit) within ``top_p`` probability mass.
     ``repetition_penalty`` > 1 discourages tokens already in the prompt or output.
-    A ``seed`` (any int) makes sampling repeatable run after run. Generation ends at
+    ``presence_penalty`` and ``frequency_penalty`` (each in [-2, 2], OpenAI's
+    semantics) subtract from a token's logit once if it already appears in the
+    output, and once per time it appears, respectively. ``logprobs`` asks for the
+    log-probability of each generated token (``GenerationResult.token_logprobs``,
+    and on each streamed ``TextPiece``), with the ``top_logprobs`` (0 to 20) most
+    likely alternatives at each position. A ``seed`` (any int) makes sampling repeatable run after run. Generation ends at
     an end-of-turn token, at ``max_new_tokens``, at the first of the ``stop``
     strings (which is not included in the text), or when the request is cancelled
     (``handle.cancel(request_id)``, or the stream's ``cancel()``).
+
+    ``adapter`` names a LoRA adapter trained on this model (``generation-training``),
+    served on the shared base; None is the base model alone.
     """
 
     messages: list[dict[str, Any]] | None = None
@@ -78,8 +86,32 @@ class GenerationRequest:
     top_k: int = REQUEST_SAMPLING.top_k
     repetition_penalty: float = REQUEST_SAMPLING.repetition_penalty
     seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    logprobs: bool = False
+    top_logprobs: int = 0
     stop: tuple[str, ...] = ()
+    adapter: str | None = None
     request_id: str = field(default_factory=new_request_id)
+
+
+MAX_TOP_LOGPROBS = 20  # as OpenAI's API
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token, its log-probability, and the most likely alternatives.
+
+    The log-probabilities are of the distribution the token was drawn from after
+    repetition, presence and frequency penalties, before temperature, top-k and
+    top-p (which only shape the draw). ``top`` holds ``(token, logprob)`` pairs,
+    most likely first (empty unless ``top_logprobs`` was asked for).
+    """
+
+    token: str
+    token_id: int
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,9 +119,13 @@ class TextPiece:
     """A stream event: the next piece of generated text.
 
     The pieces of one stream concatenate to the final ``GenerationResult.text``.
+    ``logprobs`` (when the request asked for them) are those of the tokens decoded
+    since the previous piece; a token held back (half a character, the start of a
+    stop string) rides with a later piece.
     """
 
     text: str
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +136,8 @@ class GenerationResult:
     reached), "length" (``max_new_tokens`` reached) or "cancelled".
     ``prompt_truncated`` is True when the prompt did not fit in the context and its
     oldest tokens were dropped; ``prompt_tokens`` counts what was actually used.
+    ``token_logprobs`` (when the request asked for them) has one entry per new token,
+    the end-of-turn token excluded.
     """
 
     text: str
@@ -107,6 +145,7 @@ class GenerationResult:
     new_tokens: int
     finish_reason: FinishReason
     prompt_truncated: bool = False
+    token_logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 StreamEvent = TextPiece | GenerationResult
@@ -121,6 +160,7 @@ class PerplexityRequest:
     """
 
     text: str
+    adapter: str | None = None  # score under this LoRA adapter of the model
 
 
 @dataclass(frozen=True)

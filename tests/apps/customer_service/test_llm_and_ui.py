@@ -67,7 +67,7 @@ def test_a_reply_that_strays_is_never_shown(manager, bot, monkeypatch):
     # the entry lacks. What the model wrote is observable: it streamed before the verdict.
     monkeypatch.setattr(manager.settings.models, "generation", "smollm2-135m")
     for question, entry_id in (("my card never showed up", "card-not-arrived"),
-                               ("the app keeps rejecting my ID photo", "verify-failed")):
+                               ("my identity verification keeps failing", "verify-failed")):
         session_id = f"t-stray-{entry_id}"
         partials, reply = _stream(bot, question, session_id)
         entry = bot.kb.get(entry_id)

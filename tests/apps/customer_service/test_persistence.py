@@ -27,6 +27,12 @@ def test_restart_keeps_entries_index_and_history(manager, tmp_path):
     bot.delete_entry("returns")
     index_file = data / "index" / "kb.faiss"
     assert index_file.is_file()
+    # A company's own knowledge base has no intents until it trains some.
+    assert bot.intent_model is None
+    bot.train_intents(
+        [("hello there", "greeting"), ("hi", "greeting"), ("where is my order", "parcel"),
+         ("my parcel has not come", "parcel")]
+    )  # fmt: skip
 
     again = CustomerServiceBot(data_dir=data, manager=manager)
     assert not again.kb.rebuilt_index  # the persisted index was current and reused
@@ -35,6 +41,8 @@ def test_restart_keeps_entries_index_and_history(manager, tmp_path):
     assert "8am" in again.ask("what time do you open?", session_id="s2").answer
     assert [m["role"] for m in again.history("s1")] == ["user", "assistant"]
     assert again.intent_model.labels == bot.intent_model.labels
+    # The calibration fitted after the last edit is stored and reused, not refitted.
+    assert again.calibration == bot.calibration
 
 
 def test_stale_index_is_rebuilt_from_stored_vectors(manager, tmp_path):

@@ -61,7 +61,8 @@ def test_angry_customer_is_offered_a_human(bot):
     )
     assert reply.sentiment == "angry"
     assert reply.offer_human
-    assert "human" in reply.answer
+    # Answered: the answer offers a person; escalated: a ticket already went to one.
+    assert "human" in reply.answer or (reply.escalated and reply.ticket_id)
     handover = bot.ask("yes please", session_id="t-angry")
     assert handover.escalated and handover.ticket_id is not None
 
