@@ -180,6 +180,9 @@ class LoraTrainer(ModelRunner):
     policy's dtype on a GPU, with the LoRA weights in float32), trains and lets it go.
     """
 
+    # Loads its base model for each job and lets it go: nothing is held between jobs.
+    weights_per_job = True
+
     def __init__(self, ctx: LoadContext) -> None:
         self.ctx = ctx
 
