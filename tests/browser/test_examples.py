@@ -31,9 +31,10 @@ def test_customer_service_answers_with_its_source(browser: Browser):
         By.XPATH, "//label[contains(., 'Phrase answers with the language model')]//input"
     )
     assert not llm.is_selected(), "the page answers without the language model by default"
-    browser.click_text("my card never showed up")  # an example fills the message box
+    # The examples come from the knowledge base (one per top category); one fills the box.
+    browser.click_text("When will my card arrive?")
     browser.until(
-        lambda d: browser.text("cs-message") == "my card never showed up", 30, "the example"
+        lambda d: browser.text("cs-message") == "When will my card arrive?", 30, "the example"
     )
     browser.type("cs-message", "my card never showed up", submit=True)
     sources = browser.wait_for_text("cs-sources", r"Answer verbatim from \*?\*?card-not-arrived")

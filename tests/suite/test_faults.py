@@ -195,9 +195,11 @@ def test_a_model_that_cannot_load_fails_clearly_and_other_apps_keep_working(kill
     drawn, table = client.predict(handle_file(str(coffee)), 0.25, 0.45, api_name="/vision_detect")
     assert Path(drawn).is_file() and table["headers"][:2] == ["label", "score"], table
     assert "cup" in [row[0] for row in table["data"]], table
-    history, *_ = client.predict("How do I freeze my card?", [], "other-app", False, [],
+    # (A question with its own entry: the demo has none about freezing a card, and since
+    # each knowledge base is calibrated on its own entries the bot escalates that one.)
+    history, *_ = client.predict("When will my card arrive?", [], "other-app", False, [],
                                  api_name="/customer_service_chat")  # fmt: skip
-    assert history[-1]["role"] == "assistant" and "freeze" in _text(history[-1]).lower()
+    assert history[-1]["role"] == "assistant" and "working days" in _text(history[-1]).lower()
     assert server.proc.poll() is None
 
 
