@@ -37,15 +37,16 @@ def test_a_stream_ends_with_done_and_closes_its_work():
 
 
 def test_an_error_midway_is_an_error_chunk_in_the_api_shape():
-    for failure, kind in [
-        (InvalidInputError("The prompt is too long."), "invalid_request_error"),
-        (OverloadedError("The queue is full."), "rate_limit_error"),
+    # The same type and code as the error would get before the stream started.
+    for failure, kind, code in [
+        (InvalidInputError("The prompt is too long."), "invalid_request_error", None),
+        (OverloadedError("The queue is full."), "rate_limit_error", "overloaded"),
     ]:
         closed: list[bool] = []
         events = sse_events(_app(failure, closed).get("/stream").text)
         assert events[:2] == [{"n": 1}, {"n": 2}]
         assert events[2] == {
-            "error": {"message": str(failure), "type": kind, "param": None, "code": None}
+            "error": {"message": str(failure), "type": kind, "param": None, "code": code}
         }
         assert len(events) == 3 and closed == [True]
 

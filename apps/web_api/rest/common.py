@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -23,11 +22,10 @@ from starlette.responses import StreamingResponse
 from core import get_manager
 from core.errors import (
     InvalidInputError,
-    OverloadedError,
-    SpringboardError,
-    UnknownModelError,
 )
 from core.settings import Limits
+
+from ..errors import as_api_error
 
 log = logging.getLogger("springboard.api")
 
@@ -120,23 +118,9 @@ def sse(data: Any) -> str:
 
 
 def stream_error(exc: BaseException) -> dict[str, Any]:
-    """The ``{"error": {...}}`` chunk for an error after the stream started.
-
-    Springboard's own errors are written for the caller and shown as they are; anything
-    else gets a short message and an id that is logged with the traceback.
-    """
-    if isinstance(exc, SpringboardError):
-        kind = {
-            InvalidInputError: "invalid_request_error",
-            UnknownModelError: "not_found_error",
-            OverloadedError: "rate_limit_error",
-        }
-        error_type = next((v for k, v in kind.items() if isinstance(exc, k)), "server_error")
-        return {"error": {"message": str(exc), "type": error_type, "param": None, "code": None}}
-    error_id = uuid.uuid4().hex[:10]
-    log.error("Error id %s in a REST stream", error_id, exc_info=exc)
-    message = f"Something went wrong on the server (error id {error_id})."
-    return {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
+    """The ``{"error": {...}}`` chunk for an error after the stream started: the same
+    mapping as every other API error (``apps.web_api.errors.as_api_error``)."""
+    return as_api_error(exc, "a REST stream").body()
 
 
 def sse_response(
