@@ -70,8 +70,8 @@ class Privacy(BaseModel):
     hash_salt: SecretStr | None = Field(
         default=None, description="Secret for hash mode; default: one made per installation in data_dir."
     )
-    kinds: list[Literal["email", "card", "iban", "cn_id", "phone", "ip"]] = Field(
-        default_factory=lambda: ["email", "card", "iban", "cn_id", "phone", "ip"],
+    kinds: list[Literal["email", "card", "iban", "cn_id", "phone", "ip", "name"]] = Field(
+        default_factory=lambda: ["email", "card", "iban", "cn_id", "phone", "ip", "name"],
         description="Which kinds of personal data are redacted.",
     )
     retention_days: int | None = Field(
