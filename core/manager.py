@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import torch
@@ -352,6 +353,7 @@ class ModelManager:
                     "load_seconds": round(s.load_seconds, 2),
                     "loads": s.loads,
                     "source": s.spec.source,
+                    **_serving(s.runner),
                 }
                 for s in self._slots.values()
             ]
@@ -410,3 +412,14 @@ def set_manager(manager: ModelManager | None) -> None:
     global _default
     with _default_lock:
         _default = manager
+
+
+def _serving(runner: ModelRunner | None) -> dict[str, Any]:
+    """``{"serving": {...}}`` when a loaded runner reports what it is doing, else nothing."""
+    if runner is None:
+        return {}
+    try:
+        stats = runner.serving_stats()
+    except Exception:  # a report must never fail because of one model
+        return {}
+    return {"serving": stats} if stats else {}

@@ -50,6 +50,13 @@ class ModelRunner(ABC):
         """
         return self(inputs)
 
+    def serving_stats(self) -> dict[str, int] | None:
+        """What the runner is doing right now, for the status report (None: nothing to say).
+
+        Text generation reports its decode loop: active, prefilling and waiting sequences.
+        """
+        return None
+
     def memory_bytes(self) -> int:
         """Bytes held by the model's parameters and buffers (0 if unknown)."""
         import torch
@@ -136,6 +143,9 @@ class ModelSpec:
     max_batch_size: int | None = None  # None: settings.max_batch_size
     batch_wait_ms: float | None = None  # None: settings.batch_wait_ms
     streams: bool = False  # ``handle.stream(request)`` works: the runner emits events (``run_streams``)
+    # The runner merges a batch into the one it is running (continuous batching), so the
+    # batcher hands over the next batch without waiting for the last to finish.
+    joins_running_batches: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

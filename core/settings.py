@@ -57,6 +57,24 @@ class Limits(BaseModel):
     max_choices: int = 8  # completions per API request (OpenAI's ``n``)
 
 
+class Decoding(BaseModel):
+    """How text generation shares a model among many users (continuous batching).
+
+    ``continuous``: requests join and leave the running batch between decode steps
+    (``shared_models.text_generation_scheduler``); off, a batch runs to its end first.
+    At most ``max_active`` sequences decode at once, holding at most ``kv_cache_mb`` of
+    keys and values (each reserves its prompt plus ``max_new_tokens``); up to
+    ``max_waiting`` more wait, and beyond that requests are refused (HTTP 429). Prompts
+    are prefilled ``prefill_chunk`` tokens per step, so a long one never stalls the rest.
+    """
+
+    continuous: bool = True
+    max_active: int = Field(default=16, ge=1, le=1024)
+    max_waiting: int = Field(default=64, ge=0, le=100_000)
+    kv_cache_mb: int = Field(default=1024, ge=16)
+    prefill_chunk: int = Field(default=256, ge=16)
+
+
 class Privacy(BaseModel):
     """Personal-data redaction before anything is stored or logged (see ``core.privacy``).
 
@@ -182,6 +200,7 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=32, ge=1, le=4096)
     models: ModelChoices = Field(default_factory=ModelChoices)
     limits: Limits = Field(default_factory=Limits)
+    decoding: Decoding = Field(default_factory=Decoding)
     privacy: Privacy = Field(default_factory=Privacy)
     cost: Cost = Field(default_factory=Cost)
     host: str = "127.0.0.1"

@@ -9,6 +9,8 @@ budget. Then:
   one forward pass, and each caller gets its own outputs; a bad input's exception comes
   back in its own slot, and a batch that crashes is rerun call by call so only the guilty
   caller sees the error;
+- **text generation** calls go through the replica's local handle too, so the runner's
+  continuous batching (``shared_models.text_generation_scheduler``) runs inside the replica;
 - **cheap requests** (``direct``: token counts, model facts) skip the batch queue;
 - **streams** go through the replica's local handle, so streams running at the same time
   on one replica share forward passes (its micro-batcher), and end early when the board
@@ -131,6 +133,13 @@ class ModelReplica:
         name = await self._model_for(spec)
         if _all_direct(inputs):
             return await asyncio.to_thread(self._direct, name, inputs)
+        if self.manager.spec(name).joins_running_batches:
+            # Text generation batches continuously inside the runner: calls go through the
+            # replica's local handle, whose batcher hands each to the decode loop at once,
+            # rather than waiting in a Serve batch for the one before to finish.
+            outputs = await asyncio.to_thread(self.manager.handle(name).call, list(inputs), True)
+            self._report_stream_batches(name)
+            return outputs
         outputs: list[Any] = []
         # A call longer than a batch runs in batch-sized pieces, as the local batcher does.
         for i in range(0, len(inputs), self.max_batch_size):
