@@ -30,6 +30,10 @@ class Backend(Protocol):
     def load(self, handle: ModelHandle) -> None:
         """Load the handle's model where it runs (the local backend loads through the manager)."""
 
+    def model_rows(self) -> list[dict] | None:
+        """The models as the backend holds them, in the manager's report format (a cluster:
+        loaded in its replicas), or ``None``: this process's own models are the truth."""
+
     def report(self) -> dict:
         """What the manager's report adds (``{"cluster": ...}`` for a cluster; empty for local)."""
 
@@ -50,6 +54,9 @@ class LocalBackend:
 
     def load(self, handle: ModelHandle) -> None:
         self._manager.load(handle.name)
+
+    def model_rows(self) -> list[dict] | None:
+        return None
 
     def report(self) -> dict:
         return {}
