@@ -29,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+import httpx  # noqa: E402
 import psutil  # noqa: E402
 import ray  # noqa: E402
 from ray import serve  # noqa: E402
@@ -119,6 +120,7 @@ def load_run(label: str, env: dict, users: int, seconds: float, temp_dir: str) -
     run = load.Run()
     stop = threading.Event()
     memory: dict[str, dict[str, int]] = {"replicas": {}, "ray": {}}
+    replica_batches: dict[str, dict] = {}
     pages_rss = 0
     try:
         requests = load._requests(data_dir)
@@ -136,6 +138,11 @@ def load_run(label: str, env: dict, users: int, seconds: float, temp_dir: str) -
             t.join()
         if env.get("SPRINGBOARD_BACKEND") == "ray":  # the local run uses no Ray process
             memory = _process_memory(temp_dir)
+            # The pages' metrics count requests only; the replicas' batches are on the board.
+            cluster = httpx.get(server.base + "/api/status", timeout=30).json().get("cluster", {})
+            replica_batches = {d["application"]: {"batches": d["batches"], "mean": d["mean_batch"],
+                                                  "max": d["max_batch"]}
+                               for d in cluster.get("deployments", [])}  # fmt: skip
         pages = psutil.Process(server.proc.pid)
         pages_rss = round(pages.memory_info().rss / MB)
         stop.set()
@@ -148,6 +155,7 @@ def load_run(label: str, env: dict, users: int, seconds: float, temp_dir: str) -
     result["pages_rss_mb"] = pages_rss
     result["replica_rss_mb"] = memory["replicas"]
     result["ray_rss_mb"] = memory["ray"]
+    result["replica_batches"] = replica_batches
     return result
 
 
@@ -216,7 +224,8 @@ def main() -> None:
                 result = load_run(label, env, args.users, args.seconds, temp_dir)
                 results["load"].append(result)
                 print(f"## {label}\n{load.markdown(result)}\nreplica RSS MB: {result['replica_rss_mb']}\n"
-                      f"Ray RSS MB: {result['ray_rss_mb']}\n", flush=True)  # fmt: skip
+                      f"Ray RSS MB: {result['ray_rss_mb']}\nreplica batches: {result['replica_batches']}\n",
+                      flush=True)  # fmt: skip
                 serve.shutdown()
             print("## Side by side\n" + comparison(results["load"], results["overhead"]), flush=True)
     finally:

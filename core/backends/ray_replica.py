@@ -190,9 +190,8 @@ class ModelReplica:
             part, used = await self._batched((name, inputs[i : i + self.max_batch_size]))
             outputs.extend(part)
             usage.add(used)
-        # The pieces are one request, failed if every input failed (as ModelCosts counts).
-        usage.requests = 1
-        usage.errors = 1 if usage.items and usage.errors == usage.items else 0
+        # The pieces are one request, with an error if any input failed (as ModelCosts counts).
+        usage.requests, usage.errors = 1, min(usage.errors, 1)
         return Reply(outputs, usage, self.on_gpu)
 
     def _direct(self, name: str, inputs: list[Any]) -> list[Any]:
