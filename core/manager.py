@@ -371,7 +371,7 @@ class ModelManager:
             "process_rss_mb": round(process.memory_info().rss / MB),
             "system_memory_percent": psutil.virtual_memory().percent,
             "models": models,
-            "metrics": self.metrics.snapshot(),
+            "metrics": self.backend.serving_metrics(self.metrics.snapshot()),
             "events": self.events(),
             **self.backend.report(),
         }

@@ -28,6 +28,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -275,6 +276,23 @@ class RayBackend:
                 }
             )
         return rows
+
+    def serving_metrics(self, metrics: list[dict]) -> list[dict]:
+        """This process's metrics per model (requests, latency, queue as seen from here), with
+        the batches the model's replicas ran in place of the pages' own (which run none)."""
+        if self._board is None:
+            return metrics
+        stats = ray.get(self._board.batch_stats.remote(), timeout=10)
+        for row in metrics:
+            sizes: Counter[int] = Counter()
+            for replica in (b for b in stats if b["model"] == row["model"]):
+                sizes.update({int(k): v for k, v in replica["batch_sizes"].items()})
+            if not sizes:
+                continue
+            batches, items = sum(sizes.values()), sum(k * n for k, n in sizes.items())
+            row.update(batches=batches, mean_batch=round(items / batches, 2), max_batch=max(sizes),
+                       batch_sizes=dict(sorted(sizes.items())))  # fmt: skip
+        return metrics
 
     def report(self) -> dict:
         """Ray deployments for the status page, under ``cluster``: replicas and their state,

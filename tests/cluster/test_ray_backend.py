@@ -28,7 +28,7 @@ from apps.recommendation.data import load_movielens_100k
 from apps.speech import Transcriber
 from apps.speech.audio import to_mono_16k
 from apps.speech.metrics import word_error_rate
-from apps.status import cost_frame, full_report, models_frame, summary_markdown
+from apps.status import batch_sizes_frame, cost_frame, full_report, models_frame, summary_markdown
 from apps.textgen import TextGenerator
 from apps.vision import ImageRecognizer
 from apps.vision.examples import example_photos
@@ -233,6 +233,10 @@ def test_status_report_shows_deployments(ray_manager):
     assert all(d["status"] == "HEALTHY" for d in ray_report["deployments"])
     by_model = {m["model"]: m for m in report["metrics"]}
     assert by_model["minilm-l6"]["requests"] >= 32 and by_model[TINY]["errors"] == 0
+    # The serving table and the batch chart show the replicas' batches (the pages run none).
+    assert by_model["minilm-l6"]["max_batch"] > 1 and by_model["minilm-l6"]["batches"] >= 1
+    chart = batch_sizes_frame(report)
+    assert len(chart[chart["model"] == "minilm-l6"]) >= 2  # several batch sizes, one bar each
     assert any(b["model"] == "minilm-l6" and b["max_batch"] > 1 for b in ray_report["replica_batches"])
     # Streams batch in the replica's own micro-batcher; those batches are reported too.
     assert _deployment(ray_manager, TINY)["batches"] >= 1
