@@ -247,7 +247,10 @@ class RayBackend:
             spec = self._spec_or_none(name)
             mine = held.get(name, [])
             role = spec.role if spec is not None else mine[0]["role"]
-            app = app_name(name) if app_name(name) in applications else role_app_name(role)
+            app = app_name(name)
+            if app not in applications:  # a user model, multiplexed on its role's deployment
+                base = self._base_model(role)
+                app = app_name(base) if base else role_app_name(role)
             overview = applications.get(app)
             deployment = next(iter(overview.deployments.values()), None) if overview else None
             loaded = [m for m in mine if m["loaded"]]
