@@ -224,7 +224,12 @@ class ModelManager:
         return True
 
     def is_loaded(self, name: str) -> bool:
-        slot = self._slots.get(self.spec(name).name)
+        """Whether the model is loaded where it runs: here, or (on a cluster) in a replica."""
+        spec = self.spec(name)
+        remote = self.backend.model_rows()
+        if remote is not None:
+            return any(m["model"] == spec.name and m["loaded"] for m in remote)
+        slot = self._slots.get(spec.name)
         return bool(slot and slot.runner is not None)
 
     def loaded_models(self) -> list[str]:
@@ -357,6 +362,9 @@ class ModelManager:
                 }
                 for s in self._slots.values()
             ]
+        remote = self.backend.model_rows()  # on a cluster, the models are in its replicas
+        if remote is not None:
+            models = remote
         process = psutil.Process()
         report = {
             "device": self.policy.describe(),
@@ -365,7 +373,7 @@ class ModelManager:
             "process_rss_mb": round(process.memory_info().rss / MB),
             "system_memory_percent": psutil.virtual_memory().percent,
             "models": models,
-            "metrics": self.metrics.snapshot(),
+            "metrics": self.backend.serving_metrics(self.metrics.snapshot()),
             "events": self.events(),
             **self.backend.report(),
         }
