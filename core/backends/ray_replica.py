@@ -207,8 +207,11 @@ class ModelReplica:
         handle = self.manager.handle(name)
 
         def run() -> list[Any]:
-            with cost_scope(scope):
-                return handle.call(list(inputs), return_exceptions=True)
+            try:
+                with cost_scope(scope):
+                    return handle.call(list(inputs), return_exceptions=True)
+            except Exception as exc:  # noqa: BLE001 - e.g. overloaded: each slot gets the error
+                return [exc] * len(inputs)
 
         try:
             outputs = await asyncio.to_thread(run)
