@@ -183,12 +183,18 @@ class DecodeScheduler:
                     self._jobs.clear()
                 for job in jobs:
                     self._run_job(job)
-                if self._prefill is None:
-                    self._admit()
-                if self._prefill is not None:
-                    self._prefill_once()
-                if self._running is not None:
-                    self._decode_once()
+                try:
+                    if self._prefill is None:
+                        self._admit()
+                    if self._prefill is not None:
+                        self._prefill_once()
+                    if self._running is not None:
+                        self._decode_once()
+                except BaseException as exc:  # noqa: BLE001 - a bug here must not hang callers
+                    log.exception("%s: the decode loop failed; failing the sequences it held", self.name)
+                    held = list(self._prefill_rows) + (self._running.rows if self._running else [])
+                    self._prefill, self._prefill_rows, self._running = None, [], None
+                    self._fail(held, exc)
 
     def _run_job(self, job: _Job) -> None:
         try:
