@@ -218,6 +218,7 @@ class ModelReplica:
         finally:
             usage = self.manager.costs.take(scope)
             self._report_stream_batches(name)
+            self._report_models()
         return Reply(outputs, usage, self.on_gpu)
 
     def _direct(self, name: str, inputs: list[Any]) -> list[Any]:
