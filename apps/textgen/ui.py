@@ -6,6 +6,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from apps.ui_kit import curves_figure, page_errors, progress_callback, text_gene
 from core.errors import InvalidInputError
 
 from .chat_format import plain_messages
+from .confidence import confidence_html
 from .fine_tune_run import FineTuneReport, FineTuneRun
 from .options import GenerationOptions, parse_stop_text
 from .sessions import ActiveStreams
@@ -177,8 +179,16 @@ def clear_fields():
 
 @page_errors
 def write(model, name, system, choice, *rest, request: gr.Request = None):
-    """Fill in the template and stream the output (api: textgen_write)."""
+    """Fill in the template and stream the output (api: textgen_write).
+
+    The inputs after the fields are the controls, then (optional) "Show confidence": with
+    it on, the last output is the text coloured by each token's probability, as it streams.
+    """
     values, controls = rest[:MAX_FIELDS], rest[MAX_FIELDS:]
+    # The toggle is the one boolean input, after the controls (whose last is text or None).
+    show = bool(controls and isinstance(controls[-1], bool) and controls[-1])
+    if controls and isinstance(controls[-1], bool):
+        controls = controls[:-1]
     gen = text_generator(model)
     template = gen.template(name)
     choice_field, texts = _slots(template)
@@ -189,7 +199,7 @@ def write(model, name, system, choice, *rest, request: gr.Request = None):
     stream = gen.start_template(
         name,
         fields,
-        _options(*controls),
+        replace(_options(*controls), logprobs=show),
         system=system if system is not None and system.strip() != default_system else None,
     )
     for notice in stream.notices:
@@ -197,14 +207,15 @@ def write(model, name, system, choice, *rest, request: gr.Request = None):
     shown_prompt = stream.request.messages
     early = len(stream.notices)  # later ones say how the text ended
     for text, finished in _run_stream(stream, _session(request, "write")):
+        coloured = confidence_html(text, stream.tokens) if show else ""
         if not finished:
-            yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt
+            yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt, coloured
             continue
         result = stream.result
         for notice in stream.notices[early:]:
             gr.Info(notice)
         download = gr.update(value=_save_download(result.text, name), visible=bool(result.text))
-        yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt
+        yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt, coloured
 
 
 def cancel(tab: str):
@@ -505,6 +516,12 @@ def build_ui() -> gr.Blocks:
                         interactive=False,
                         elem_id="tg-output",
                     )
+                    show_confidence = gr.Checkbox(
+                        label="Show confidence",
+                        info="Colour the output by how sure the model was of each token",
+                        elem_id="tg-show-confidence",
+                    )
+                    confidence = gr.HTML(visible=False, elem_id="tg-confidence")
                     write_notices = gr.Markdown(elem_classes=["sb-muted"])
                     write_stats = gr.Markdown(elem_classes=["sb-muted"], elem_id="tg-stats")
                     download = gr.DownloadButton("Download .txt", visible=False, size="sm")
@@ -677,10 +694,14 @@ def build_ui() -> gr.Blocks:
             refresh_lists, None, [template, to_delete, user_table], api_name=False, queue=False
         )
 
+        show_confidence.change(
+            lambda on: gr.update(visible=on), [show_confidence], [confidence],
+            api_name=False, queue=False,
+        )  # fmt: skip
         write_event = write_btn.click(
             write,
-            [model, template, system, choice, *fields, *controls],
-            [output, write_notices, write_stats, download, sent],
+            [model, template, system, choice, *fields, *controls, show_confidence],
+            [output, write_notices, write_stats, download, sent, confidence],
             api_name="textgen_write",
             concurrency_limit=STREAM_CONCURRENCY,
             concurrency_id="textgen_stream",
