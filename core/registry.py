@@ -31,7 +31,8 @@ class ModelRunner(ABC):
     An element of the output may be an ``Exception`` instance: that input was bad,
     and only its caller gets the error. A runner whose memory changes while it
     serves (it loads parts on demand) sets ``dynamic_memory``; the manager then
-    re-reads ``memory_bytes`` after each call, so the budget counts what it holds.
+    re-reads ``memory_bytes`` after each call, so the budget counts what it holds
+    (and at once, mid-call, when the runner calls ``LoadContext.report_memory()``).
     """
 
     dynamic_memory: bool = False

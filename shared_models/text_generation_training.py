@@ -460,7 +460,8 @@ register(
         role=ROLE,
         load=load_trainer,
         # Held at rest: nothing. A run holds its base model in float32 (about 550 MB for
-        # SmolLM2, 2.4 GB for Qwen2.5-0.5B) plus activations, while it lasts.
+        # SmolLM2, 2.4 GB for Qwen2.5-0.5B) plus activations, while it lasts; it reports
+        # that (less the activations) to the manager, which counts it in the budget.
         approx_mb=1,
         source="the generation models' own weights",
         description="Trains LoRA adapters on the text generation models (peft)",
