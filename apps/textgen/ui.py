@@ -185,10 +185,9 @@ def write(model, name, system, choice, *rest, request: gr.Request = None):
     it on, the last output is the text coloured by each token's probability, as it streams.
     """
     values, controls = rest[:MAX_FIELDS], rest[MAX_FIELDS:]
-    # The toggle is the one boolean input, after the controls (whose last is text or None).
-    show = bool(controls and isinstance(controls[-1], bool) and controls[-1])
-    if controls and isinstance(controls[-1], bool):
-        controls = controls[:-1]
+    show = False
+    if controls and isinstance(controls[-1], bool):  # the toggle: the one boolean, after the controls
+        show, controls = controls[-1], controls[:-1]
     gen = text_generator(model)
     template = gen.template(name)
     choice_field, texts = _slots(template)
@@ -537,6 +536,7 @@ def build_ui() -> gr.Blocks:
                         "You are a helpful, concise assistant for a startup team.",
                         label="System prompt",
                         lines=2,
+                        elem_id="tg-chat-system",
                     )
                     chatbot = gr.Chatbot(
                         label="Conversation",
@@ -620,31 +620,38 @@ def build_ui() -> gr.Blocks:
                         "A tenth is held out to measure the result unless you upload a held-out file."
                     )
                     with gr.Row():
-                        train_file = gr.File(label="Training data", file_types=[".jsonl", ".csv", ".txt"])
+                        train_file = gr.File(label="Training data", file_types=[".jsonl", ".csv", ".txt"],
+                                             elem_id="tg-train-file")  # fmt: skip
                         heldout_file = gr.File(label="Held-out data (optional)",
-                                               file_types=[".jsonl", ".csv", ".txt"])  # fmt: skip
+                                               file_types=[".jsonl", ".csv", ".txt"],
+                                               elem_id="tg-heldout-file")  # fmt: skip
                     adapter_name = gr.Textbox(label="Adapter name", placeholder="house-json",
-                                              info="lower-case letters, digits, - and _")  # fmt: skip
-                    with gr.Accordion("Settings", open=False):
+                                              info="lower-case letters, digits, - and _",
+                                              elem_id="tg-adapter-name")  # fmt: skip
+                    with gr.Accordion("Settings", open=False, elem_id="tg-train-settings"):
                         with gr.Row():
                             t_rank = gr.Slider(1, 64, value=8, step=1, label="Rank")
                             t_alpha = gr.Slider(1, 128, value=16, step=1, label="Alpha")
-                            t_lr = gr.Number(value=2e-3, label="Learning rate")
+                            t_lr = gr.Number(value=2e-3, label="Learning rate", elem_id="tg-train-lr")
                         with gr.Row():
-                            t_epochs = gr.Slider(1, 20, value=2, step=1, label="Epochs")
-                            t_batch = gr.Slider(1, 32, value=8, step=1, label="Batch size")
-                            t_tokens = gr.Slider(32, 1024, value=256, step=16, label="Max tokens per example")
+                            t_epochs = gr.Slider(1, 20, value=2, step=1, label="Epochs",
+                                                 elem_id="tg-train-epochs")  # fmt: skip
+                            t_batch = gr.Slider(1, 32, value=8, step=1, label="Batch size",
+                                                elem_id="tg-train-batch")  # fmt: skip
+                            t_tokens = gr.Slider(32, 1024, value=256, step=16, label="Max tokens per example",
+                                                 elem_id="tg-train-tokens")  # fmt: skip
                         with gr.Row():
                             t_minutes = gr.Number(value=10, label="Time budget (minutes, 0 = none)")
-                            t_seed = gr.Number(value=0, precision=0, label="Seed")
+                            t_seed = gr.Number(value=0, precision=0, label="Seed", elem_id="tg-train-seed")
                     with gr.Row():
                         train_btn = gr.Button("Train", variant="primary", elem_id="tg-train")
                         train_cancel = gr.Button("Cancel", variant="stop")
                     train_status = gr.Markdown(elem_id="tg-train-status")
-                    loss_plot = gr.Plot(label="Loss", value=_loss_figure(None))
+                    loss_plot = gr.Plot(label="Loss", value=_loss_figure(None), elem_id="tg-loss")
                     comparison = gr.Dataframe(
                         headers=["held-out prompt", "reference", "base model", "adapter"],
                         value=[], interactive=False, wrap=True, label="Base and adapter, side by side",
+                        elem_id="tg-comparison",
                     )  # fmt: skip
                     gr.Examples(
                         [[str(EXAMPLE_DIR / "train.jsonl"), str(EXAMPLE_DIR / "heldout.jsonl"),
@@ -656,7 +663,7 @@ def build_ui() -> gr.Blocks:
                     gr.Markdown("#### Saved adapters")
                     adapters_df = gr.Dataframe(
                         headers=["name", "base model", "kind", "examples", "held-out perplexity", "created"],
-                        value=[], interactive=False, label="Adapters",
+                        value=[], interactive=False, label="Adapters", elem_id="tg-adapters",
                     )  # fmt: skip
                     with gr.Row():
                         adapter_pick = gr.Dropdown(label="Adapter", choices=[])
