@@ -104,7 +104,8 @@ def band(probability: float) -> tuple[str, str]:
 
 def legend_html() -> str:
     items = "".join(
-        f'<span class="sb-conf-key" style="background:{colour}">{html.escape(label)}</span>'
+        f'<span class="sb-conf-key" style="background:{colour};padding:0 .4em;margin-left:.5em;'
+        f'border-radius:3px">{html.escape(label)}</span>'
         for _, label, colour in BANDS
     )
     return f'<div class="sb-conf-legend">Model confidence per token: {items}</div>'

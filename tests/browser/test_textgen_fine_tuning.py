@@ -1,0 +1,67 @@
+"""The textgen page's Train tab in a real browser, in one sitting: upload a file, train a LoRA
+adapter on the tiny model, watch the loss, compare base and adapter, then chat with it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from selenium.webdriver.common.by import By
+
+from tests.support.lora import example_chats
+
+from .browser import MODEL_TIMEOUT_S, Browser
+
+ADAPTER = "browser-json"
+LISTING = "Lumo Trek 45 backpack by Lumo, 89 EUR. In stock."
+
+
+def _jsonl(path, chats) -> None:
+    path.write_text("".join(json.dumps({"messages": c}) + "\n" for c in chats), encoding="utf-8")
+
+
+def test_train_an_adapter_on_the_page_then_chat_with_it(browser: Browser, tmp_path) -> None:
+    train, held = tmp_path / "listings.jsonl", tmp_path / "heldout.jsonl"
+    _jsonl(train, example_chats("train.jsonl", 32))  # the worked example's shop listings
+    _jsonl(held, example_chats("heldout.jsonl", 6))
+    system = example_chats("heldout.jsonl", 1)[0][0]["content"]
+
+    browser.open("/textgen", "Text generation")
+    browser.tab("Train")
+    browser.upload("tg-train-file", train)
+    browser.upload("tg-heldout-file", held)
+    for elem_id, name in (("tg-train-file", train.name), ("tg-heldout-file", held.name)):
+        browser.until(lambda d, e=elem_id, n=name: browser.element(e).find_elements(
+            By.CSS_SELECTOR, f"[aria-label='{n}']"), 60, f"{name} uploaded")  # fmt: skip
+    browser.type("tg-adapter-name", ADAPTER)
+    browser.element("tg-train-settings").find_element(By.CSS_SELECTOR, "button").click()
+    # The smallest honest run: 8 steps of 4 examples (as the API tests' adapter).
+    for elem_id, value in (("tg-train-epochs", 1), ("tg-train-batch", 4), ("tg-train-tokens", 160),
+                           ("tg-train-lr", 0.005), ("tg-train-seed", 3)):  # fmt: skip
+        browser.set_number(elem_id, value)
+    browser.screenshot("textgen-train-ready")
+
+    browser.click("tg-train")
+    browser.wait_for_text("tg-train-status", r"Training: epoch 1/1, step [2-7]/8")
+    browser.screenshot("textgen-train-progress")  # the loss curve while it trains
+    status = browser.wait_for_text("tg-train-status", r"Held-out perplexity", timeout=2 * MODEL_TIMEOUT_S)
+    assert re.search(r"Valid JSON", status), status
+    assert browser.element("tg-loss").find_elements(By.CSS_SELECTOR, "img, svg, canvas")
+    comparison = browser.text("tg-comparison")
+    assert comparison.count('"name"') >= 3  # the adapter's side: JSON records
+    assert ADAPTER in browser.wait_for_text("tg-adapters", ADAPTER, timeout=60)
+    browser.wait_idle()
+    browser.screenshot("textgen-train-result")
+
+    # Use it: pick the adapter, then chat (greedy, short) with the example's system prompt.
+    browser.choose("tg-adapter", ADAPTER)
+    browser.set_number("tg-max-new", 60)
+    browser.set_number("tg-temperature", 0)
+    browser.tab("Chat")
+    browser.type("tg-chat-system", system)
+    browser.type("tg-message", LISTING, submit=True)
+    reply = browser.wait_for_text("tg-chatbot", r'\{\s*"name"')
+    browser.wait_idle(timeout=MODEL_TIMEOUT_S)
+    assert "Lumo" in reply
+    browser.screenshot("textgen-train-chat-with-adapter")
+    browser.assert_no_console_errors()
