@@ -34,7 +34,7 @@ def test_train_an_adapter_on_the_page_then_chat_with_it(browser: Browser, tmp_pa
         browser.until(lambda d, e=elem_id, n=name: browser.element(e).find_elements(
             By.CSS_SELECTOR, f"[aria-label='{n}']"), 60, f"{name} uploaded")  # fmt: skip
     browser.type("tg-adapter-name", ADAPTER)
-    browser.element("tg-train-settings").find_element(By.CSS_SELECTOR, "button").click()
+    _open_settings(browser)
     # The smallest honest run: 8 steps of 4 examples (as the API tests' adapter).
     for elem_id, value in (("tg-train-epochs", 1), ("tg-train-batch", 4), ("tg-train-tokens", 160),
                            ("tg-train-lr", 0.005), ("tg-train-seed", 3)):  # fmt: skip
@@ -42,13 +42,17 @@ def test_train_an_adapter_on_the_page_then_chat_with_it(browser: Browser, tmp_pa
     browser.screenshot("textgen-train-ready")
 
     browser.click("tg-train")
-    browser.wait_for_text("tg-train-status", r"Training: epoch 1/1, step [2-7]/8")
-    browser.screenshot("textgen-train-progress")  # the loss curve while it trains
-    status = browser.wait_for_text("tg-train-status", r"Held-out perplexity", timeout=2 * MODEL_TIMEOUT_S)
-    assert re.search(r"Valid JSON", status), status
+    browser.wait_for_text("tg-train-status", r"Training: epoch 1/1, step \d/8|Training: epoch 1 done|"
+                          r"Comparing")  # fmt: skip
+    browser.screenshot("textgen-train-progress")  # the progress bar and loss curve while it trains
+    status = browser.wait_for_text("tg-train-status", r"Valid JSON", timeout=2 * MODEL_TIMEOUT_S)
+    before, after = map(float, re.search(r"Held-out perplexity: ([\d.]+) \(base\) (?:->|→) ([\d.]+)",
+                                         status).groups())  # fmt: skip
+    assert after < before, status
+    valid = re.search(r"Valid JSON: (\d+)% (?:->|→) (\d+)%", status)
+    assert valid and int(valid[2]) > int(valid[1]), status
     assert browser.element("tg-loss").find_elements(By.CSS_SELECTOR, "img, svg, canvas")
-    comparison = browser.text("tg-comparison")
-    assert comparison.count('"name"') >= 3  # the adapter's side: JSON records
+    assert "name" in browser.text("tg-comparison")  # the held-out prompts, base and adapter
     assert ADAPTER in browser.wait_for_text("tg-adapters", ADAPTER, timeout=60)
     browser.wait_idle()
     browser.screenshot("textgen-train-result")
@@ -60,8 +64,22 @@ def test_train_an_adapter_on_the_page_then_chat_with_it(browser: Browser, tmp_pa
     browser.tab("Chat")
     browser.type("tg-chat-system", system)
     browser.type("tg-message", LISTING, submit=True)
-    reply = browser.wait_for_text("tg-chatbot", r'\{\s*"name"')
+    browser.wait_for_text("tg-chatbot", r"\{")  # the reply: a JSON record (the listing has no brace)
     browser.wait_idle(timeout=MODEL_TIMEOUT_S)
-    assert "Lumo" in reply
     browser.screenshot("textgen-train-chat-with-adapter")
     browser.assert_no_console_errors()
+
+
+def _open_settings(browser: Browser) -> None:
+    """Open the closed "Settings" accordion (its content is drawn only once open)."""
+    for _ in range(3):
+        if browser.driver.find_elements(By.ID, "tg-train-epochs"):
+            return
+        header = browser.element("tg-train-settings").find_elements(By.CSS_SELECTOR, ".label-wrap, button")
+        browser.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", header[0])
+        try:
+            browser.until(lambda d: d.find_elements(By.ID, "tg-train-epochs"), 10, "the settings")
+            return
+        except Exception:  # noqa: BLE001 - click again
+            continue
+    raise AssertionError("the Settings accordion did not open")
