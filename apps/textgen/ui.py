@@ -651,7 +651,7 @@ def build_ui() -> gr.Blocks:
                     comparison = gr.Dataframe(
                         headers=["held-out prompt", "reference", "base model", "adapter"],
                         value=[], interactive=False, wrap=True, label="Base and adapter, side by side",
-                        elem_id="tg-comparison",
+                        column_widths=["25%"] * 4, elem_id="tg-comparison",
                     )  # fmt: skip
                     gr.Examples(
                         [[str(EXAMPLE_DIR / "train.jsonl"), str(EXAMPLE_DIR / "heldout.jsonl"),

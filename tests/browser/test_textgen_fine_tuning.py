@@ -63,10 +63,15 @@ def test_train_an_adapter_on_the_page_then_chat_with_it(browser: Browser, tmp_pa
     browser.set_number("tg-temperature", 0)
     browser.tab("Chat")
     browser.type("tg-chat-system", system)
-    browser.type("tg-message", LISTING, submit=True)
-    browser.wait_for_text("tg-chatbot", r"\{")  # the reply: a JSON record (the listing has no brace)
-    browser.wait_idle(timeout=MODEL_TIMEOUT_S)
-    browser.screenshot("textgen-train-chat-with-adapter")
+    browser.type("tg-message", LISTING)
+    browser.click("tg-send")
+    try:
+        browser.wait_for_text("tg-chat-notices", r"new tokens|⚠️")  # the answer has ended
+        browser.wait_idle(timeout=MODEL_TIMEOUT_S)
+    finally:
+        browser.screenshot("textgen-train-chat-with-adapter")
+    reply = browser.text("tg-chatbot").split(LISTING, 1)[-1]
+    assert reply.strip(), browser.text("tg-chatbot")
     browser.assert_no_console_errors()
 
 
