@@ -257,6 +257,7 @@ class ModelManager:
                 policy=self.policy,
                 cache_dir=self.settings.model_cache_dir,
                 source=spec.source if spec.name == spec.source else "",
+                memory_changed=functools.partial(self._memory_changed, slot),
             )
             try:
                 runner = spec.load(ctx)
@@ -279,6 +280,21 @@ class ModelManager:
             )
             self._make_room(0, exclude=slot)  # the real size may exceed the estimate
             return runner
+
+    def _memory_changed(self, slot: _Slot) -> None:
+        """A running model's memory changed mid-call (a training job took or let go of its base).
+
+        Counted at once; if it grew past the budget, idle models are evicted (LRU) to make room.
+        """
+        with self._lock:
+            if slot.runner is None:
+                return
+            before, slot.bytes = slot.bytes, slot.runner.memory_bytes()
+            after = slot.bytes
+        if after != before:
+            self._event("memory", slot.spec.name, f"{before / MB:.0f} MB -> {after / MB:.0f} MB")
+        if after > before:
+            self._make_room(0, exclude=slot)
 
     # --------------------------------------------------------------- budget
     def used_bytes(self) -> int:

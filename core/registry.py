@@ -31,7 +31,8 @@ class ModelRunner(ABC):
     An element of the output may be an ``Exception`` instance: that input was bad,
     and only its caller gets the error. A runner whose memory changes while it
     serves (it loads parts on demand) sets ``dynamic_memory``; the manager then
-    re-reads ``memory_bytes`` after each call, so the budget counts what it holds.
+    re-reads ``memory_bytes`` after each call, so the budget counts what it holds
+    (and at once, mid-call, when the runner calls ``LoadContext.report_memory()``).
     """
 
     dynamic_memory: bool = False
@@ -117,6 +118,19 @@ class LoadContext:
     policy: DevicePolicy
     cache_dir: Path
     source: str = ""  # external source for external loaders, "" for bundled
+    # The manager's ear for a runner whose memory changes in the middle of a call (a
+    # trainer that loads its job's base model): see ``report_memory``.
+    memory_changed: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def report_memory(self) -> None:
+        """Say that ``memory_bytes`` changed now, mid-call (``dynamic_memory`` runners).
+
+        The manager re-reads it at once, so the budget and the status page count it while
+        the call lasts, and evicts idle models if it no longer fits. (After each call it
+        re-reads ``memory_bytes`` anyway.)
+        """
+        if self.memory_changed is not None:
+            self.memory_changed()
 
     @property
     def source_kind(self) -> str:

@@ -224,6 +224,30 @@ class Browser:
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
         el.click()
 
+    def choose(self, elem_id: str, option: str) -> None:
+        """Open a dropdown, type to filter its options, and pick ``option``, as a person would."""
+        field = self.element(elem_id).find_element(By.CSS_SELECTOR, "input")
+        self.js("arguments[0].scrollIntoView({block: 'center'});", field)
+        field.click()
+        self.until(
+            lambda d: d.find_elements(
+                By.CSS_SELECTOR, f"li[data-testid=dropdown-option][aria-label='{option}']"
+            ),
+            30,
+            f"the option {option!r} of #{elem_id}",
+        )
+        self.type(elem_id, option, submit=True)
+        field.send_keys(Keys.TAB)
+        self.until(lambda d: field.get_property("value") == option, 10, f"#{elem_id} = {option}")
+
+    def check(self, elem_id: str, on: bool = True) -> None:
+        """Tick (or untick) a checkbox."""
+        box = self.element(elem_id).find_element(By.CSS_SELECTOR, "input[type=checkbox]")
+        self.js("arguments[0].scrollIntoView({block: 'center'});", box)
+        if box.is_selected() != on:
+            box.click()
+        self.until(lambda d: box.is_selected() == on, 10, f"#{elem_id} ticked={on}")
+
     def tab(self, label: str) -> None:
         self.click_text(label, "button[role=tab]")
 
