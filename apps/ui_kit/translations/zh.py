@@ -15,7 +15,6 @@ ZH: dict[str, str] = {
     "Customer service": "智能客服",
     "Recommendation": "推荐系统",
     "Speech": "语音转文字",
-    "Speech to text": "语音转文字",
     "Vision": "图像识别",
     "Text generation": "文本生成",
     "Status": "运行状态",
@@ -29,7 +28,6 @@ ZH: dict[str, str] = {
     "Model": "模型",
     "Data": "数据",
     "Settings": "设置",
-    "Examples": "示例",
     "Image": "图片",
     "Images": "图片",
     "Results": "结果",
@@ -225,6 +223,7 @@ ZH: dict[str, str] = {
     ),
     "Event (implicit feedback)": "事件（隐式反馈）",
     "Event weights": "事件权重",
+    "view=1, cart=2, purchase=3, remove_from_cart=0": "view=1, cart=2, purchase=3, remove_from_cart=0",
     "Empty: these and common synonyms (pv, add_to_cart, buy, transaction...). 0 drops an event, "
     "e.g. view=0 trains on carts and purchases only.": (
         "留空：使用这些事件及常见同义词（pv、add_to_cart、buy、transaction……）。"
@@ -247,6 +246,7 @@ ZH: dict[str, str] = {
     "Random 80/10/10 per user (RecBole)": "按用户随机 80/10/10 划分（RecBole）",
     "Temporal leave-last-out": "按时间留出最后一条",
     "Train and evaluate": "训练并评估",
+    "K": "K",
     "Test metrics (same split for every model)": "测试指标（所有模型使用同一划分）",
     "Against the baselines": "与基线对比",
     "Training loss": "训练损失",
