@@ -9,6 +9,8 @@ Braces are avoided in values: Gradio's front end formats translations as ICU mes
 
 from __future__ import annotations
 
+from shared_models.types.speech import LANGUAGES as WHISPER_LANGUAGES  # code -> English name
+
 ZH: dict[str, str] = {
     # ------------------------------------------------------------------ navbar and shared words
     "Home": "首页",
@@ -282,9 +284,6 @@ ZH: dict[str, str] = {
     "Whisper base: multilingual, can translate": "Whisper base：多语言，可翻译",
     "Whisper tiny.en: fast, English only": "Whisper tiny.en：速度快，仅英文",
     "Detect automatically": "自动识别",
-    "Chinese (zh)": "中文（zh）",
-    "English (en)": "英文（en）",
-    "Cantonese (yue)": "粤语（yue）",
     "Translate to English": "翻译成英文",
     "Examples (generated with espeak-ng; LibriVox read speech)": "示例（espeak-ng 合成语音；LibriVox 朗读录音）",
     "Transcript": "文字稿",
@@ -467,3 +466,40 @@ ZH: dict[str, str] = {
     "### Recent events": "### 最近事件",
     "Load or unload a model by hand": "手动加载或卸载模型",
 }
+
+# The speech page's language list, "Name (code)" as the page shows it.
+_LANGUAGES = {
+    "Afrikaans": "南非荷兰语", "Albanian": "阿尔巴尼亚语", "Amharic": "阿姆哈拉语", "Arabic": "阿拉伯语",
+    "Armenian": "亚美尼亚语", "Assamese": "阿萨姆语", "Azerbaijani": "阿塞拜疆语", "Bashkir": "巴什基尔语",
+    "Basque": "巴斯克语", "Belarusian": "白俄罗斯语", "Bengali": "孟加拉语", "Bosnian": "波斯尼亚语",
+    "Breton": "布列塔尼语", "Bulgarian": "保加利亚语", "Cantonese": "粤语", "Catalan": "加泰罗尼亚语",
+    "Chinese": "中文", "Croatian": "克罗地亚语", "Czech": "捷克语", "Danish": "丹麦语", "Dutch": "荷兰语",
+    "English": "英语", "Estonian": "爱沙尼亚语", "Faroese": "法罗语", "Finnish": "芬兰语", "French": "法语",
+    "Galician": "加利西亚语", "Georgian": "格鲁吉亚语", "German": "德语", "Greek": "希腊语",
+    "Gujarati": "古吉拉特语", "Haitian Creole": "海地克里奥尔语", "Hausa": "豪萨语", "Hawaiian": "夏威夷语",
+    "Hebrew": "希伯来语", "Hindi": "印地语", "Hungarian": "匈牙利语", "Icelandic": "冰岛语",
+    "Indonesian": "印度尼西亚语", "Italian": "意大利语", "Japanese": "日语", "Javanese": "爪哇语",
+    "Kannada": "卡纳达语", "Kazakh": "哈萨克语", "Khmer": "高棉语", "Korean": "韩语", "Lao": "老挝语",
+    "Latin": "拉丁语", "Latvian": "拉脱维亚语", "Lingala": "林加拉语", "Lithuanian": "立陶宛语",
+    "Luxembourgish": "卢森堡语", "Macedonian": "马其顿语", "Malagasy": "马达加斯加语", "Malay": "马来语",
+    "Malayalam": "马拉雅拉姆语", "Maltese": "马耳他语", "Maori": "毛利语", "Marathi": "马拉地语",
+    "Mongolian": "蒙古语", "Myanmar": "缅甸语", "Nepali": "尼泊尔语", "Norwegian": "挪威语",
+    "Nynorsk": "新挪威语", "Occitan": "奥克语", "Pashto": "普什图语", "Persian": "波斯语", "Polish": "波兰语",
+    "Portuguese": "葡萄牙语", "Punjabi": "旁遮普语", "Romanian": "罗马尼亚语", "Russian": "俄语",
+    "Sanskrit": "梵语", "Serbian": "塞尔维亚语", "Shona": "绍纳语", "Sindhi": "信德语", "Sinhala": "僧伽罗语",
+    "Slovak": "斯洛伐克语", "Slovenian": "斯洛文尼亚语", "Somali": "索马里语", "Spanish": "西班牙语",
+    "Sundanese": "巽他语", "Swahili": "斯瓦希里语", "Swedish": "瑞典语", "Tagalog": "他加禄语",
+    "Tajik": "塔吉克语", "Tamil": "泰米尔语", "Tatar": "鞑靼语", "Telugu": "泰卢固语", "Thai": "泰语",
+    "Tibetan": "藏语", "Turkish": "土耳其语", "Turkmen": "土库曼语", "Ukrainian": "乌克兰语", "Urdu": "乌尔都语",
+    "Uzbek": "乌兹别克语", "Vietnamese": "越南语", "Welsh": "威尔士语", "Yiddish": "意第绪语",
+    "Yoruba": "约鲁巴语",
+}
+
+
+ZH.update(
+    {
+        f"{name.title()} ({code})": f"{_LANGUAGES[name.title()]}（{code}）"
+        for code, name in WHISPER_LANGUAGES.items()
+        if name.title() in _LANGUAGES
+    }
+)
