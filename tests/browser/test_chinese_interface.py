@@ -137,20 +137,19 @@ def test_the_bot_answers_a_chinese_question_from_the_chinese_knowledge_base(zh_b
 
 def _pick_language(browser: Browser, name: str) -> None:
     """Choose a language in Gradio's footer Settings (the page's language switch)."""
-    button = browser.until(
-        lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "footer button.settings, button.settings")), False),
-        20,
-        "the footer's Settings button",
-    )
-    browser.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", button)
-    field = browser.until(
-        lambda d: next(
-            (f for f in d.find_elements(By.CSS_SELECTOR, "input[aria-label=Language]") if f.is_displayed()),
-            False,
-        ),
-        20,
-        "the language field of the Settings",
-    )
+
+    def language_field(driver):
+        fields = driver.find_elements(By.CSS_SELECTOR, "input[aria-label=Language]")
+        return next((f for f in fields if f.is_displayed()), False)
+
+    if not language_field(browser.driver):  # the Settings panel is not open yet
+        button = browser.until(
+            lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "button.settings")), False),
+            20,
+            "the footer's Settings button",
+        )
+        browser.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", button)
+    field = browser.until(language_field, 20, "the language field of the Settings")
     field.click()
     option = browser.until(
         lambda d: next(
@@ -162,7 +161,6 @@ def _pick_language(browser: Browser, name: str) -> None:
         f"the language {name!r}",
     )
     option.click()
-    browser.js("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape'}));")
 
 
 def test_the_footer_settings_switch_between_chinese_and_english(zh_browser: Browser):
