@@ -172,6 +172,15 @@ class Cost(BaseModel):
     currency: str = Field(default="USD", min_length=1, max_length=8)
 
 
+class Interface(BaseModel):
+    """The pages' language: Simplified Chinese or English (see ``apps.ui_kit.i18n``)."""
+
+    language: Literal["auto", "zh", "en"] = Field(
+        default="auto",
+        description="auto: from the browser's language (the footer's Settings switch it); zh or en: always.",
+    )
+
+
 class Settings(BaseSettings):
     """Every knob of the suite, with defaults that need no configuration."""
 
@@ -203,6 +212,7 @@ class Settings(BaseSettings):
     decoding: Decoding = Field(default_factory=Decoding)
     privacy: Privacy = Field(default_factory=Privacy)
     cost: Cost = Field(default_factory=Cost)
+    ui: Interface = Field(default_factory=Interface)
     host: str = "127.0.0.1"
     port: int = 7860
     auth_username: str | None = None

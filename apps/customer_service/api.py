@@ -81,6 +81,15 @@ OFFER_HUMAN = (
     "\n\nI'm sorry this has been frustrating. If you'd like, I can hand you over to a member "
     'of our team: just say "talk to a human".'
 )
+# The same messages for a Chinese knowledge base (``language == "zh"``), in the customers' language.
+IN_CHINESE = {
+    FALLBACK: (
+        "抱歉，我在帮助文档里没有找到可靠的答案。您的问题已转给我们的客服团队（工单号 #{ticket}），"
+        "工作人员会在这里回复您。"
+    ),
+    HUMAN_HANDOVER: "好的。我已把这段对话转给我们的客服团队（工单号 #{ticket}），工作人员很快会在这里接手。",
+    OFFER_HUMAN: "\n\n很抱歉给您带来了不便。如果您愿意，我可以为您转接人工客服：回复“转人工”即可。",
+}
 THANKS = {
     "en": "You're welcome! Is there anything else I can help with?",
     "zh": "不客气！还有什么可以帮您的吗？",
@@ -107,7 +116,10 @@ _FOLLOW_UP = re.compile(
     r"^\s*(and|also|but|so|then|what about|how about)\b|\b(it|its|that|this|they|them|those|these|there)\b",
     re.IGNORECASE,
 )
-_AFFIRMATIVE = re.compile(r"^\s*(yes|yes please|yeah|yep|ok|okay|please do|sure)\b", re.IGNORECASE)
+_AFFIRMATIVE = re.compile(
+    r"^\s*(yes|yes please|yeah|yep|ok|okay|please do|sure)\b|^\s*(好的?|是的?|可以|行|嗯|需要|麻烦)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -314,6 +326,10 @@ class CustomerServiceBot:
             return f"您好！我是{self.company}的客服助手。{topics}"
         topics = f" Ask me about {_join_en(cats)}." if cats else " Ask me anything about our services."
         return f"Hello! I'm the {self.company} support assistant.{topics}"
+
+    def say(self, message: str) -> str:
+        """One of the bot's fixed messages in the knowledge base's language."""
+        return IN_CHINESE.get(message, message) if self.language == "zh" else message
 
     def placeholder(self) -> str:
         """Hint text for the message box."""
@@ -599,7 +615,7 @@ class CustomerServiceBot:
 
         assert top is not None
         entry = top.entry
-        suffix = OFFER_HUMAN if mood.angry else ""
+        suffix = self.say(OFFER_HUMAN) if mood.angry else ""
         answer, used_llm = entry.answer, False
         if self.use_llm if use_llm is None else use_llm:
             pieces: list[str] = []
@@ -669,7 +685,7 @@ class CustomerServiceBot:
             history
             and _AFFIRMATIVE.match(question)
             and history[-1]["role"] == "assistant"
-            and OFFER_HUMAN.strip()[:40] in history[-1]["content"]
+            and self.say(OFFER_HUMAN).strip()[:30] in history[-1]["content"]
         ):
             return why.ACCEPTED_OFFER  # "yes" right after the bot offered a human
         return None
@@ -781,7 +797,7 @@ class CustomerServiceBot:
         used_llm: bool = False,
         why: Explanation | None = None,
     ) -> Reply:
-        template = HUMAN_HANDOVER if reason == "customer asked for a human" else FALLBACK
+        template = self.say(HUMAN_HANDOVER if reason == "customer asked for a human" else FALLBACK)
         if escalated:
             # The ticket number goes into the text, so store first with a placeholder.
             answer = template.format(ticket="{ticket}")

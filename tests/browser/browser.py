@@ -58,11 +58,18 @@ return Array.from(document.querySelectorAll('[data-testid="toast-body"]'))
 """
 
 
-def launch_chromium(profile: Path) -> webdriver.Chrome:
-    """Headless Chromium from Debian's packages, with a fresh profile and console logging."""
+def launch_chromium(profile: Path, language: str | None = None) -> webdriver.Chrome:
+    """Headless Chromium from Debian's packages, with a fresh profile and console logging.
+
+    ``language`` (e.g. "zh-CN") sets the browser's locale, ``navigator.language`` and the
+    Accept-Language header, as a person's browser in that language would; default: Chromium's.
+    """
     options = webdriver.ChromeOptions()
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    if language:
+        options.add_argument(f"--lang={language}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": language})
     options.add_argument(f"--user-data-dir={profile}")
     options.binary_location = str(CHROMIUM)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
