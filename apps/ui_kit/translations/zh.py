@@ -503,3 +503,14 @@ ZH.update(
         if name.title() in _LANGUAGES
     }
 )
+
+# Explanations and token confidence (issue 19).
+ZH.update(
+    {
+        "Ask a question to see the scores behind the answer.": "提一个问题，即可看到答案背后的得分。",
+        "Colour the output by how sure the model was of each token": "按模型对每个词元的把握程度为输出着色",
+        "Show confidence": "显示置信度",
+        "Why this answer?": "为什么是这个答案？",
+        "Your question: the words the entry also has": "您的问题：与该条目相同的词",
+    }
+)
