@@ -414,7 +414,9 @@ class Recommender:
         kth = len(unseen) - min(k, len(unseen))
         cutoff = float(np.partition(unseen, kth)[kth])
         reasons = self._reasons(np.array([row]), history, np.array([col]))[0]
-        return WhyNot(str(user_id), item, self.title(item), k, False, rank, candidates, score, cutoff, reasons)
+        evidence = self._text_evidence([(self.items.index[reasons[0].item_id], col)])[0] if reasons else ()
+        return WhyNot(str(user_id), item, self.title(item), k, False, rank, candidates, score, cutoff,
+                      reasons, evidence)
 
     def similar_items(self, item_id: object, k: int = 10) -> list[Recommendation]:
         """The k items most similar to an item, according to the trained model."""

@@ -88,6 +88,7 @@ class WhyNot:
     score: float | None
     cutoff: float | None
     reasons: tuple[Reason, ...] = ()
+    text_evidence: tuple[TextEvidence, ...] = ()
 
     @property
     def in_top_k(self) -> bool:
