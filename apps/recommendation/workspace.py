@@ -192,7 +192,6 @@ class Workspace:
 
 RECOMMENDATION_COLUMNS = ["rank", "title", "item_id", "score", "reason", "strength", "also because"]
 TEXT_COLUMN = "text that mattered"
-BAR_CELLS = 10
 
 
 def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
@@ -212,17 +211,11 @@ def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def bar(fraction: float, cells: int = BAR_CELLS) -> str:
-    """A text bar for a 0-1 fraction, e.g. ``███░░░░░░░``."""
-    full = round(min(max(fraction, 0.0), 1.0) * cells)
-    return "█" * full + "░" * (cells - full)
-
-
 def strength_text(reason: Reason) -> str:
-    """A reason's strength for a table cell: a bar, the share of the score, the similarity."""
+    """A reason's strength for a table cell: its share of the score and the similarity."""
     if reason.share is not None:
-        return f"{bar(reason.share)} {_percent(reason.share)} of score · similarity {reason.similarity:.3g}"
-    return f"{bar(reason.similarity)} similarity {reason.similarity:.3g}"
+        return f"{_percent(reason.share)} of score · similarity {reason.similarity:.3g}"
+    return f"similarity {reason.similarity:.3g}"
 
 
 def _short_strength(reason: Reason) -> str:
