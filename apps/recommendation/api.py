@@ -45,9 +45,13 @@ from .models import MODELS, Hybrid, RecModel, create_model
 from .retrieval import ItemIndex
 
 FORMAT_VERSION = 1
-# Explanations look at the most recent items of a user's history only: enough to
-# find "because you liked X", and bounded work for users with huge histories.
+# Models whose score is not a sum over the user's items (BPR) are explained by item
+# similarity over this many of the user's items only: enough to find "because you
+# liked X", and bounded work for users with huge histories.
 EXPLAIN_HISTORY = 500
+# Text explanations re-embed an item's text once per word: only the first this many
+# recommendations of a list get them (the page shows at most 50).
+EXPLAIN_TEXT_ITEMS = 50
 
 Progress = Callable[[float, str], None]
 
@@ -284,7 +288,7 @@ class Recommender:
         contrib = model.contributions(users, history, items) if additive else None
         if contrib is not None:
             shares = shares_of(contrib.float().cpu().numpy())
-            picks = [pick_reasons(shares[:, n], shares) for n in range(len(items))]
+            picks = [pick_reasons(shares[:, n]) for n in range(len(items))]
             rows = sorted({int(hist[i]) for p in picks for i in p})
             cols = torch.as_tensor(items, device=model.device)
             sim = model.item_similarity(np.array(rows, dtype=np.int64))[:, cols] if rows else None
@@ -299,7 +303,7 @@ class Recommender:
         hist = hist[-EXPLAIN_HISTORY:]
         sim = model.item_similarity(hist)[:, torch.as_tensor(items, device=model.device)].float().cpu().numpy()
         return [
-            tuple(self._reason(int(hist[i]), float(sim[i, n])) for i in pick_reasons(sim[:, n], None))
+            tuple(self._reason(int(hist[i]), float(sim[i, n])) for i in pick_reasons(sim[:, n]))
             for n in range(len(items))
         ]
 
@@ -350,7 +354,7 @@ class Recommender:
         evidence: list[tuple[TextEvidence, ...]] = [()] * len(rows)
         if explain_text:
             pairs = [(n, (self.items.index[rs[0].item_id], int(r)))
-                     for n, (r, rs) in enumerate(zip(rows, reasons, strict=True)) if rs]
+                     for n, (r, rs) in enumerate(zip(rows, reasons, strict=True)) if rs][:EXPLAIN_TEXT_ITEMS]
             for (n, _), ev in zip(pairs, self._text_evidence([p for _, p in pairs]), strict=True):
                 evidence[n] = ev
         counts = np.asarray(self.history.sum(axis=0)).ravel()
@@ -373,7 +377,7 @@ class Recommender:
         Each recommendation carries "Because you liked X" and ``reasons`` (X and up to two
         close runner-ups, with their strength). ``explain_text`` (hybrid model) also finds
         which words of each item's text its match with X rests on: one batched call of the
-        text encoder for all k items, a word at a time left out.
+        text encoder for the first ``EXPLAIN_TEXT_ITEMS`` items, a word at a time left out.
         """
         k = _check_k(k)
         row = self._user_row(user_id)

@@ -107,7 +107,7 @@ class WhyNot:
                 f"{self.cutoff:.4g}{gap}).")
 
 
-def pick_reasons(strengths: np.ndarray, shares: np.ndarray | None) -> list[int]:
+def pick_reasons(strengths: np.ndarray) -> list[int]:
     """Indices of the reasons to show for one item: the strongest, then close runner-ups.
 
     ``strengths`` are per history item (shares, or similarities when there are none);
