@@ -203,10 +203,10 @@ def build_ui() -> gr.Blocks:
             gr.Examples([["1"], ["196"], ["405"]], inputs=[user], label="Example users (MovieLens)",
                         example_labels=["1", "196", "405"])
             user_btn = gr.Button("Recommend", variant="primary", elem_id="rec-recommend")
-            with gr.Row():
-                user_recs = gr.Dataframe(empty, label="Recommendations", interactive=False, scale=2,
-                                         elem_id="rec-user-recs")
-                history = gr.Dataframe(label="Their latest items", interactive=False, scale=1)
+            # Full width: the reasons and their strengths need the room.
+            user_recs = gr.Dataframe(empty, label="Recommendations", interactive=False, elem_id="rec-user-recs",
+                                     wrap=True)
+            history = gr.Dataframe(label="Their latest items", interactive=False)
         with gr.Tab("4. Similar items"):
             with gr.Row():
                 item = gr.Dropdown([], label="Item", allow_custom_value=True)

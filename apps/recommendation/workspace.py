@@ -223,7 +223,7 @@ def _short_strength(reason: Reason) -> str:
 
 
 def _percent(x: float) -> str:
-    return f"{x:.0%}" if x >= 0.01 else f"{x:.1%}"
+    return f"{x:.0%}" if x >= 0.095 else f"{x:.1%}"  # one decimal below 10%: 0.8%, 4.2%, 31%
 
 
 def evidence_text(evidence: tuple[TextEvidence, ...]) -> str:
@@ -255,6 +255,10 @@ def why_not_html(result: WhyNot) -> str:
                 'height:10px;border-radius:3px"></div></div></li>'
             )
         parts.append("</ul>")
+        if any(x.share is not None for x in result.reasons):
+            parts.append("<p><small>Share of score: the part of the item's score this liked item adds; the model "
+                         "adds up a part from every item the user liked, so with a long history each is small."
+                         "</small></p>")
     elif not result.seen:
         parts.append("<p>No item in the user's history points to it (the model's similarity is not positive).</p>")
     if result.text_evidence:

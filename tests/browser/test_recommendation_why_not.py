@@ -29,11 +29,20 @@ def _choose(browser: Browser, elem_id: str, option: str) -> None:
     field.send_keys(Keys.ENTER)
     field.send_keys(Keys.TAB)
     browser.until(lambda d: field.get_property("value") == option, 10, f"#{elem_id} = {option}")
+    browser.driver.find_element(By.CSS_SELECTOR, "h2").click()  # click away: the option list closes
 
 
-def _first_row(browser: Browser, elem_id: str) -> list[str]:
-    cells = browser.element(elem_id).find_elements(By.CSS_SELECTOR, "tbody tr:first-child td")
-    return [c.text.strip() for c in cells]
+# The text of every visible row's cells (Gradio's grid; its <table> only sizes the columns).
+_ROWS_JS = """
+return Array.from(document.getElementById(arguments[0]).querySelectorAll('[role=row]'))
+  .map(r => Array.from(r.querySelectorAll('[role=gridcell]')).map(c => c.textContent.trim()))
+  .filter(cells => cells.some(t => t));
+"""
+
+
+def _rank_one(browser: Browser, elem_id: str) -> list[str]:
+    """The cells of the row ranked 1."""
+    return next(row for row in browser.js(_ROWS_JS, elem_id) if row[0] == "1")
 
 
 def test_reason_strengths_and_why_not(browser: Browser):
@@ -51,8 +60,8 @@ def test_reason_strengths_and_why_not(browser: Browser):
     browser.click("rec-recommend")
     table = browser.wait_for_text("rec-user-recs", r"% of score")
     assert "Because you liked" in table and "also because" in table, table
-    top = _first_row(browser, "rec-user-recs")
-    assert top[0] == "1" and re.fullmatch(r"\d+% of score · similarity [\d.]+", top[5]), top
+    top = _rank_one(browser, "rec-user-recs")
+    assert top[4].startswith("Because you liked ") and re.fullmatch(r"[\d.]+% of score · similarity [\d.]+", top[5]), top
     top_item = f"{top[1]} [{top[2]}]"
     browser.screenshot("recommendation-reason-strengths")
 

@@ -162,7 +162,7 @@ def test_the_page_shows_strengths_and_answers_why_not(trained):
     recs = trained("ease").recommend(USER, k=5)
     table = recommendations_table(recs)
     assert {"strength", "also because"} <= set(table.columns) and "text that mattered" not in table.columns
-    assert table["strength"].str.fullmatch(r"\d+% of score · similarity 0\.\d+").all(), table["strength"]
+    assert table["strength"].str.fullmatch(r"\d+(\.\d)?% of score · similarity 0\.\d+").all(), table["strength"]
     answer = ui.why_not(USER, f"{recs[0].title} [{recs[0].item_id}]", 10, "ease", ws, progress=None)
     assert "ranks 1 of" in answer and "Because they liked" in answer
     with pytest.raises(gr.Error, match="Choose the item"):
