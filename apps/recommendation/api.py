@@ -31,13 +31,27 @@ from core.errors import InvalidInputError
 from .columns import ColumnMapping
 from .data import IdMap, interaction_matrix, item_text, load_interactions, load_items
 from .evaluation import ranking_metrics, unique_pairs
+from .explain import (
+    Reason,
+    TextEvidence,
+    WhyNot,
+    pick_reasons,
+    shares_of,
+    text_evidence,
+    without,
+    words,
+)
 from .models import MODELS, Hybrid, RecModel, create_model
 from .retrieval import ItemIndex
 
 FORMAT_VERSION = 1
-# Explanations look at the most recent items of a user's history only: enough to
-# find "because you liked X", and bounded work for users with huge histories.
+# Models whose score is not a sum over the user's items (BPR) are explained by item
+# similarity over this many of the user's items only: enough to find "because you
+# liked X", and bounded work for users with huge histories.
 EXPLAIN_HISTORY = 500
+# Text explanations re-embed an item's text once per word: only the first this many
+# recommendations of a list get them (the page shows at most 50).
+EXPLAIN_TEXT_ITEMS = 50
 
 Progress = Callable[[float, str], None]
 
@@ -51,6 +65,10 @@ class Recommendation:
     reason: str
     title: str = ""
     because_item_id: str | None = None
+    #: "Because you liked X" and up to two close runner-ups, strongest first.
+    reasons: tuple[Reason, ...] = ()
+    #: Hybrid model, when asked: the words of this item's text its match with X rests on.
+    text_evidence: tuple[TextEvidence, ...] = ()
 
 
 class Recommender:
@@ -253,47 +271,156 @@ class Recommender:
         ok = np.isfinite(s)
         return s[ok], i[ok]
 
-    def _explain(self, history_rows: np.ndarray, items: np.ndarray, default: str) -> list[tuple[str, str | None]]:
-        """"Because you liked X": the history item most similar to each recommended item."""
+    def _reasons(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray,
+                 additive: bool = True) -> list[tuple[Reason, ...]]:
+        """"Because you liked X" for each item, strongest first, with close runner-ups.
+
+        ``history`` is one user's row. Where the model's score is a sum over the user's
+        items (and ``additive``: no description was mixed into the query), reasons are
+        ranked by their share of that sum; otherwise by the model's item similarity,
+        over the last ``EXPLAIN_HISTORY`` items.
+        """
         model = self._require_model()
-        if model.name == "popular" or len(history_rows) == 0 or len(items) == 0:
-            return [(default, None)] * len(items)
-        hist = history_rows[-EXPLAIN_HISTORY:]
-        sim = model.item_similarity(hist)[:, torch.as_tensor(items, device=model.device)]
-        best = sim.argmax(0).cpu().numpy()
-        best_val = sim.max(0).values.cpu().numpy()
+        items = np.asarray(items, dtype=np.int64)
+        hist = np.asarray(history.tocsr().indices, dtype=np.int64)
+        if model.name == "popular" or len(hist) == 0 or len(items) == 0:
+            return [()] * len(items)
+        contrib = model.contributions(users, history, items) if additive else None
+        if contrib is not None:
+            shares = shares_of(contrib.float().cpu().numpy())
+            picks = [pick_reasons(shares[:, n]) for n in range(len(items))]
+            rows = sorted({int(hist[i]) for p in picks for i in p})
+            cols = torch.as_tensor(items, device=model.device)
+            sim = model.item_similarity(np.array(rows, dtype=np.int64))[:, cols] if rows else None
+            sims = {} if sim is None else dict(zip(rows, sim.float().cpu().numpy(), strict=True))
+            return [
+                tuple(
+                    self._reason(int(hist[i]), float(sims[int(hist[i])][n]), float(shares[i, n]))
+                    for i in pick
+                )
+                for n, pick in enumerate(picks)
+            ]
+        hist = hist[-EXPLAIN_HISTORY:]
+        sim = model.item_similarity(hist)[:, torch.as_tensor(items, device=model.device)].float().cpu().numpy()
+        return [
+            tuple(self._reason(int(hist[i]), float(sim[i, n])) for i in pick_reasons(sim[:, n]))
+            for n in range(len(items))
+        ]
+
+    def _reason(self, row: int, similarity: float, share: float | None = None) -> Reason:
+        liked = self.items.ids[row]
+        return Reason(liked, self.title(liked), similarity, share)
+
+    def _text_evidence(self, pairs: list[tuple[int, int]]) -> list[tuple[TextEvidence, ...]]:
+        """For (liked row, recommended row) pairs of the hybrid model: the words that matter.
+
+        Each word of the recommended item's text is left out in turn, the texts are
+        re-embedded through the shared encoder (one batched call for all pairs), and the
+        item's vector is rebuilt from each; the fall in the pair's score is the word's weight.
+        """
+        model = self._require_model()
+        if not isinstance(model, Hybrid):
+            return [()] * len(pairs)
+        jobs: list[tuple[int, int, list[str], int] | None] = []
+        texts: list[str] = []
+        for liked, item in pairs:
+            text = self.texts.get(self.items.ids[item], "")
+            candidates = words(text)
+            if len(candidates) < 2:  # leaving out the only word leaves nothing to embed
+                jobs.append(None)
+                continue
+            jobs.append((liked, item, candidates, len(texts)))
+            texts += [text] + [without(text, w) for w in candidates]
+        if not texts:
+            return [()] * len(pairs)
+        vectors = self._embed_texts(texts)
         out = []
-        for b, v in zip(best, best_val, strict=True):
-            if v > 0:
-                liked = self.items.ids[hist[b]]
-                out.append((f"Because you liked {self.title(liked)}", liked))
-            else:
-                out.append((default, None))
+        for job in jobs:
+            if job is None:
+                out.append(())
+                continue
+            liked, item, candidates, start = job
+            s = model.pair_scores_with_text(liked, item, vectors[start : start + 1 + len(candidates)])
+            s = s.float().cpu().numpy()
+            out.append(text_evidence(candidates, float(s[0]), s[1:]))
         return out
 
-    def _results(self, scores, rows, history_rows, default_reason) -> list[Recommendation]:
-        reasons = self._explain(np.asarray(history_rows, dtype=np.int64), np.asarray(rows), default_reason)
+    def _results(self, scores, rows, users: np.ndarray, history: sp.csr_matrix, default_reason: str,
+                 additive: bool = True, explain_text: bool = False) -> list[Recommendation]:
+        scores, rows = np.asarray(scores), np.asarray(rows, dtype=np.int64)
+        keep = rows >= 0
+        scores, rows = scores[keep], rows[keep]
+        reasons = self._reasons(users, history, rows, additive)
+        evidence: list[tuple[TextEvidence, ...]] = [()] * len(rows)
+        if explain_text:
+            pairs = [(n, (self.items.index[rs[0].item_id], int(r)))
+                     for n, (r, rs) in enumerate(zip(rows, reasons, strict=True)) if rs][:EXPLAIN_TEXT_ITEMS]
+            for (n, _), ev in zip(pairs, self._text_evidence([p for _, p in pairs]), strict=True):
+                evidence[n] = ev
         counts = np.asarray(self.history.sum(axis=0)).ravel()
         out = []
-        for s, r, (reason, because) in zip(scores, rows, reasons, strict=True):
-            if r < 0:
-                continue
+        for s, r, rs, ev in zip(scores, rows, reasons, evidence, strict=True):
             item = self.items.ids[r]
-            if because is None and default_reason == "popular":
-                reason = f"Popular: {int(counts[r])} users interacted with it"
-            out.append(Recommendation(item, float(s), reason, self.title(item), because))
+            if rs:
+                reason, because = f"Because you liked {rs[0].title}", rs[0].item_id
+            elif default_reason == "popular":
+                reason, because = f"Popular: {int(counts[r])} users interacted with it", None
+            else:
+                reason, because = default_reason, None
+            out.append(Recommendation(item, float(s), reason, self.title(item), because, rs, ev))
         return out
 
-    def recommend(self, user_id: object, k: int = 10, exclude_seen: bool = True) -> list[Recommendation]:
-        """Top-k items for a known user, each with a score and a reason."""
+    def recommend(self, user_id: object, k: int = 10, exclude_seen: bool = True,
+                  explain_text: bool = False) -> list[Recommendation]:
+        """Top-k items for a known user, each with a score and its reasons.
+
+        Each recommendation carries "Because you liked X" and ``reasons`` (X and up to two
+        close runner-ups, with their strength). ``explain_text`` (hybrid model) also finds
+        which words of each item's text its match with X rests on: one batched call of the
+        text encoder for the first ``EXPLAIN_TEXT_ITEMS`` items, a word at a time left out.
+        """
         k = _check_k(k)
         row = self._user_row(user_id)
-        history = self.history[[row]]
+        history = self._user_history(row, user_id)
         seen = list(history.indices)
-        if not seen:
-            raise InvalidInputError(f"User {user_id!r} has no history to recommend from.")
         s, i = self._top(np.array([row]), history, k, [seen] if exclude_seen else [[]])
-        return self._results(s, i, history.indices, "popular")
+        return self._results(s, i, np.array([row]), history, "popular", explain_text=explain_text)
+
+    def _user_history(self, row: int, user_id: object) -> sp.csr_matrix:
+        history = self.history[[row]]
+        if not history.nnz:
+            raise InvalidInputError(f"User {user_id!r} has no history to recommend from.")
+        return history
+
+    def why_not(self, user_id: object, item_id: object, k: int = 10) -> WhyNot:
+        """Why ``item_id`` is (not) among ``user_id``'s top-k: its rank, score and nearest reasons.
+
+        The rank comes from scoring every item the user has not seen (the exact full
+        ranking, also for models served through an approximate index); ``cutoff`` is the
+        k-th best of those scores. An item the user has seen is reported as seen (it is
+        never recommended); an unknown user or item is an ``InvalidInputError``.
+        """
+        k = _check_k(k)
+        row = self._user_row(user_id)
+        col = self._item_row(item_id)
+        history = self._user_history(row, user_id)
+        item = self.items.ids[col]
+        seen = np.unique(history.indices)
+        candidates = len(self.items) - len(seen)
+        if col in set(seen.tolist()):
+            return WhyNot(str(user_id), item, self.title(item), k, True, None, candidates, None, None)
+        model = self._require_model()
+        scores = model.score(np.array([row]), history)[0].float().cpu().numpy().astype(np.float64)
+        scores[seen] = -np.inf
+        score = float(scores[col])
+        rank = 1 + int((scores > score).sum())
+        unseen = scores[np.isfinite(scores)]
+        kth = len(unseen) - min(k, len(unseen))
+        cutoff = float(np.partition(unseen, kth)[kth])
+        reasons = self._reasons(np.array([row]), history, np.array([col]))[0]
+        evidence = self._text_evidence([(self.items.index[reasons[0].item_id], col)])[0] if reasons else ()
+        return WhyNot(str(user_id), item, self.title(item), k, False, rank, candidates, score, cutoff,
+                      reasons, evidence)
 
     def similar_items(self, item_id: object, k: int = 10) -> list[Recommendation]:
         """The k items most similar to an item, according to the trained model."""
@@ -355,7 +482,8 @@ class Recommender:
         )
         s, i = self._top(np.array([-1]), history, k, [rows], text_vector=text_vector)
         default = "Matches your description" if text else "popular"
-        return self._results(s, i, np.array(rows, dtype=np.int64), default)
+        # With a description the query is no longer a sum over liked items: no shares.
+        return self._results(s, i, np.array([-1]), history, default, additive=text_vector is None)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(

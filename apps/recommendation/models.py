@@ -98,6 +98,16 @@ class RecModel:
         """Similarity (len(items) x n_items) of the given items to every item."""
         raise NotImplementedError
 
+    def contributions(self, users: np.ndarray, history: sp.csr_matrix, items: np.ndarray) -> torch.Tensor | None:
+        """Each history item's additive part of one user's score for ``items``.
+
+        ``users`` and ``history`` are one user (row number or -1, and a 1-row CSR).
+        Returns ``nnz x len(items)``, rows in the order of ``history.indices``; the rows
+        sum to ``score`` for those items. ``None`` when the score is not a sum over the
+        user's items (popularity; BPR's learned user vectors), so no share can be given.
+        """
+        return None
+
     # --- persistence ----------------------------------------------------------
     def tensors(self) -> dict[str, torch.Tensor]:
         """Everything learned, as named CPU tensors (saved with safetensors)."""
@@ -203,6 +213,11 @@ class ItemKNN(RecModel):
     def item_similarity(self, items):
         return torch.from_numpy(self.S[items].toarray()).to(self.device)
 
+    def contributions(self, users, history, items):
+        h = history.tocsr()
+        part = self.S[h.indices][:, np.asarray(items)].toarray() * h.data[:, None]
+        return torch.from_numpy(part.astype(np.float32)).to(self.device)
+
     def tensors(self):
         return {"rows": self._rows, "cols": self._cols, "vals": self._vals,
                 "shape": torch.tensor([self.n_users, self.n_items])}
@@ -246,6 +261,14 @@ class EASE(RecModel):
         idx = torch.as_tensor(items, device=self.device)
         # B is not symmetric; average both directions for "items like this one".
         return 0.5 * (self.B[idx] + self.B[:, idx].T)
+
+    def contributions(self, users, history, items):
+        # score = x B, so item h adds x_h B[h, j] to item j's score.
+        h = history.tocsr()
+        rows = torch.as_tensor(h.indices, dtype=torch.long, device=self.device)
+        cols = torch.as_tensor(np.asarray(items), dtype=torch.long, device=self.device)
+        w = torch.as_tensor(h.data, dtype=torch.float32, device=self.device)
+        return self.B[rows][:, cols] * w.unsqueeze(1)
 
     def tensors(self):
         return {"B": self.B.cpu()}
@@ -355,6 +378,16 @@ class BPRMF(_Factorised):
                 to_torch_sparse(h, self.device) @ self.V
             ) / counts.to(self.device).unsqueeze(1)
         return q
+
+    def contributions(self, users, history, items):
+        if int(np.asarray(users)[0]) >= 0:
+            return None  # a known user's vector is learned, not a sum over their items
+        # Fold-in: q = sum_h x_h V_h / sum_h x_h, so item h adds x_h V_h . V_j / sum x.
+        h = history.tocsr()
+        rows = torch.as_tensor(h.indices, dtype=torch.long, device=self.device)
+        cols = torch.as_tensor(np.asarray(items), dtype=torch.long, device=self.device)
+        w = torch.as_tensor(h.data, dtype=torch.float32, device=self.device)
+        return (self.V[rows] @ self.V[cols].T) * (w / max(float(h.data.sum()), 1.0)).unsqueeze(1)
 
     def tensors(self):
         return {"U": self.U.cpu(), "V": self.V.cpu()}
@@ -531,6 +564,29 @@ class Hybrid(_Factorised):
         h = history.tocsr().astype(np.float32)
         n = torch.from_numpy(np.maximum(np.diff(h.indptr), 1)).float().to(self.device)
         return F.normalize((to_torch_sparse(h, self.device) @ self._queries) / n.unsqueeze(1), dim=1)
+
+    @torch.no_grad()
+    def contributions(self, users, history, items):
+        # u = normalize(sum_h x_h q_h / n) and score_j = u . v_j, so item h adds
+        # x_h q_h . v_j / |sum_h x_h q_h| (the 1/n cancels in the normalisation).
+        h = history.tocsr()
+        rows = torch.as_tensor(h.indices, dtype=torch.long, device=self.device)
+        cols = torch.as_tensor(np.asarray(items), dtype=torch.long, device=self.device)
+        w = torch.as_tensor(h.data, dtype=torch.float32, device=self.device).unsqueeze(1)
+        q = self._queries[rows] * w
+        norm = q.sum(0).norm().clamp(min=1e-12)
+        return (q @ self._items[cols].T) / norm
+
+    @torch.no_grad()
+    def pair_scores_with_text(self, liked: int, item: int, text_vectors: np.ndarray) -> torch.Tensor:
+        """q_liked . v_item, with the item's vector rebuilt from each given text vector.
+
+        The item keeps its learned id embedding; only its text changes. Occluding words
+        of the item's text and re-embedding it shows which words the match rests on.
+        """
+        T = torch.as_tensor(text_vectors, dtype=torch.float32, device=self.device)
+        v = F.normalize(self.V[item].unsqueeze(0) + self.W(T), dim=1)
+        return v @ self._queries[liked]
 
     def tensors(self):
         return {

@@ -16,10 +16,11 @@ from .columns import mapping_from_choices
 from .experiment import PROTOCOLS
 from .models import MODELS
 from .plots import loss_figure, metrics_figure
-from .workspace import Workspace, recommendations_table
+from .workspace import RECOMMENDATION_COLUMNS, Workspace, recommendations_table
 
 TITLE = "Recommendation"
-DESCRIPTION = "Train a recommender on who-bought-what, compare it with baselines, explain and serve recommendations."
+DESCRIPTION = ("Train a recommender on who-bought-what, compare it with baselines, explain and serve recommendations, "
+               "and ask why an item is not recommended.")
 
 DATA_SOURCES = ("MovieLens-100k demo", "Upload my own files")
 EXAMPLES_DIR = Path(__file__).parent / "examples"
@@ -72,6 +73,8 @@ def load_data(source: str, inter_file: str | None, items_file: str | None, drop_
         gr.update(choices=users, value=users[0] if users else None),
         gr.update(choices=items, value=items[0][1] if items else None),
         gr.update(choices=items, value=[]),
+        gr.update(choices=users, value=users[0] if users else None),
+        gr.update(choices=items, value=None),
     )
 
 
@@ -101,7 +104,7 @@ def train(models: list[str], protocol_label: str, k: float, ws: Workspace | None
 def recommend(user: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
     ws = _workspace(ws)
     rec = ws.serve(model or None, progress=progress_callback(progress))
-    recs = rec.recommend(str(user or "").strip(), k=int(k))
+    recs = rec.recommend(str(user or "").strip(), k=int(k), explain_text=True)
     return recommendations_table(recs), ws.user_history(user)
 
 
@@ -120,10 +123,16 @@ def cold_start(liked: list[str], text: str, k: float, model: str | None, ws: Wor
     return recommendations_table(rec.recommend_for_new_user(items, text=text or None, k=int(k)))
 
 
+@page_errors
+def why_not(user: str, item: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
+    ws = _workspace(ws)
+    return ws.why_not(user, _parse_item(item), int(k), model or None, progress=progress_callback(progress))
+
+
 # --------------------------------------------------------------------------- layout
 def build_ui() -> gr.Blocks:
     """The page (not launched here)."""
-    empty = pd.DataFrame(columns=["rank", "title", "item_id", "score", "reason"])
+    empty = pd.DataFrame(columns=RECOMMENDATION_COLUMNS)
     with gr.Blocks(title=TITLE) as page:
         ws = gr.State(None)
         gr.Markdown(f"## {TITLE}\n{DESCRIPTION}")
@@ -194,10 +203,10 @@ def build_ui() -> gr.Blocks:
             gr.Examples([["1"], ["196"], ["405"]], inputs=[user], label="Example users (MovieLens)",
                         example_labels=["1", "196", "405"])
             user_btn = gr.Button("Recommend", variant="primary", elem_id="rec-recommend")
-            with gr.Row():
-                user_recs = gr.Dataframe(empty, label="Recommendations", interactive=False, scale=2,
-                                         elem_id="rec-user-recs")
-                history = gr.Dataframe(label="Their latest items", interactive=False, scale=1)
+            # Full width: the reasons and their strengths need the room.
+            user_recs = gr.Dataframe(empty, label="Recommendations", interactive=False, elem_id="rec-user-recs",
+                                     wrap=True)
+            history = gr.Dataframe(label="Their latest items", interactive=False)
         with gr.Tab("4. Similar items"):
             with gr.Row():
                 item = gr.Dropdown([], label="Item", allow_custom_value=True)
@@ -221,15 +230,26 @@ def build_ui() -> gr.Blocks:
             )
             cold_btn = gr.Button("Recommend for a new user", variant="primary")
             cold_recs = gr.Dataframe(empty, label="Recommendations", interactive=False)
+        with gr.Tab("6. Why not?"):
+            gr.Markdown("Why is an item not recommended to a user? Its rank among the items they have not seen, "
+                        "its score against the top-k cut-off, and the items in their history closest to it.")
+            with gr.Row():
+                why_user = gr.Dropdown([], label="User", allow_custom_value=True, elem_id="rec-why-user")
+                why_item = gr.Dropdown([], label="Item", allow_custom_value=True, elem_id="rec-why-item")
+                k_why = gr.Slider(1, 50, value=10, step=1, label="Top-k cut-off", elem_id="rec-why-k")
+            why_btn = gr.Button("Why not?", variant="primary", elem_id="rec-why")
+            why_out = gr.HTML(elem_id="rec-why-result")
 
         mapping = [user_col, item_col, rating_col, time_col, event_col]
         inter_file.change(read_columns, [inter_file], mapping, api_name=False)
         load_btn.click(load_data, [source, inter_file, items_file, drop_dupes, ws, *mapping, weights],
-                       [ws, summary, preview, user, item, liked], api_name="recommendation_load_data")
+                       [ws, summary, preview, user, item, liked, why_user, why_item],
+                       api_name="recommendation_load_data")
         train_btn.click(train, [models, protocol, k_eval, ws], [ws, table, chart, losses, note, serve_model],
                         api_name="recommendation_train")
         user_btn.click(recommend, [user, k_user, serve_model, ws], [user_recs, history], api_name="recommendation_recommend")
         item_btn.click(similar, [item, k_item, serve_model, ws], [item_recs], api_name="recommendation_similar_items")
         cold_btn.click(cold_start, [liked, description, k_cold, serve_model, ws], [cold_recs],
                        api_name="recommendation_cold_start")
+        why_btn.click(why_not, [why_user, why_item, k_why, serve_model, ws], [why_out], api_name="recommendation_why_not")
     return page

@@ -6,6 +6,7 @@ and returns plain data (DataFrames, dicts) that the UI only has to display.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .api import Recommendation, Recommender
 from .columns import NONE, ColumnMapping, guess_mapping
 from .data import load_interactions, load_items, load_movielens_100k, read_header
 from .experiment import ModelResult, compare_models, results_table
+from .explain import Reason, TextEvidence, WhyNot
 
 Progress = Callable[[float, str], None]
 # Dropdowns list at most this many items (the most popular); any id can still be typed.
@@ -134,6 +136,16 @@ class Workspace:
             )
         return self.serving[model]
 
+    def why_not(self, user_id: str | None, item_id: str | None, k: int, model: str | None = None,
+                progress: Progress | None = None) -> str:
+        """The page's "why not item Y?" answer for a user, as HTML (see ``why_not_html``)."""
+        user_id, item_id = str(user_id or "").strip(), str(item_id or "").strip()
+        if not user_id:
+            raise InvalidInputError("Choose a user first.")
+        if not item_id:
+            raise InvalidInputError("Choose the item to ask about.")
+        return why_not_html(self.serve(model, progress).why_not(user_id, item_id, k=int(k)))
+
     def loss_curves(self) -> pd.DataFrame:
         rows = [
             {"epoch": e + 1, "loss": loss, "model": r.model}
@@ -178,15 +190,81 @@ class Workspace:
         return out
 
 
+RECOMMENDATION_COLUMNS = ["rank", "title", "item_id", "score", "reason", "strength", "also because"]
+TEXT_COLUMN = "text that mattered"
+
+
 def recommendations_table(recs: list[Recommendation]) -> pd.DataFrame:
-    """What the page shows for a list of recommendations."""
-    return pd.DataFrame(
-        [
-            {"rank": n + 1, "title": r.title, "item_id": r.item_id, "score": round(r.score, 4), "reason": r.reason}
-            for n, r in enumerate(recs)
-        ],
-        columns=["rank", "title", "item_id", "score", "reason"],
-    )
+    """What the page shows for a list of recommendations: reasons with their strength.
+
+    The "text that mattered" column appears when the hybrid model explained item text.
+    """
+    columns = RECOMMENDATION_COLUMNS + ([TEXT_COLUMN] if any(r.text_evidence for r in recs) else [])
+    rows = []
+    for n, r in enumerate(recs):
+        row = {"rank": n + 1, "title": r.title, "item_id": r.item_id, "score": round(r.score, 4),
+               "reason": r.reason, "strength": strength_text(r.reasons[0]) if r.reasons else "",
+               "also because": "; ".join(f"{x.title} ({_short_strength(x)})" for x in r.reasons[1:])}
+        if TEXT_COLUMN in columns:
+            row[TEXT_COLUMN] = evidence_text(r.text_evidence)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def strength_text(reason: Reason) -> str:
+    """A reason's strength for a table cell: its share of the score and the similarity."""
+    if reason.share is not None:
+        return f"{_percent(reason.share)} of score · similarity {reason.similarity:.3g}"
+    return f"similarity {reason.similarity:.3g}"
+
+
+def _short_strength(reason: Reason) -> str:
+    return f"{_percent(reason.share)} of score" if reason.share is not None else f"similarity {reason.similarity:.3g}"
+
+
+def _percent(x: float) -> str:
+    return f"{x:.0%}" if x >= 0.095 else f"{x:.1%}"  # one decimal below 10%: 0.8%, 4.2%, 31%
+
+
+def evidence_text(evidence: tuple[TextEvidence, ...]) -> str:
+    """Words and how much of the match each carries: ``Comedy −31%, Romance −12%``."""
+    return ", ".join(f"{e.word} (−{_percent(e.weight)} without it)" for e in evidence)
+
+
+def why_not_html(result: WhyNot) -> str:
+    """The why-not answer as HTML: every text from the data is escaped."""
+    esc = html.escape
+    parts = [f'<div id="rec-why-verdict"><p><strong>{esc(result.summary())}</strong></p>']
+    if not result.seen and result.score is not None and result.cutoff is not None:
+        parts.append(
+            '<table class="rec-why-facts"><tr><th>rank</th><th>score</th>'
+            f"<th>top-{result.k} cut-off</th><th>in top {result.k}</th></tr>"
+            f"<tr><td>{result.rank:,} / {result.candidates:,}</td><td>{result.score:.4g}</td>"
+            f"<td>{result.cutoff:.4g}</td><td>{'yes' if result.in_top_k else 'no'}</td></tr></table>"
+        )
+    if result.reasons:
+        parts.append("<p>Nearest reasons in the user's history:</p><ul>")
+        for x in result.reasons:
+            fraction = x.share if x.share is not None else x.similarity
+            parts.append(
+                f'<li class="rec-why-reason">Because they liked <strong>{esc(x.title)}</strong> '
+                f"[{esc(x.item_id)}]: {esc(_short_strength(x))}"
+                + ("" if x.share is None else f", similarity {x.similarity:.3g}")
+                + f'<div style="background:#e5e7eb;width:240px;height:10px;border-radius:3px">'
+                f'<div style="background:#f97316;width:{min(max(fraction, 0.0), 1.0) * 100:.1f}%;'
+                'height:10px;border-radius:3px"></div></div></li>'
+            )
+        parts.append("</ul>")
+        if any(x.share is not None for x in result.reasons):
+            parts.append("<p><small>Share of score: the part of the item's score this liked item adds; the model "
+                         "adds up a part from every item the user liked, so with a long history each is small."
+                         "</small></p>")
+    elif not result.seen:
+        parts.append("<p>No item in the user's history points to it (the model's similarity is not positive).</p>")
+    if result.text_evidence:
+        parts.append(f"<p>Text that matters in its match: {esc(evidence_text(result.text_evidence))}.</p>")
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def _natural(value: str):
