@@ -138,8 +138,8 @@ class ImageRecognizer:
 
         ``label``: the class to explain (one of the model's labels); ``None`` explains the
         top prediction. ``model`` as in ``classify``: the ImageNet model or a classifier
-        you trained. The predictions are the ones ``classify`` gives. It costs a backward
-        pass through the model, about twice a plain ``classify`` (bench/RESULTS.md).
+        you trained. The predictions are the ones ``classify`` gives. It adds a forward and
+        a backward pass: about 1.4-1.6x a plain ``classify`` on CPU (bench/RESULTS.md).
         """
         top_k = _check_top_k(top_k)
         if label is not None and (not isinstance(label, str) or not label.strip()):

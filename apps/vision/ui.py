@@ -249,7 +249,7 @@ def build_ui() -> gr.Blocks:
                     c_refresh = gr.Button("Refresh model list", size="sm")
                     c_k = gr.Slider(1, 20, value=5, step=1, label="Top k")
                     c_explain = gr.Checkbox(False, label="Show what the model looked at",
-                                            info="A Grad-CAM heatmap of the top label (about 2x the time)",
+                                            info="A Grad-CAM heatmap of the top label (about 1.5x the time)",
                                             elem_id="vision-explain-toggle")
                     c_btn = gr.Button("Classify", variant="primary", elem_id="vision-classify")
                 with gr.Column():
