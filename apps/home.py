@@ -27,20 +27,36 @@ loaded, on which device, how much memory they use, and how requests are batched.
 """
 
 
+def serving_text(row: dict | None) -> str:
+    """Where a model runs on a cluster: its deployment's state, replicas, queue and batches."""
+    if row is None or "deployment" not in row:
+        return "not deployed"
+    replicas = ", ".join(f"{n} {state.lower()}" for state, n in row["replicas"].items()) or "none"
+    text = f"{row['deployment']}: {row['state'].lower()}, replicas {replicas}"
+    if row["loaded"]:
+        text += f"; loaded in {row['replicas_loaded']}"
+    text += f"; {row['waiting']} in flight; {row['batches']} batches"
+    return text + (f" (mean {row['mean_batch']:g})" if row["batches"] else "")
+
+
 def models_table(manager: ModelManager) -> pd.DataFrame:
-    """Every registered model, its role, where it comes from, and whether it is loaded."""
+    """Every registered model, its role, where it comes from, and whether it is loaded (on a
+    cluster backend: in a replica, with its deployment's state in a "serving" column)."""
     chosen = manager.settings.models.model_dump()
-    rows = [
-        {
+    report = manager.report()
+    held = {m["model"]: m for m in report["models"]}
+    cluster = report.get("cluster") is not None
+    rows = []
+    for spec in manager.model_specs():
+        row = {
             "role": spec.role,
             "model": spec.name,
             "default for role": "yes" if chosen.get(spec.role) == spec.name else "",
-            "loaded": "yes" if manager.is_loaded(spec.name) else "no",
-            "about": spec.description,
-            "weights from": spec.source,
+            "loaded": "yes" if held.get(spec.name, {}).get("loaded") else "no",
         }
-        for spec in manager.model_specs()
-    ]
+        if cluster:
+            row["serving"] = serving_text(held.get(spec.name))
+        rows.append({**row, "about": spec.description, "weights from": spec.source})
     return pd.DataFrame(rows).sort_values(["role", "model"]) if rows else pd.DataFrame()
 
 

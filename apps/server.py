@@ -34,6 +34,7 @@ from .pages import AppPage, discover_pages
 from .retention import gradio_delete_cache, start_retention
 from .status import full_report, render_status, web_queue_stats
 from .theme import CSS, SUITE_NAME, THEME
+from .ui_kit.i18n import localize_app, navbar_script
 from .web_api import UsageMeter, mount_web_api
 
 log = logging.getLogger("springboard")
@@ -107,6 +108,10 @@ def create_app(
         raise SystemExit("--app serves exactly one app")
     api_usage = UsageMeter()
     demo = build_blocks(manager, pages, alone=alone, api_usage=api_usage)
+    # The pages in Chinese for Chinese browsers (or always/never: ui.language); see apps.ui_kit.i18n.
+    language = settings.ui.language
+    i18n = localize_app(demo).i18n(language) if language != "en" else None
+    head = navbar_script(["Home", *(p.title for p in pages), "Status"], language) or None
     demo.delete_cache = gradio_delete_cache(settings)  # cached uploads age out with privacy.retention_days
     demo.queue(
         default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size
@@ -137,7 +142,9 @@ def create_app(
         css=CSS,
         ssr_mode=False,
         max_file_size=f"{settings.limits.max_upload_mb}mb",
-        footer_links=["api"],
+        footer_links=["api", "settings"],  # Settings: Gradio's language switch, among others
+        i18n=i18n,
+        head=head,
     )
     if auth is not None:
         gradio_app = next(r.app for r in app.routes if isinstance(r, Mount))

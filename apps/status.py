@@ -52,10 +52,22 @@ def web_queue_stats(blocks: gr.Blocks) -> dict:
 def summary_markdown(report: dict) -> str:
     """Device, memory and queues at a glance."""
     loaded = [m for m in report["models"] if m["loaded"]]
+    cluster = report.get("cluster")
+    if cluster is not None:  # the models live in the cluster's replicas, not in this process
+        replicas = cluster.get("replica_memory", [])
+        where = (
+            f"**Models loaded:** {len(loaded)} in {cluster['backend']} replicas "
+            f"({sum(m['memory_mb'] for m in loaded):,.0f} MB of weights; {len(replicas)} replicas "
+            f"using {sum(r['rss_mb'] for r in replicas):,} MB RSS)  "
+        )
+    else:
+        where = (
+            f"**Models loaded:** {len(loaded)} ({report['used_mb']:.0f} MB of a "
+            f"{report['budget_mb']:,} MB budget)  "
+        )
     lines = [
         f"**Device:** {report['device']}  ",
-        f"**Models loaded:** {len(loaded)} ({report['used_mb']:.0f} MB of a "
-        f"{report['budget_mb']:,} MB budget)  ",
+        where,
         f"**Process memory:** {report['process_rss_mb']:,} MB RSS; system memory "
         f"{report['system_memory_percent']:.0f}% used",
     ]
@@ -97,10 +109,24 @@ _MODEL_COLUMNS = {
 }
 
 
+# On a cluster backend the models are in its replicas: which deployment, in what state.
+_CLUSTER_MODEL_COLUMNS = {"deployment": "deployment", "state": "state", "replicas": "replicas",
+                          "replicas_loaded": "loaded in replicas"}  # fmt: skip
+
+
 def models_frame(report: dict) -> pd.DataFrame:
-    frame = pd.DataFrame(report["models"], columns=list(_MODEL_COLUMNS))
+    columns = dict(_MODEL_COLUMNS)
+    if report.get("cluster") is not None:
+        columns = {**columns, **_CLUSTER_MODEL_COLUMNS}
+    frame = pd.DataFrame(report["models"], columns=list(columns))
     frame["loaded"] = frame["loaded"].map({True: "yes", False: "no"})
-    return frame.rename(columns=_MODEL_COLUMNS)
+    if "replicas" in frame:
+        frame["replicas"] = frame["replicas"].map(_replica_states)
+    return frame.rename(columns=columns)
+
+
+def _replica_states(states: dict) -> str:
+    return ", ".join(f"{n} {state.lower()}" for state, n in states.items())
 
 
 def metrics_frame(report: dict) -> pd.DataFrame:
@@ -134,9 +160,7 @@ def cluster_frame(report: dict) -> pd.DataFrame:
     """The cluster backend's deployments (empty when models run in this process)."""
     rows = (report.get("cluster") or {}).get("deployments", [])
     frame = pd.DataFrame(rows, columns=list(_CLUSTER_COLUMNS))
-    frame["replicas"] = frame["replicas"].map(
-        lambda states: ", ".join(f"{n} {state.lower()}" for state, n in states.items())
-    )
+    frame["replicas"] = frame["replicas"].map(_replica_states)
     return frame.rename(columns=_CLUSTER_COLUMNS)
 
 

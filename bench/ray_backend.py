@@ -29,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
+import httpx  # noqa: E402
 import psutil  # noqa: E402
 import ray  # noqa: E402
 from ray import serve  # noqa: E402
@@ -82,28 +83,45 @@ def overhead(data_dir: Path, calls: int) -> dict:
     }
 
 
-def _replica_memory() -> dict[str, int]:
-    """RSS of every Serve replica process, by its title (``ray::ServeReplica:<app>:...``)."""
-    out: dict[str, int] = {}
-    for proc in psutil.process_iter(["cmdline", "memory_info"]):
-        title = " ".join(proc.info["cmdline"] or [])
+def _process_memory(temp_dir: str) -> dict[str, dict[str, int]]:
+    """RSS in MB of every process of the cluster, by what it is.
+
+    ``replicas``: each Serve replica, by its application (``ray::ServeReplica:<app>:...``);
+    ``ray``: Ray's own processes (GCS, raylet, Serve controller and proxy, the board, idle
+    workers), by title. Workers retitle themselves ``ray::...``; the others name the
+    cluster's temp dir on their command line.
+    """
+    replicas: dict[str, int] = {}
+    system: dict[str, int] = {}
+    for proc in psutil.process_iter(["cmdline", "memory_info", "name"]):
+        cmdline = proc.info["cmdline"] or []
+        title = " ".join(cmdline)
+        rss = proc.info["memory_info"].rss if proc.info["memory_info"] else 0
         if "ServeReplica:" in title:
-            app = title.split("ServeReplica:", 1)[1].split(":", 1)[0]
-            key = app
-            n = 2
-            while key in out:
-                key, n = f"{app} #{n}", n + 1
-            out[key] = round(proc.info["memory_info"].rss / MB)
-    return out
+            out, name = replicas, title.split("ServeReplica:", 1)[1].split(":", 1)[0]
+        elif title.startswith("ray::"):
+            out, name = system, title.split()[0]
+        elif temp_dir in title:
+            out, name = system, Path(cmdline[0]).name if cmdline else proc.info["name"]
+        else:
+            continue
+        key, n = name, 2
+        while key in out:
+            key, n = f"{name} #{n}", n + 1
+        out[key] = round(rss / MB)
+    return {"replicas": replicas, "ray": system}
 
 
-def load_run(label: str, env: dict, users: int, seconds: float) -> dict:
-    """One ``bench.load`` run against a server with ``env``; replica memory sampled at the end."""
+def load_run(label: str, env: dict, users: int, seconds: float, temp_dir: str) -> dict:
+    """One ``bench.load`` run against a server with ``env``; every process's memory sampled at
+    the end of the load, while the server still holds its models."""
     data_dir = Path(tempfile.mkdtemp(prefix="springboard-rayload-"))
     server = load.start_server(data_dir, env=env, timeout_s=600)
     run = load.Run()
     stop = threading.Event()
-    replicas: dict[str, int] = {}
+    memory: dict[str, dict[str, int]] = {"replicas": {}, "ray": {}}
+    replica_batches: dict[str, dict] = {}
+    pages_rss = 0
     try:
         requests = load._requests(data_dir)
         base_latency = load.baseline(server.base, requests, 1)
@@ -118,7 +136,15 @@ def load_run(label: str, env: dict, users: int, seconds: float) -> dict:
             time.sleep(10.0 / max(1, users))
         for t in threads:
             t.join()
-        replicas = _replica_memory()
+        if env.get("SPRINGBOARD_BACKEND") == "ray":  # the local run uses no Ray process
+            memory = _process_memory(temp_dir)
+            # The pages' metrics count requests only; the replicas' batches are on the board.
+            cluster = httpx.get(server.base + "/api/status", timeout=30).json().get("cluster", {})
+            replica_batches = {d["application"]: {"batches": d["batches"], "mean": d["mean_batch"],
+                                                  "max": d["max_batch"]}
+                               for d in cluster.get("deployments", [])}  # fmt: skip
+        pages = psutil.Process(server.proc.pid)
+        pages_rss = round(pages.memory_info().rss / MB)
         stop.set()
         watcher.join(timeout=15)
     finally:
@@ -126,8 +152,45 @@ def load_run(label: str, env: dict, users: int, seconds: float) -> dict:
         server.stop()
     result = load.summarise(run, base_latency, seconds, users)
     result["label"] = label
-    result["replica_rss_mb"] = replicas
+    result["pages_rss_mb"] = pages_rss
+    result["replica_rss_mb"] = memory["replicas"]
+    result["ray_rss_mb"] = memory["ray"]
+    result["replica_batches"] = replica_batches
     return result
+
+
+def comparison(runs: list[dict], overhead: dict) -> str:
+    """The three runs side by side: requests, errors, p50/p95 per app, memory per process."""
+    apps = sorted({app for r in runs for app in r["apps"]})
+    lines = [
+        "| | " + " | ".join(r["label"] for r in runs) + " |",
+        "|---|" + "---|" * len(runs),
+        "| requests served (errors) | "
+        + " | ".join(f"{r['served']} ({r['errors']})" for r in runs) + " |",
+    ]  # fmt: skip
+    for app in apps:
+        cells = []
+        for r in runs:
+            a = r["apps"].get(app)
+            cells.append(f"{a['requests'] - a['errors']} ({a['errors']}); {a['p50_s']:.2f} / {a['p95_s']:.2f}"
+                         if a else "–")  # fmt: skip
+        lines.append(f"| {app}: served (errors); p50 / p95 s | " + " | ".join(cells) + " |")
+    lines.append("| pages process RSS at the end, MB (peak) | "
+                 + " | ".join(f"{r['pages_rss_mb']:,} ({r['peak_rss_mb']:,.0f})" for r in runs) + " |")  # fmt: skip
+    lines.append("| Serve replicas: count, RSS MB | "
+                 + " | ".join(f"{len(r['replica_rss_mb'])}, {sum(r['replica_rss_mb'].values()):,}" for r in runs)
+                 + " |")  # fmt: skip
+    lines.append("| Ray's own processes: count, RSS MB | "
+                 + " | ".join(f"{len(r['ray_rss_mb'])}, {sum(r['ray_rss_mb'].values()):,}" for r in runs)
+                 + " |")  # fmt: skip
+    for r in runs:
+        if r["replica_rss_mb"]:
+            lines.append(f"\n{r['label']}: replicas " + ", ".join(f"{k} {v:,} MB" for k, v in r["replica_rss_mb"].items())
+                         + "; Ray " + ", ".join(f"{k} {v:,}" for k, v in r["ray_rss_mb"].items()))  # fmt: skip
+    lines.append(f"\nPer-call overhead (one-text embedding, {overhead['calls']} calls one after another, medians): "
+                 f"local handle {overhead['embed_local_ms']} ms, Ray handle {overhead['embed_ray_ms']} ms, "
+                 f"ratio {overhead['embed_ratio']}, Ray adds {overhead['ray_overhead_ms']} ms per call.")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -158,10 +221,13 @@ def main() -> None:
             runs = [("local", {}), ("ray, 1 replica per role", cluster), ("ray, 2 generation replicas", two)]
             results["load"] = []
             for label, env in runs:
-                result = load_run(label, env, args.users, args.seconds)
+                result = load_run(label, env, args.users, args.seconds, temp_dir)
                 results["load"].append(result)
-                print(f"## {label}\n{load.markdown(result)}\nreplica RSS MB: {result['replica_rss_mb']}\n", flush=True)
+                print(f"## {label}\n{load.markdown(result)}\nreplica RSS MB: {result['replica_rss_mb']}\n"
+                      f"Ray RSS MB: {result['ray_rss_mb']}\nreplica batches: {result['replica_batches']}\n",
+                      flush=True)  # fmt: skip
                 serve.shutdown()
+            print("## Side by side\n" + comparison(results["load"], results["overhead"]), flush=True)
     finally:
         serve.shutdown()
         ray.shutdown()

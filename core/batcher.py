@@ -5,6 +5,10 @@ outputs. A worker thread takes the first waiting request, then keeps collecting
 for at most ``max_wait_ms`` or until ``max_batch_size`` inputs are gathered, runs
 the model once on all of them, and hands each caller its own slice.
 
+A runner that merges new work into the batch it is running (text generation's
+continuous batching) gets ``concurrency`` > 1: the worker then hands each gathered
+batch to its own thread and goes on gathering, instead of waiting for it to finish.
+
 Isolation: an output element that is an exception goes to its caller alone. If
 the whole batch raises (say, one input crashes the model or memory runs out),
 each request is retried on its own so only the guilty caller sees the error.
@@ -62,6 +66,7 @@ class MicroBatcher:
         max_queue: int = 10_000,
         metrics: ModelMetrics | None = None,
         costs: ModelCosts | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.name = name
         self._run = run
@@ -74,6 +79,11 @@ class MicroBatcher:
         self._worker: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        # concurrency > 1: batches run in their own threads, up to that many at once,
+        # for runners that merge a new batch into the one they are running.
+        self.concurrency = max(1, concurrency)
+        self._slots = threading.BoundedSemaphore(self.concurrency)
+        self._in_flight: set[threading.Thread] = set()
 
     # ------------------------------------------------------------------ callers
     def submit(self, inputs: list[Any], return_exceptions: bool = False) -> Future:
@@ -110,6 +120,8 @@ class MicroBatcher:
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join(timeout=30)
+        for thread in list(self._in_flight):
+            thread.join(timeout=30)
 
     # ------------------------------------------------------------------ worker
     def _ensure_worker(self) -> None:
@@ -144,7 +156,25 @@ class MicroBatcher:
                 batch.append(nxt)
                 size += len(nxt.inputs)
             self._metrics.queue_changed(-len(batch))
+            self._dispatch(batch)
+
+    def _dispatch(self, batch: list[_Request]) -> None:
+        """Run a batch here, or (concurrency > 1) in its own thread once a slot is free."""
+        if self.concurrency == 1:
             self._execute(batch)
+            return
+        self._slots.acquire()
+
+        def run() -> None:
+            try:
+                self._execute(batch)
+            finally:
+                self._in_flight.discard(threading.current_thread())
+                self._slots.release()
+
+        thread = threading.Thread(target=run, name=f"batch-{self.name}", daemon=True)
+        self._in_flight.add(thread)
+        thread.start()
 
     def _execute(self, batch: list[_Request]) -> None:
         inputs = [x for req in batch for x in req.inputs]

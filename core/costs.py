@@ -276,11 +276,14 @@ class ModelCosts:
         meter: BatchMeter,
         parts: list[tuple[str, list[Any], list[Any]]],
         count_requests: bool = True,
+        record: bool = True,
     ) -> BatchCharge:
         """Charge a finished batch: ``parts`` holds each request's (app, inputs, outputs).
 
         With ``count_requests=False`` (a failed batch about to be retried one by one) the
-        compute is charged equally and no request, item or unit is counted.
+        compute is charged equally and no request, item or unit is counted. With
+        ``record=False`` the charge is worked out and returned but not added to the ledger
+        (a Ray replica sends each request's part back to the caller's ledger instead).
         """
         self._local.meter = None
         units = [
@@ -304,7 +307,8 @@ class ModelCosts:
             else:
                 usage.errors = min(usage.errors, 1)
             charged.append((app, usage))
-            self.ledger.record(app, self.model, self.role, self.on_gpu, usage)
+            if record:
+                self.ledger.record(app, self.model, self.role, self.on_gpu, usage)
         charge = BatchCharge(self.model, meter.cpu_seconds, meter.gpu_seconds, tuple(charged))
         self.recent.append(charge)
         return charge
@@ -350,6 +354,18 @@ class CostLedger:
                 for old in [k for k in self._rows if k[0] < oldest]:
                     del self._rows[old]
             self._rows[key].usage.add(usage)
+
+    def take(self, app: str) -> Usage:
+        """Remove every row charged to ``app`` and return their sum.
+
+        A Ray replica charges a stream under a name of its own (``cost_scope``) and hands
+        the usage back to the caller, whose ledger charges the real app.
+        """
+        total = Usage()
+        with self._lock:
+            for key in [k for k in self._rows if k[1] == app]:
+                total.add(self._rows.pop(key).usage)
+        return total
 
     # ------------------------------------------------------------ views
     def rows(self) -> list[dict]:

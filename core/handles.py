@@ -103,6 +103,12 @@ class LocalHandle(ModelHandle):
             max_wait_ms=spec.batch_wait_ms if spec.batch_wait_ms is not None else settings.batch_wait_ms,
             metrics=manager.metrics.for_model(spec.name),
             costs=self._costs,
+            # Each batch in flight waits for its own rows, so up to max_active may be.
+            concurrency=(
+                settings.decoding.max_active
+                if spec.joins_running_batches and settings.decoding.continuous
+                else 1
+            ),
         )
 
     def _run_batch(self, items: list[Any]) -> list[Any]:

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 import torch
@@ -223,7 +224,12 @@ class ModelManager:
         return True
 
     def is_loaded(self, name: str) -> bool:
-        slot = self._slots.get(self.spec(name).name)
+        """Whether the model is loaded where it runs: here, or (on a cluster) in a replica."""
+        spec = self.spec(name)
+        remote = self.backend.model_rows()
+        if remote is not None:
+            return any(m["model"] == spec.name and m["loaded"] for m in remote)
+        slot = self._slots.get(spec.name)
         return bool(slot and slot.runner is not None)
 
     def loaded_models(self) -> list[str]:
@@ -251,6 +257,7 @@ class ModelManager:
                 policy=self.policy,
                 cache_dir=self.settings.model_cache_dir,
                 source=spec.source if spec.name == spec.source else "",
+                memory_changed=functools.partial(self._memory_changed, slot),
             )
             try:
                 runner = spec.load(ctx)
@@ -273,6 +280,21 @@ class ModelManager:
             )
             self._make_room(0, exclude=slot)  # the real size may exceed the estimate
             return runner
+
+    def _memory_changed(self, slot: _Slot) -> None:
+        """A running model's memory changed mid-call (a training job took or let go of its base).
+
+        Counted at once; if it grew past the budget, idle models are evicted (LRU) to make room.
+        """
+        with self._lock:
+            if slot.runner is None:
+                return
+            before, slot.bytes = slot.bytes, slot.runner.memory_bytes()
+            after = slot.bytes
+        if after != before:
+            self._event("memory", slot.spec.name, f"{before / MB:.0f} MB -> {after / MB:.0f} MB")
+        if after > before:
+            self._make_room(0, exclude=slot)
 
     # --------------------------------------------------------------- budget
     def used_bytes(self) -> int:
@@ -352,9 +374,13 @@ class ModelManager:
                     "load_seconds": round(s.load_seconds, 2),
                     "loads": s.loads,
                     "source": s.spec.source,
+                    **_serving(s.runner),
                 }
                 for s in self._slots.values()
             ]
+        remote = self.backend.model_rows()  # on a cluster, the models are in its replicas
+        if remote is not None:
+            models = remote
         process = psutil.Process()
         report = {
             "device": self.policy.describe(),
@@ -363,7 +389,7 @@ class ModelManager:
             "process_rss_mb": round(process.memory_info().rss / MB),
             "system_memory_percent": psutil.virtual_memory().percent,
             "models": models,
-            "metrics": self.metrics.snapshot(),
+            "metrics": self.backend.serving_metrics(self.metrics.snapshot()),
             "events": self.events(),
             **self.backend.report(),
         }
@@ -410,3 +436,14 @@ def set_manager(manager: ModelManager | None) -> None:
     global _default
     with _default_lock:
         _default = manager
+
+
+def _serving(runner: ModelRunner | None) -> dict[str, Any]:
+    """``{"serving": {...}}`` when a loaded runner reports what it is doing, else nothing."""
+    if runner is None:
+        return {}
+    try:
+        stats = runner.serving_stats()
+    except Exception:  # a report must never fail because of one model
+        return {}
+    return {"serving": stats} if stats else {}

@@ -20,8 +20,9 @@ Why rules and not a library: Presidio's pattern recognizers are regexes with che
 these, but its analyzer engine loads a spaCy model (downloaded separately) and it is not a
 dependency of the suite. The rules here are small, validated by checksums where a format
 has one, and each has a table of true positives and near misses in
-``tests/core/test_privacy.py``. Person names are not detected: no offline method we could
-test (NER needs a model) is in the suite.
+``tests/core/test_privacy.py``. Person names are found only where a cue introduces them
+("my name is", "Mr", "我叫", "姓名：", "先生"): NER would need a model the suite does not ship
+(see ``core/privacy_names.py``).
 
 Decisions on ambiguous text (each is tested):
 
@@ -58,9 +59,11 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from .privacy_names import find_person_names
+
 Mode = Literal["mask", "hash", "keep"]
 MODES: tuple[Mode, ...] = ("mask", "hash", "keep")
-KINDS = ("email", "card", "iban", "cn_id", "phone", "ip")
+KINDS = ("email", "card", "iban", "cn_id", "phone", "ip", "name")
 LABELS = {
     "email": "EMAIL",
     "card": "CARD",
@@ -68,6 +71,7 @@ LABELS = {
     "cn_id": "CN_ID",
     "phone": "PHONE",
     "ip": "IP",
+    "name": "NAME",
 }
 SALT_FILE = ".redaction_salt"
 HASH_HEX_CHARS = 8  # 32 bits: distinct customers rarely share a tag, and it stays short
@@ -258,6 +262,11 @@ def _ips(text: str) -> Iterable[Finding]:
             yield Finding("ip", m.start(), m.end(), value)
 
 
+def _names(text: str) -> Iterable[Finding]:
+    for start, end, value in find_person_names(text):
+        yield Finding("name", start, end, value)
+
+
 def _machine_address(value: str) -> bool:
     """Loopback and "any" (127.0.0.1, ::1, 0.0.0.0, ::) name this machine, never a person;
     the server logs them ("serving at http://127.0.0.1:7860")."""
@@ -274,6 +283,7 @@ _DETECTORS: dict[str, Callable[[str], Iterable[Finding]]] = {
     "card": _cards,
     "ip": _ips,
     "phone": _phones,
+    "name": _names,
 }
 
 
@@ -311,6 +321,8 @@ def _normalise(kind: str, value: str) -> str:
         return digits
     if kind == "ip":
         return str(ipaddress.ip_address(value))
+    if kind == "name":
+        return " ".join(value.split()).lower()
     return value.replace(" ", "").upper()
 
 

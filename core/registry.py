@@ -31,7 +31,8 @@ class ModelRunner(ABC):
     An element of the output may be an ``Exception`` instance: that input was bad,
     and only its caller gets the error. A runner whose memory changes while it
     serves (it loads parts on demand) sets ``dynamic_memory``; the manager then
-    re-reads ``memory_bytes`` after each call, so the budget counts what it holds.
+    re-reads ``memory_bytes`` after each call, so the budget counts what it holds
+    (and at once, mid-call, when the runner calls ``LoadContext.report_memory()``).
     """
 
     dynamic_memory: bool = False
@@ -49,6 +50,13 @@ class ModelRunner(ABC):
         without events, for roles that do not stream.
         """
         return self(inputs)
+
+    def serving_stats(self) -> dict[str, int] | None:
+        """What the runner is doing right now, for the status report (None: nothing to say).
+
+        Text generation reports its decode loop: active, prefilling and waiting sequences.
+        """
+        return None
 
     def memory_bytes(self) -> int:
         """Bytes held by the model's parameters and buffers (0 if unknown)."""
@@ -110,6 +118,19 @@ class LoadContext:
     policy: DevicePolicy
     cache_dir: Path
     source: str = ""  # external source for external loaders, "" for bundled
+    # The manager's ear for a runner whose memory changes in the middle of a call (a
+    # trainer that loads its job's base model): see ``report_memory``.
+    memory_changed: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    def report_memory(self) -> None:
+        """Say that ``memory_bytes`` changed now, mid-call (``dynamic_memory`` runners).
+
+        The manager re-reads it at once, so the budget and the status page count it while
+        the call lasts, and evicts idle models if it no longer fits. (After each call it
+        re-reads ``memory_bytes`` anyway.)
+        """
+        if self.memory_changed is not None:
+            self.memory_changed()
 
     @property
     def source_kind(self) -> str:
@@ -136,6 +157,9 @@ class ModelSpec:
     max_batch_size: int | None = None  # None: settings.max_batch_size
     batch_wait_ms: float | None = None  # None: settings.batch_wait_ms
     streams: bool = False  # ``handle.stream(request)`` works: the runner emits events (``run_streams``)
+    # The runner merges a batch into the one it is running (continuous batching), so the
+    # batcher hands over the next batch without waiting for the last to finish.
+    joins_running_batches: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -57,6 +57,24 @@ class Limits(BaseModel):
     max_choices: int = 8  # completions per API request (OpenAI's ``n``)
 
 
+class Decoding(BaseModel):
+    """How text generation shares a model among many users (continuous batching).
+
+    ``continuous``: requests join and leave the running batch between decode steps
+    (``shared_models.text_generation_scheduler``); off, a batch runs to its end first.
+    At most ``max_active`` sequences decode at once, holding at most ``kv_cache_mb`` of
+    keys and values (each reserves its prompt plus ``max_new_tokens``); up to
+    ``max_waiting`` more wait, and beyond that requests are refused (HTTP 429). Prompts
+    are prefilled ``prefill_chunk`` tokens per step, so a long one never stalls the rest.
+    """
+
+    continuous: bool = True
+    max_active: int = Field(default=16, ge=1, le=1024)
+    max_waiting: int = Field(default=64, ge=0, le=100_000)
+    kv_cache_mb: int = Field(default=1024, ge=16)
+    prefill_chunk: int = Field(default=256, ge=16)
+
+
 class Privacy(BaseModel):
     """Personal-data redaction before anything is stored or logged (see ``core.privacy``).
 
@@ -70,8 +88,8 @@ class Privacy(BaseModel):
     hash_salt: SecretStr | None = Field(
         default=None, description="Secret for hash mode; default: one made per installation in data_dir."
     )
-    kinds: list[Literal["email", "card", "iban", "cn_id", "phone", "ip"]] = Field(
-        default_factory=lambda: ["email", "card", "iban", "cn_id", "phone", "ip"],
+    kinds: list[Literal["email", "card", "iban", "cn_id", "phone", "ip", "name"]] = Field(
+        default_factory=lambda: ["email", "card", "iban", "cn_id", "phone", "ip", "name"],
         description="Which kinds of personal data are redacted.",
     )
     retention_days: int | None = Field(
@@ -154,6 +172,15 @@ class Cost(BaseModel):
     currency: str = Field(default="USD", min_length=1, max_length=8)
 
 
+class Interface(BaseModel):
+    """The pages' language: Simplified Chinese or English (see ``apps.ui_kit.i18n``)."""
+
+    language: Literal["auto", "zh", "en"] = Field(
+        default="auto",
+        description="auto: from the browser's language (the footer's Settings switch it); zh or en: always.",
+    )
+
+
 class Settings(BaseSettings):
     """Every knob of the suite, with defaults that need no configuration."""
 
@@ -182,8 +209,10 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=32, ge=1, le=4096)
     models: ModelChoices = Field(default_factory=ModelChoices)
     limits: Limits = Field(default_factory=Limits)
+    decoding: Decoding = Field(default_factory=Decoding)
     privacy: Privacy = Field(default_factory=Privacy)
     cost: Cost = Field(default_factory=Cost)
+    ui: Interface = Field(default_factory=Interface)
     host: str = "127.0.0.1"
     port: int = 7860
     auth_username: str | None = None

@@ -26,11 +26,7 @@ Position embeddings are stored from XLM-R's position 2 on, so BERT's plain
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import struct
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from core.packages import WeightFile, verified_path
+
+from .converted_cache import ensure_converted_folder
 
 MODEL_NAME = "multilingual-e5-small"
 SOURCE = WeightFile(
@@ -50,7 +48,6 @@ SOURCE = WeightFile(
 )
 CONVERTER_VERSION = 1
 """Bumped whenever the conversion changes, so stale cache folders are rebuilt."""
-MARKER_FILE = "springboard-source.json"
 QK = 32  # weights per Q4_0 block
 _Q4_BLOCK_BYTES = 2 + QK // 2
 
@@ -77,7 +74,9 @@ def dequantize_q4_0(raw: bytes | memoryview, count: int) -> np.ndarray:
         raise E5FormatError(f"A Q4_0 tensor of {count} values is not a whole number of blocks.")
     blocks = count // QK
     if len(raw) != blocks * _Q4_BLOCK_BYTES:
-        raise E5FormatError(f"{count} Q4_0 values need {blocks * _Q4_BLOCK_BYTES} bytes, got {len(raw)}.")
+        raise E5FormatError(
+            f"{count} Q4_0 values need {blocks * _Q4_BLOCK_BYTES} bytes, got {len(raw)}."
+        )
     data = np.frombuffer(raw, dtype=np.uint8).reshape(blocks, _Q4_BLOCK_BYTES)
     scale = data[:, :2].copy().view(np.float16).astype(np.float32)  # (blocks, 1)
     packed = data[:, 2:]
@@ -150,8 +149,14 @@ def read_e5_file(path: Path) -> E5File:
         else:
             tensors[name] = dequantize_q4_0(raw, count)
     config = dict(
-        hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab_rows=vocab_rows,
-        max_positions=max_pos, token_types=types, eps=float(eps),
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        ffn=ffn,
+        vocab_rows=vocab_rows,
+        max_positions=max_pos,
+        token_types=types,
+        eps=float(eps),
     )
     special = dict(bos=bos, eos=eos, pad=pad, unk=unk)
     return E5File(config, pieces, scores, special, normalization, tensors)
@@ -249,14 +254,17 @@ def build_tokenizer(e5: E5File) -> Any:
     dropped = sorted(cp for cp, out in e5.normalization.items() if out == "")
     spaces = sorted(cp for cp, out in e5.normalization.items() if out == " " and cp != 0x20)
     odd = [
-        cp for cp, out in e5.normalization.items()
+        cp
+        for cp, out in e5.normalization.items()
         if out not in ("", " ") and out != unicodedata.normalize("NFKC", chr(cp))
     ]
     if odd:
         raise E5FormatError(f"Normalisation entries that are not NFKC: {[hex(c) for c in odd[:5]]}")
     kept = [
-        cp for cp in range(0x110000)
-        if not 0xD800 <= cp < 0xE000 and cp not in e5.normalization
+        cp
+        for cp in range(0x110000)
+        if not 0xD800 <= cp < 0xE000
+        and cp not in e5.normalization
         and unicodedata.normalize("NFKC", chr(cp)) != chr(cp)
     ]
     steps: list[Any] = []
@@ -297,13 +305,18 @@ def convert(source: Path, out_dir: Path) -> dict[str, Any]:
     # position_ids is a buffer transformers fills itself.
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:
-        raise E5FormatError(f"Weight mapping mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+        raise E5FormatError(
+            f"Weight mapping mismatch: missing {missing[:5]}, unexpected {unexpected[:5]}."
+        )
     # fp16 halves the folder (the 96M-value word table dominates); the rounding is far
     # below the 4-bit quantization's own error.
     model.to(torch.float16).save_pretrained(out_dir, safe_serialization=True)
     build_tokenizer(e5).save(str(out_dir / "tokenizer.json"))
-    return {"parameters": sum(p.numel() for p in model.parameters()), "saved_dtype": "float16",
-            "pieces": len(e5.pieces)}
+    return {
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "saved_dtype": "float16",
+        "pieces": len(e5.pieces),
+    }
 
 
 def ensure_converted(cache_dir: Path, name: str = MODEL_NAME) -> Path:
@@ -314,30 +327,7 @@ def ensure_converted(cache_dir: Path, name: str = MODEL_NAME) -> Path:
     and converter version, so a crash or a changed package never leaves a stale model.
     """
     source = verified_path(SOURCE, cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / name
     wanted = {"converter": CONVERTER_VERSION, "sha256": SOURCE.sha256, "source": SOURCE.requirement}
-    if _marker_matches(target, wanted):
-        return target
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=cache_dir))
-    try:
-        facts = convert(source, tmp)
-        (tmp / MARKER_FILE).write_text(json.dumps({**wanted, **facts}, indent=1))
-        if target.exists():
-            shutil.rmtree(target)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not _marker_matches(target, wanted):  # another process won the race
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def _marker_matches(folder: Path, wanted: dict[str, Any]) -> bool:
-    try:
-        marker = json.loads((folder / MARKER_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return all(marker.get(k) == v for k, v in wanted.items())
+    return ensure_converted_folder(
+        cache_dir, name, wanted, lambda out_dir: convert(source, out_dir)
+    )

@@ -21,11 +21,13 @@ from typing import Any
 from core.errors import InvalidInputError
 from core.packages import WeightFile
 from core.registry import LoadContext, ModelSpec, register, register_external
+from core.settings import Settings
 
 from .external import load_pretrained
 from .gguf_cache import GGUFSource, cached_model_dir
 from .text_generation_adapters import AdapterSet
 from .text_generation_decoding import TextGenerator
+from .text_generation_scheduler import DecodeLimits
 from .types.generation import (  # noqa: F401  (re-exported: the role's request types)
     DEFAULT_MODEL,
     ROLE,
@@ -139,6 +141,20 @@ def _runner(
         adapters=AdapterSet(
             model, name, weights_sha256, adapters_root(ctx.settings.data_dir), ctx.policy.dtype
         ),
+        decode_limits=decode_limits(ctx.settings),
+    )
+
+
+def decode_limits(settings: Settings) -> DecodeLimits | None:
+    """The continuous-batching bounds from ``settings.decoding`` (None: static batches)."""
+    d = settings.decoding
+    if not d.continuous:
+        return None
+    return DecodeLimits(
+        max_active=d.max_active,
+        max_waiting=d.max_waiting,
+        kv_cache_bytes=d.kv_cache_mb * 2**20,
+        prefill_chunk=d.prefill_chunk,
     )
 
 
@@ -175,10 +191,13 @@ def load_external(ctx: LoadContext) -> TextGenerator:
 
 _SPEC_DEFAULTS: dict[str, Any] = {
     "max_batch_size": 16,
-    # Streams started by different users a moment apart should share a batch:
-    # a batch runs to its end before the next one starts.
+    # Requests a moment apart go to the model together, so their prompts are prefilled
+    # in one pass; later ones still join the running batch at the next step.
     "batch_wait_ms": 25.0,
     "streams": True,
+    # The batcher hands over a new batch while earlier ones decode: the runner's
+    # scheduler merges them (continuous batching).
+    "joins_running_batches": True,
 }
 
 register(

@@ -2,7 +2,9 @@
 
 Concurrent requests are decoded together: one forward pass per step serves the
 whole batch, while each row keeps its own sampling settings, seed, stop sequences
-and stream. Prompt beginnings already seen (a fixed system prompt, say) are not
+and stream. With continuous batching (the default, ``text_generation_scheduler``)
+requests join and leave the running batch between steps; otherwise a batch runs to
+its end before the next starts. Prompt beginnings already seen (a fixed system prompt, say) are not
 prefilled again: their keys and values come from a small per-model prefix cache
 (``text_generation_cache``). Streamed rows send ``TextPiece`` events into their
 ``core.streaming.StreamChannel`` and stop when it is cancelled.
@@ -33,7 +35,9 @@ from .sampling import (
     select_tokens,
 )
 from .text_generation_adapters import BASE, AdapterSet
+from .text_generation_batch import DecodeBatch, kv_bytes_per_token, merge, plain_layers, select
 from .text_generation_cache import PrefixCache, PrefixMatch
+from .text_generation_scheduler import DecodeLimits, DecodeScheduler
 from .types.generation import (
     MAX_TOP_LOGPROBS,
     ChatTemplateRequest,
@@ -126,6 +130,8 @@ class _Row:
     result: GenerationResult | None = None
     logprobs: list[TokenLogprob] | None = None  # one per generated token, when asked for
     logprobs_sent: int = 0  # how many of them went out with streamed pieces
+    error: BaseException | None = None  # set instead of a result when the row failed
+    done: threading.Event = field(default_factory=threading.Event)  # result or error is set
 
     def emit(self, piece: str) -> None:
         if piece and self.channel is not None:
@@ -150,6 +156,24 @@ class _Row:
         )
 
 
+@dataclass
+class _Prefill:
+    """Prompts being prefilled together, possibly over several chunks."""
+
+    rows: list[_Row]
+    cache: Any  # transformers DynamicCache
+    plain: bool  # full-attention layers only: prefixes can be cached
+    ids: torch.Tensor  # [B, tail] the prompt tokens still to feed, left-padded
+    mask: torch.Tensor  # [B, head + tail]
+    positions: torch.Tensor  # [B, tail]
+    head: int  # columns filled from the prefix cache
+    tail: int
+    cached: list[int]  # per row, how many prompt tokens came from the prefix cache
+    seen: torch.Tensor | None
+    counts: torch.Tensor | None
+    done: int = 0  # tail columns fed so far
+
+
 # --------------------------------------------------------------------------- runner
 class TextGenerator(ModelRunner):
     """A causal LM behind a batch call, with a batched, per-row sampled decode loop.
@@ -172,6 +196,7 @@ class TextGenerator(ModelRunner):
         max_new_tokens_limit: int,
         prefix_cache_mb: float = PREFIX_CACHE_MB,
         adapters: AdapterSet | None = None,
+        decode_limits: DecodeLimits | None = None,
     ) -> None:
         self.model = model
         self.adapters = adapters
@@ -189,6 +214,13 @@ class TextGenerator(ModelRunner):
         # Prompts sharing a beginning (a system prompt, a chat template header) reuse
         # its keys/values instead of prefilling it again; 0 turns this off.
         self.prefix_cache = PrefixCache(int(prefix_cache_mb * 2**20))
+        self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        self.kv_bytes_per_token = kv_bytes_per_token(model.config, next(model.parameters()).dtype)
+        # Continuous batching needs caches it can cut and join (plain full attention).
+        from transformers import DynamicCache
+
+        continuous = decode_limits is not None and plain_layers(DynamicCache(config=model.config))
+        self.scheduler = DecodeScheduler(self, decode_limits, name=type(model).__name__) if continuous else None
 
     def _eos_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -227,6 +259,9 @@ class TextGenerator(ModelRunner):
                 outputs[i] = exc
         if not rows and not scoring:
             return outputs
+        if self.scheduler is not None:
+            self._run_continuous(inputs, rows, scoring, outputs)
+            return outputs
         with self._lock, torch.inference_mode():
             rows = self._with_adapters(rows, outputs)
             if rows:
@@ -242,6 +277,31 @@ class TextGenerator(ModelRunner):
             if self.adapters is not None:
                 self.adapters.set_rows(None)
         return outputs
+
+    def _run_continuous(self, inputs: list[Any], rows: list[_Row], scoring: list[int], outputs: list[Any]) -> None:
+        """Hand the rows to the decode loop (they join the running batch) and wait for them."""
+        scheduler = self.scheduler
+        for i in scoring:
+            def score(text: str = inputs[i].text, name: str | None = inputs[i].adapter) -> float:
+                return self._perplexity(text, self._adapter_key(name, scheduler.adapters_in_use()))
+
+            try:
+                outputs[i] = scheduler.exclusive(score)
+            except InvalidInputError as exc:
+                outputs[i] = exc
+        scheduler.generate(rows)
+        for row in rows:
+            outputs[row.slot] = row.error if row.error is not None else row.result
+
+    def serving_stats(self) -> dict[str, int] | None:
+        """The decode loop's sequences (active, prefilling, waiting) and counters."""
+        return self.scheduler.stats() if self.scheduler is not None else None
+
+    def close(self) -> None:
+        """Stop the decode loop, then drop the model."""
+        if self.scheduler is not None:
+            self.scheduler.close()
+        super().close()
 
     # ------------------------------------------------------------------ adapters
     def _with_adapters(self, rows: list[_Row], outputs: list[Any]) -> list[_Row]:
@@ -416,26 +476,40 @@ class TextGenerator(ModelRunner):
 
     # ------------------------------------------------------------------ decoding
     def _decode(self, rows: list[_Row]) -> None:
-        """Prefill all prompts at once, then one batched step per new token.
+        """Static batching: prefill all prompts at once, then step until every row is done."""
+        live = [row for row in rows if not self._admitted_cancelled(row)]
+        if not live:
+            return
+        prefill = self.start_prefill(live)
+        _, batch = self.prefill_step(prefill, chunk=prefill.tail)
+        while batch is not None:
+            batch = self.decode_step(batch)
+
+    # The engine the continuous scheduler drives (``text_generation_scheduler.Engine``).
+    def admit(self, row: _Row, keep: set[str]) -> None:
+        """Get a waiting row ready to join: finish it if cancelled, load its adapter."""
+        if self._admitted_cancelled(row):
+            return
+        row.adapter = self._adapter_key(row.request.adapter, keep)
+
+    def _admitted_cancelled(self, row: _Row) -> bool:
+        if self._cancelled(row):
+            row.finish("cancelled", "")
+            return True
+        return False
+
+    def start_prefill(self, live: list[_Row]) -> _Prefill:
+        """Lay out the prompts of rows that start together (nothing runs yet).
 
         Prompts are left-padded so every row's next token is in the last column;
         explicit position ids make padding invisible to the model. A row whose
         prompt starts like one seen before takes that part's keys/values from the
-        prefix cache and prefills only the rest. Finished rows are dropped from the
-        batch and the KV cache, so the remaining rows run at their own size.
+        prefix cache and prefills only the rest.
         """
         from transformers import DynamicCache
 
-        live: list[_Row] = []
-        for row in rows:
-            if self._cancelled(row):
-                row.finish("cancelled", "")
-            else:
-                live.append(row)
-        if not live:
-            return
         cache = DynamicCache(config=self.model.config)
-        plain = _plain_layers(cache)
+        plain = plain_layers(cache)
         # A disabled cache finds nothing but still counts the prompt tokens.
         # Keys and values depend on the adapter (LoRA changes q, k, v): only base rows share.
         matches = [
@@ -458,76 +532,97 @@ class TextGenerator(ModelRunner):
             mask[b, width - len(suffix) :] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, head:]
-        next_pos = mask.sum(-1)
         if head:
             _fill_prefix(cache, matches, head)
-        penalised = any(r.params.repetition_penalty != 1.0 for r in live)
         seen = None
-        if penalised:
-            vocab = self.model.get_output_embeddings().weight.shape[0]
-            seen = torch.zeros((len(live), vocab), dtype=torch.bool, device=self.device)
+        if any(r.params.repetition_penalty != 1.0 for r in live):
+            seen = torch.zeros((len(live), self.vocab_size), dtype=torch.bool, device=self.device)
             for b, row in enumerate(live):
                 seen[b, torch.tensor(row.prompt_ids, device=self.device)] = True
         # Presence/frequency penalties count generated tokens only (OpenAI's definition).
         counts = None
         if any(r.request.presence_penalty or r.request.frequency_penalty for r in live):
-            vocab = self.model.get_output_embeddings().weight.shape[0]
-            counts = torch.zeros((len(live), vocab), dtype=torch.float32, device=self.device)
-        self._set_rows(live)
+            counts = torch.zeros((len(live), self.vocab_size), dtype=torch.float32, device=self.device)
+        return _Prefill(live, cache, plain, ids, mask, positions, head, tail, cached, seen, counts)
+
+    def prefill_step(self, prefill: _Prefill, chunk: int) -> tuple[bool, DecodeBatch | None]:
+        """Prefill the next ``chunk`` prompt columns; when the prompts are done, sample each
+        row's first token. Returns (done, the rows still going as a batch, or None)."""
+        end = min(prefill.done + max(1, chunk), prefill.tail)
+        self._set_rows(prefill.rows)
         out = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            cache=cache,
+            input_ids=prefill.ids[:, prefill.done : end],
+            attention_mask=prefill.mask[:, : prefill.head + end],
+            position_ids=prefill.positions[:, prefill.done : end],
+            cache=prefill.cache,
             use_cache=True,
             logits_to_keep=1,
         )
-        if plain and self.prefix_cache.enabled:
-            self._remember_prompts(cache, live, cached, width)
-        logits = out.logits[:, -1, :].float()
+        prefill.done = end
+        if end < prefill.tail:
+            return False, None
+        if prefill.plain and self.prefix_cache.enabled:
+            self._remember_prompts(prefill.cache, prefill.rows, prefill.cached, prefill.head + prefill.tail)
+        batch = DecodeBatch(
+            rows=list(prefill.rows),
+            cache=prefill.cache,
+            mask=prefill.mask,
+            next_pos=prefill.mask.sum(-1),
+            seen=prefill.seen,
+            counts=prefill.counts,
+        )
+        return True, self._sample(batch, out.logits[:, -1, :].float())
 
-        while True:
-            if seen is not None:
-                penalties = torch.tensor(
-                    [r.params.repetition_penalty for r in live], device=self.device
-                )
-                logits = apply_repetition_penalty(logits, seen, penalties)
-            if counts is not None:
-                logits = apply_presence_frequency_penalties(
-                    logits,
-                    counts,
-                    torch.tensor([r.request.presence_penalty for r in live], device=self.device),
-                    torch.tensor([r.request.frequency_penalty for r in live], device=self.device),
-                )
-            tokens = select_tokens(logits, [r.params for r in live], [r.generator for r in live])
-            self._record_logprobs(live, logits, tokens)
-            keep = [b for b, (row, tok) in enumerate(zip(live, tokens, strict=True)) if self._step(row, tok)]
-            if not keep:
-                return
-            if len(keep) < len(live):
-                index = torch.tensor(keep, device=self.device)
-                cache.batch_select_indices(index)
-                mask, next_pos = mask[index], next_pos[index]
-                seen = seen[index] if seen is not None else None
-                counts = counts[index] if counts is not None else None
-                live = [live[b] for b in keep]
-                mask = _trim_left_padding(cache, mask)
-                self._set_rows(live)
-            step_ids = torch.tensor([[r.generated[-1]] for r in live], device=self.device)
-            if seen is not None:
-                seen.scatter_(1, step_ids, True)
-            if counts is not None:
-                counts.scatter_add_(1, step_ids, counts.new_ones((len(live), 1)))
-            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
-            out = self.model(
-                input_ids=step_ids,
-                attention_mask=mask,
-                position_ids=next_pos.unsqueeze(1),
-                cache=cache,
-                use_cache=True,
+    def decode_step(self, batch: DecodeBatch) -> DecodeBatch | None:
+        """Feed each row its last sampled token and sample the next; finished rows leave."""
+        step_ids = torch.tensor([[r.generated[-1]] for r in batch.rows], device=self.device)
+        if batch.seen is not None:
+            batch.seen.scatter_(1, step_ids, True)
+        if batch.counts is not None:
+            batch.counts.scatter_add_(1, step_ids, batch.counts.new_ones((len(batch), 1)))
+        batch.mask = torch.cat([batch.mask, batch.mask.new_ones((len(batch), 1))], dim=1)
+        self._set_rows(batch.rows)
+        out = self.model(
+            input_ids=step_ids,
+            attention_mask=batch.mask,
+            position_ids=batch.next_pos.unsqueeze(1),
+            cache=batch.cache,
+            use_cache=True,
+        )
+        batch.next_pos = batch.next_pos + 1
+        batch.steps += 1
+        return self._sample(batch, out.logits[:, -1, :].float())
+
+    def join(self, running: DecodeBatch | None, joining: DecodeBatch | None) -> DecodeBatch | None:
+        """The running batch with freshly prefilled rows added (either may be None)."""
+        if running is None or joining is None:
+            return running if joining is None else joining
+        return merge(running, joining, self.vocab_size)
+
+    def idle(self) -> None:
+        """Nothing is decoding: forward passes outside the loop run on the base model."""
+        if self.adapters is not None:
+            self.adapters.set_rows(None)
+
+    def _sample(self, batch: DecodeBatch, logits: torch.Tensor) -> DecodeBatch | None:
+        """Pick each row's next token under its own settings; keep the rows that go on."""
+        rows = batch.rows
+        if batch.seen is not None:
+            penalties = torch.tensor([r.params.repetition_penalty for r in rows], device=self.device)
+            logits = apply_repetition_penalty(logits, batch.seen, penalties)
+        if batch.counts is not None:
+            logits = apply_presence_frequency_penalties(
+                logits,
+                batch.counts,
+                torch.tensor([r.request.presence_penalty for r in rows], device=self.device),
+                torch.tensor([r.request.frequency_penalty for r in rows], device=self.device),
             )
-            next_pos = next_pos + 1
-            logits = out.logits[:, -1, :].float()
+        tokens = select_tokens(logits, [r.params for r in rows], [r.generator for r in rows])
+        self._record_logprobs(rows, logits, tokens)
+        keep = [b for b, (row, tok) in enumerate(zip(rows, tokens, strict=True)) if self._step(row, tok)]
+        if not keep:
+            return None
+        return select(batch, keep)
 
     def _remember_prompts(
         self, cache: Any, live: list[_Row], cached: list[int], width: int
@@ -635,18 +730,6 @@ class TextGenerator(ModelRunner):
         return float(torch.exp(torch.tensor(total / count)))
 
 
-def _plain_layers(cache: Any) -> bool:
-    """Whether every layer of a fresh cache is a plain full-attention key/value list.
-
-    Only those can be seeded with cached prefixes; sliding-window or linear-attention
-    layers keep other state.
-    """
-    from transformers.cache_utils import DynamicLayer
-
-    layers = getattr(cache, "layers", None)
-    return bool(layers) and all(type(la) is DynamicLayer for la in layers)
-
-
 def _fill_prefix(cache: Any, matches: list[PrefixMatch | None], head: int) -> None:
     """Seed an empty batch cache with each row's cached prefix in its first ``head`` columns.
 
@@ -660,26 +743,3 @@ def _fill_prefix(cache: Any, matches: list[PrefixMatch | None], head: int) -> No
             kv[:, :, b, :, : match.length] = match.kv[:, :, :, : match.length]
     for i in range(layers):
         cache.update(kv[i, 0], kv[i, 1], i)
-
-
-def _trim_left_padding(cache: Any, mask: torch.Tensor) -> torch.Tensor:
-    """Cut columns that are padding in every remaining row from the mask and the KV cache.
-
-    When the longest prompt's row finishes, the others no longer need its padding;
-    dropping it shortens every later attention step.
-    """
-    from transformers.cache_utils import DynamicLayer
-
-    real = mask.bool().any(dim=0)
-    first = int(real.nonzero()[0]) if bool(real.any()) else 0
-    layers = getattr(cache, "layers", None)
-    # Only plain full-attention layers are a simple [batch, heads, seq, dim] tensor we
-    # may slice; sliding-window or linear-attention layers keep other state.
-    if first == 0 or not layers or any(type(la) is not DynamicLayer for la in layers):
-        return mask
-    if any(la.keys is None or la.keys.dim() != 4 for la in layers):
-        return mask
-    for layer in layers:
-        layer.keys = layer.keys[:, :, first:]
-        layer.values = layer.values[:, :, first:]
-    return mask[:, first:]

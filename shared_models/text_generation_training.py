@@ -182,12 +182,19 @@ class LoraTrainer(ModelRunner):
 
     # Loads its base model for each job and lets it go: nothing is held between jobs.
     weights_per_job = True
+    # While a job runs, its base copy and optimizer count in the core's memory budget.
+    dynamic_memory = True
 
     def __init__(self, ctx: LoadContext) -> None:
         self.ctx = ctx
+        self._job_bytes = 0
 
     def memory_bytes(self) -> int:
-        return 0
+        """The running job's base copy, LoRA weights, gradients and Adam state; 0 between jobs.
+
+        Activations are not counted: they come and go within each step.
+        """
+        return self._job_bytes
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
         return self.run_streams(inputs, [None] * len(inputs))
@@ -217,6 +224,13 @@ class LoraTrainer(ModelRunner):
             del model
             if self.ctx.policy.is_cuda:
                 torch.cuda.empty_cache()
+            self._job_bytes = 0
+            self.ctx.report_memory()
+
+    def _hold(self, model: Any, trainable: list[Any]) -> None:
+        """Tell the core what this job holds (it may evict idle models to make room)."""
+        self._job_bytes = _job_bytes(model, trainable)
+        self.ctx.report_memory()
 
     def _load_base(self, folder: Path) -> tuple[Any, Any]:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -267,6 +281,7 @@ class LoraTrainer(ModelRunner):
         for p in trainable:
             p.data = p.data.float()  # Adam on bf16 weights loses most small updates
             p.requires_grad_(True)
+        self._hold(model, trainable)
         if s.gradient_checkpointing:
             enable = getattr(model, "activation_checkpointing_enable", None)  # transformers >= 5
             if enable is not None:
@@ -367,6 +382,14 @@ class LoraTrainer(ModelRunner):
         return result
 
 
+def _job_bytes(model: Any, trainable: list[Any]) -> int:
+    """What a job holds: the model as loaded (LoRA included), plus a float32 gradient and
+    AdamW's two float32 moments for each trainable parameter."""
+    tensors = {id(t): t for t in [*model.parameters(), *model.buffers()]}
+    held = sum(t.numel() * t.element_size() for t in tensors.values())
+    return held + sum(p.numel() for p in trainable) * 3 * 4
+
+
 def _ppl(loss: float | None) -> float | None:
     return None if loss is None else float(math.exp(min(loss, 50.0)))
 
@@ -437,7 +460,8 @@ register(
         role=ROLE,
         load=load_trainer,
         # Held at rest: nothing. A run holds its base model in float32 (about 550 MB for
-        # SmolLM2, 2.4 GB for Qwen2.5-0.5B) plus activations, while it lasts.
+        # SmolLM2, 2.4 GB for Qwen2.5-0.5B) plus activations, while it lasts; it reports
+        # that (less the activations) to the manager, which counts it in the budget.
         approx_mb=1,
         source="the generation models' own weights",
         description="Trains LoRA adapters on the text generation models (peft)",

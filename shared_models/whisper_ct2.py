@@ -23,11 +23,8 @@ of strings (alias, target). A string is a u16 length that counts a trailing NUL.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import struct
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +32,14 @@ from typing import IO, Any
 
 import torch
 
+from .converted_cache import ensure_converted_folder
+
 MAX_BINARY_VERSION = 6
 """The newest CTranslate2 binary version this reader understands."""
 
 CONVERTER_VERSION = 1
 """Bumped whenever the conversion changes, so stale cache folders are rebuilt."""
 
-MARKER_FILE = "springboard-source.json"
 
 # CTranslate2's DataType enum. int8/int16 weights come with a "<name>_scale".
 _DTYPES: dict[int, torch.dtype] = {
@@ -535,36 +533,6 @@ def ensure_converted(name: str, source: CT2WhisperSource, cache_dir: Path) -> Pa
     crash never leaves a half-written model, and a marker file records which
     source files (by sha256) and converter version produced it.
     """
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / name
-    wanted = source.fingerprint()
-    if _marker_matches(target, wanted):
-        return target
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=cache_dir))
-    try:
-        facts = convert_ct2_whisper(source, tmp)
-        (tmp / MARKER_FILE).write_text(json.dumps({**wanted, **facts}, indent=1))
-        if target.exists():
-            shutil.rmtree(target)  # stale: other source or converter version
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            # Another process finished the same conversion first; use theirs.
-            if not _marker_matches(target, wanted):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def _marker_matches(folder: Path, wanted: dict[str, Any]) -> bool:
-    try:
-        marker = json.loads((folder / MARKER_FILE).read_text())
-    except (OSError, ValueError):
-        return False
-    return all(marker.get(k) == v for k, v in wanted.items())
-
-
-def conversion_facts(folder: Path) -> dict[str, Any]:
-    """What the marker file of a converted folder records (parameters, dtypes, sha256)."""
-    return json.loads((folder / MARKER_FILE).read_text())
+    return ensure_converted_folder(
+        cache_dir, name, source.fingerprint(), lambda out_dir: convert_ct2_whisper(source, out_dir)
+    )

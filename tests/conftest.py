@@ -39,3 +39,15 @@ def manager(settings: Settings):
     yield mgr
     set_manager(None)
     mgr.close()
+
+
+@pytest.fixture(scope="session")
+def lora_adapter(manager, settings):
+    """A real LoRA adapter of the tiny model (8 steps), trained once per session.
+
+    Returns (``LoraTrainingResult``, progress events); the adapter is saved as
+    ``tests.support.lora.SESSION_ADAPTER`` in the session's data folder.
+    """
+    from tests.support.lora import train_session_adapter
+
+    return train_session_adapter(manager, settings)

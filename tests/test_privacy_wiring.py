@@ -33,7 +33,7 @@ def test_the_server_log_redacts_personal_data_from_every_module(tmp_path, caplog
 def test_the_status_page_shows_the_redaction_mode_and_keep_stands_out(manager, tmp_path):
     report = full_report(manager)
     assert report["privacy"]["redaction"] == "mask"  # the default
-    assert "**Personal-data redaction:** mask: email, card, iban, cn_id, phone, ip masked" in (
+    assert "**Personal-data redaction:** mask: email, card, iban, cn_id, phone, ip, name masked" in (
         summary_markdown(report)
     )
     keep = Settings(data_dir=tmp_path, privacy={"redaction": "keep"})

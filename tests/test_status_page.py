@@ -58,3 +58,12 @@ def test_the_suite_shows_each_app_component_once(manager):
     shown = Counter(ids(layout))
     assert [i for i, n in shown.items() if n > 1] == []
     assert len(shown) > 50 * len(pages), "every app page is in the layout"
+
+
+def test_the_home_pages_models_table_shows_what_this_process_holds(manager):
+    from apps.home import models_table
+
+    manager.handle("embedding").call(["loaded here"])
+    table = models_table(manager).set_index("model")
+    assert table.loc["minilm-l6", "loaded"] == "yes"
+    assert "serving" not in table.columns  # the cluster column is for the Ray backend only

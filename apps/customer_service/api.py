@@ -6,6 +6,9 @@ bot.greeting(), bot.example_questions()   # from the company's own name and cate
 bot.calibration                 # fitted on this knowledge base at import, refitted after edits
 reply = bot.ask("where is my parcel?", session_id="s1")
 reply.answer, reply.source_id, reply.confidence, reply.escalated, reply.intent
+reply.why                       # Explanation: matched words, scores, threshold, escalation reason
+bot.ask("...", explain=True).why.intent_words   # + the words that drove the intent (occlusion)
+bot.explain("where is my parcel?")              # the same, without answering or storing anything
 bot.train_intents(examples)      # DataFrame or list of (text, intent); intents are off until then
                                  # (the demo knowledge bases use the demo intents)
 bot.evaluate_intents(examples)   # dict with accuracy, macro_f1, confusion
@@ -35,16 +38,18 @@ from core.storage import Database
 from shared_models.types.embedding import DEFAULT_MODEL as ENGLISH_EMBEDDING_MODEL
 from shared_models.types.embedding import MULTILINGUAL_MODEL, EmbedText
 
+from . import explain as why
 from .calibration import META_KEY as CALIBRATION_KEY
 from .calibration import Calibration, calibrate
 from .conversations import NO_ANSWER, ConversationStore
 from .datasets import DEMO_FAQ, DEMO_FAQ_ZH, DEMO_INTENTS, read_labelled_csv
+from .explain import Explanation
 from .importers import FaqEntry, parse_faq, read_faq_file
 from .intents import IntentModel, Mode, ProgressFn, classification_metrics, normalise_examples
 from .knowledge import KnowledgeBase, StoredEntry
 from .phrasing import build_request, is_grounded, quarantine_instructions, stream_phrasing
 from .retrieval import Calibrator, HybridRetriever, Retrieval, cjk_share
-from .sentiment import analyse
+from .sentiment import Sentiment, analyse
 from .session_data import APP_FOLDER, DB_FILE, erase_session, export_session, purge_before
 
 log = logging.getLogger(__name__)
@@ -76,6 +81,15 @@ OFFER_HUMAN = (
     "\n\nI'm sorry this has been frustrating. If you'd like, I can hand you over to a member "
     'of our team: just say "talk to a human".'
 )
+# The same messages for a Chinese knowledge base (``language == "zh"``), in the customers' language.
+IN_CHINESE = {
+    FALLBACK: (
+        "抱歉，我在帮助文档里没有找到可靠的答案。您的问题已转给我们的客服团队（工单号 #{ticket}），"
+        "工作人员会在这里回复您。"
+    ),
+    HUMAN_HANDOVER: "好的。我已把这段对话转给我们的客服团队（工单号 #{ticket}），工作人员很快会在这里接手。",
+    OFFER_HUMAN: "\n\n很抱歉给您带来了不便。如果您愿意，我可以为您转接人工客服：回复“转人工”即可。",
+}
 THANKS = {
     "en": "You're welcome! Is there anything else I can help with?",
     "zh": "不客气！还有什么可以帮您的吗？",
@@ -102,7 +116,10 @@ _FOLLOW_UP = re.compile(
     r"^\s*(and|also|but|so|then|what about|how about)\b|\b(it|its|that|this|they|them|those|these|there)\b",
     re.IGNORECASE,
 )
-_AFFIRMATIVE = re.compile(r"^\s*(yes|yes please|yeah|yep|ok|okay|please do|sure)\b", re.IGNORECASE)
+_AFFIRMATIVE = re.compile(
+    r"^\s*(yes|yes please|yeah|yep|ok|okay|please do|sure)\b|^\s*(好的?|是的?|可以|行|嗯|需要|麻烦)",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -135,9 +152,40 @@ class Reply:
     sources: list[Source] = field(default_factory=list)
     phrased_by_llm: bool = False
     done: bool = True
+    why: Explanation | None = None  # on the final reply: why this answer (see explain.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class _Route:
+    """How the bot will treat one message, decided before it writes the answer."""
+
+    threshold: float
+    human: str | None = None  # the escalation sentence, when the customer wants a person
+    retrieval: Retrieval | None = None
+    searched: str = ""  # the text retrieval ran on (a follow-up adds the previous question)
+    follow_up: bool = False
+    small_talk: str | None = None  # the reply, when the message is small talk the bot answers
+    confident: bool = False
+
+    @property
+    def escalated(self) -> bool:
+        return self.human is not None or (not self.confident and self.small_talk is None)
+
+
+@dataclass
+class _Intents:
+    """The intent model's probabilities for one message (columns follow ``labels``)."""
+
+    model: IntentModel
+    probabilities: np.ndarray
+
+    @property
+    def best(self) -> tuple[str, float]:
+        i = int(self.probabilities.argmax())
+        return self.model.labels[i], round(float(self.probabilities[i]), 4)
 
 
 class CustomerServiceBot:
@@ -278,6 +326,10 @@ class CustomerServiceBot:
             return f"您好！我是{self.company}的客服助手。{topics}"
         topics = f" Ask me about {_join_en(cats)}." if cats else " Ask me anything about our services."
         return f"Hello! I'm the {self.company} support assistant.{topics}"
+
+    def say(self, message: str) -> str:
+        """One of the bot's fixed messages in the knowledge base's language."""
+        return IN_CHINESE.get(message, message) if self.language == "zh" else message
 
     def placeholder(self) -> str:
         """Hint text for the message box."""
@@ -476,31 +528,55 @@ class CustomerServiceBot:
 
     # ------------------------------------------------------------------ answering
     def ask(
-        self, question: str, session_id: str | None = None, use_llm: bool | None = None
+        self,
+        question: str,
+        session_id: str | None = None,
+        use_llm: bool | None = None,
+        explain: bool = False,
     ) -> Reply:
         """Answer one customer message (the whole reply at once). ``use_llm`` overrides
-        the bot's setting for this message."""
+        the bot's setting for this message; ``explain`` adds the words that drove the
+        intent to ``reply.why`` (one more batched embedding call)."""
         final: Reply | None = None
-        for final in self.ask_stream(question, session_id, use_llm=use_llm):  # noqa: B007 - keep the last
+        for final in self.ask_stream(question, session_id, use_llm=use_llm, explain=explain):  # noqa: B007 - keep the last
             pass
         assert final is not None
         return final
 
+    def explain(self, question: str, session_id: str | None = None) -> Explanation:
+        """Why the bot answers ``question`` as it does, with the words that drove the
+        intent; nothing is answered or stored. With ``session_id``, that conversation so
+        far counts, as it does when answering (follow-ups, "yes" to an offer of a person)."""
+        question = self._check_text(question)
+        history = (
+            self.conversations.history(self.conversations.check_session_id(session_id), limit=10)
+            if session_id
+            else []
+        )
+        self._require_entries()
+        vector = self._embed([question])[0]
+        intents = self._intents(question, vector)
+        route = self._route(question, history, vector, intents)
+        return self._explanation(question, route, intents, analyse(question), occlude=True)
+
     def ask_stream(
-        self, question: str, session_id: str | None = None, use_llm: bool | None = None
+        self,
+        question: str,
+        session_id: str | None = None,
+        use_llm: bool | None = None,
+        explain: bool = False,
     ) -> Iterator[Reply]:
         """Answer one message, yielding partial replies (``done=False``) while the
-        language model writes, then the final, stored reply (``done=True``)."""
+        language model writes, then the final, stored reply (``done=True``) with its
+        explanation (``why``; with ``explain``, also the intent's word attributions)."""
         question = self._check_text(question)
         session_id = self.conversations.check_session_id(session_id)
-        if len(self.kb) == 0:
-            raise InvalidInputError(
-                "The knowledge base is empty: import FAQ entries (CSV, JSON or Markdown) before asking."
-            )
+        self._require_entries()
         history = self.conversations.history(session_id, limit=10)
         vector = self._embed([question])[0]
         mood = analyse(question)
-        intent, intent_p = self._detect_intent(question, vector)
+        intents = self._intents(question, vector)
+        intent, intent_p = intents.best if intents else (None, None)
         base = dict(
             intent=intent,
             intent_confidence=intent_p,
@@ -508,67 +584,38 @@ class CustomerServiceBot:
             sentiment_score=mood.score,
             session_id=session_id,
         )
-
-        wants_human = bool(_HUMAN_REQUEST.search(question)) or (
-            intent == "human_agent" and (intent_p or 0) > 0.6
-        )
-        if not wants_human and history and _AFFIRMATIVE.match(question):
-            # "yes" right after the bot offered a human means: hand me over.
-            wants_human = (
-                history[-1]["role"] == "assistant"
-                and OFFER_HUMAN.strip()[:40] in history[-1]["content"]
-            )
-        if wants_human:
+        route = self._route(question, history, vector, intents)
+        explanation = self._explanation(question, route, intents, mood, occlude=explain)
+        if route.human is not None:
             yield self._finish(
-                question, "", base, None, 1.0, escalated=True, reason="customer asked for a human"
-            )
+                question, "", base, None, 1.0, escalated=True,
+                reason="customer asked for a human", why=explanation,
+            )  # fmt: skip
             return
 
-        retrieval = self.retriever.search(question, vector)
-        if (
-            retrieval.confidence < self.threshold
-            and history
-            and len(question.split()) <= 6
-            and _FOLLOW_UP.search(question)
-        ):
-            # A short follow-up ("and how long does that take?") may need the previous question.
-            # Only messages that read as follow-ups qualify: an unrelated short question must
-            # not borrow the previous question's match.
-            previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
-            if previous:
-                combined = f"{previous} {question}"[: self.max_chars]
-                alt = self.retriever.search(combined, self._embed([combined])[0])
-                if alt.confidence > retrieval.confidence:
-                    retrieval = alt
+        retrieval = route.retrieval
+        assert retrieval is not None
         top = retrieval.top
-        sources = [
+        base["sources"] = [
             Source(c.entry.id, c.entry.question, c.entry.category, round(c.fused, 5))
             for c in retrieval.candidates
         ]
-        base["sources"] = sources
-        confident = top is not None and self.would_answer(retrieval.confidence)
-
-        small_talk = self._small_talk(question, intent, intent_p)
-        if not confident and small_talk:
+        if not route.confident and route.small_talk:
             yield self._finish(
-                question, small_talk, base, None, retrieval.confidence, escalated=False
-            )
+                question, route.small_talk, base, None, retrieval.confidence,
+                escalated=False, why=explanation,
+            )  # fmt: skip
             return
-        if not confident:
+        if not route.confident:
             yield self._finish(
-                question,
-                "",
-                base,
-                None,
-                retrieval.confidence,
-                escalated=True,
-                reason=NO_ANSWER,
-            )
+                question, "", base, None, retrieval.confidence,
+                escalated=True, reason=NO_ANSWER, why=explanation,
+            )  # fmt: skip
             return
 
         assert top is not None
         entry = top.entry
-        suffix = OFFER_HUMAN if mood.angry else ""
+        suffix = self.say(OFFER_HUMAN) if mood.angry else ""
         answer, used_llm = entry.answer, False
         if self.use_llm if use_llm is None else use_llm:
             pieces: list[str] = []
@@ -614,7 +661,127 @@ class CustomerServiceBot:
             escalated=False,
             offer_human=mood.angry,
             used_llm=used_llm,
+            why=explanation,
         )
+
+    def _require_entries(self) -> None:
+        if len(self.kb) == 0:
+            raise InvalidInputError(
+                "The knowledge base is empty: import FAQ entries (CSV, JSON or Markdown) before asking."
+            )
+
+    def _wants_human(
+        self, question: str, history: list[dict], intents: _Intents | None
+    ) -> str | None:
+        """Why the customer wants a person (the escalation sentence), or None."""
+        asked = _HUMAN_REQUEST.search(question)
+        if asked:
+            return why.asked_for_human(asked.group().strip())
+        if intents is not None:
+            intent, p = intents.best
+            if intent == "human_agent" and p > 0.6:
+                return why.intent_asked_for_human(intent, p)
+        if (
+            history
+            and _AFFIRMATIVE.match(question)
+            and history[-1]["role"] == "assistant"
+            and self.say(OFFER_HUMAN).strip()[:30] in history[-1]["content"]
+        ):
+            return why.ACCEPTED_OFFER  # "yes" right after the bot offered a human
+        return None
+
+    def _route(
+        self,
+        question: str,
+        history: list[dict],
+        vector: np.ndarray,
+        intents: _Intents | None,
+    ) -> _Route:
+        """Hand over, answer from an entry, answer small talk, or escalate."""
+        route = _Route(threshold=self.threshold, searched=question)
+        route.human = self._wants_human(question, history, intents)
+        if route.human is not None:
+            return route
+        retrieval = self.retriever.search(question, vector)
+        if (
+            retrieval.confidence < route.threshold
+            and history
+            and len(question.split()) <= 6
+            and _FOLLOW_UP.search(question)
+        ):
+            # A short follow-up ("and how long does that take?") may need the previous question.
+            # Only messages that read as follow-ups qualify: an unrelated short question must
+            # not borrow the previous question's match.
+            previous = next((m["content"] for m in reversed(history) if m["role"] == "user"), None)
+            if previous:
+                combined = f"{previous} {question}"[: self.max_chars]
+                alt = self.retriever.search(combined, self._embed([combined])[0])
+                if alt.confidence > retrieval.confidence:
+                    retrieval, route.searched, route.follow_up = alt, combined, True
+        route.retrieval = retrieval
+        route.confident = retrieval.top is not None and retrieval.confidence >= route.threshold
+        intent, intent_p = intents.best if intents else (None, None)
+        route.small_talk = self._small_talk(question, intent, intent_p)
+        return route
+
+    def _explanation(
+        self,
+        question: str,
+        route: _Route,
+        intents: _Intents | None,
+        mood: Sentiment,
+        occlude: bool,
+    ) -> Explanation:
+        """The evidence behind the route taken; occlusion only when asked (it embeds
+        the question once per word)."""
+        if route.human is not None:
+            decision = "escalated"
+        elif route.confident:
+            decision = "answered"
+        else:
+            decision = "small talk" if route.small_talk else "escalated"
+        retrieval = route.retrieval
+        if self.calibration is None:
+            calibration = "generic (not calibrated yet)"
+        elif retrieval is not None and retrieval.cross_lingual:
+            calibration = "this knowledge base's, for a question in another language"
+        else:
+            calibration = "this knowledge base's"
+        explanation = Explanation(
+            question=route.searched,
+            decision=decision,
+            threshold=route.threshold,
+            threshold_source="set by hand" if self.threshold_overridden else "default",
+            calibration=calibration,
+        )
+        if retrieval is not None:
+            top = retrieval.top
+            terms = self.kb.lexical_terms(top.entry.num) if top else frozenset()
+            why.from_retrieval(explanation, retrieval, terms)
+        if route.human is not None:
+            explanation.escalation = route.human
+        elif decision == "escalated":
+            assert retrieval is not None
+            explanation.escalation = (
+                why.below_threshold(retrieval, route.threshold) if retrieval.top else why.NOTHING_FOUND
+            )
+        if route.follow_up:
+            explanation.notes.append(why.FOLLOW_UP_NOTE)
+        if decision == "small talk":
+            assert retrieval is not None
+            explanation.notes.append(why.small_talk_note(retrieval, route.threshold))
+        if decision == "answered" and mood.angry:
+            explanation.notes.append(why.angry_note(mood.score))
+        if intents is not None:
+            explanation.intents = why.top_intents(intents.model.labels, intents.probabilities)
+            if occlude:
+                model = intents.model
+                _, explanation.intent_words = why.occlusion(
+                    question,
+                    lambda texts: model.probabilities(texts, embed=self._embed),
+                    max_words=self.manager.settings.limits.max_batch_items - 1,
+                )
+        return explanation
 
     def _finish(
         self,
@@ -628,8 +795,9 @@ class CustomerServiceBot:
         reason: str | None = None,
         offer_human: bool = False,
         used_llm: bool = False,
+        why: Explanation | None = None,
     ) -> Reply:
-        template = HUMAN_HANDOVER if reason == "customer asked for a human" else FALLBACK
+        template = self.say(HUMAN_HANDOVER if reason == "customer asked for a human" else FALLBACK)
         if escalated:
             # The ticket number goes into the text, so store first with a placeholder.
             answer = template.format(ticket="{ticket}")
@@ -662,6 +830,7 @@ class CustomerServiceBot:
             source_question=entry.question if entry else None,
             phrased_by_llm=used_llm,
             done=True,
+            why=why,
             **base,
         )
 
@@ -755,14 +924,15 @@ class CustomerServiceBot:
         best = probs.argsort()[::-1][: max(1, int(top))]
         return {model.labels[i]: float(probs[i]) for i in best}
 
-    def _detect_intent(self, text: str, vector: np.ndarray) -> tuple[str | None, float | None]:
+    def _intents(self, text: str, vector: np.ndarray) -> _Intents | None:
+        """The intent probabilities of one message (None when intents are off)."""
         model = self.intent_model
         if model is None:
-            return None, None
-        label, p = model.predict(
+            return None
+        probs = model.probabilities(
             [text], embeddings=vector[None, :] if model.mode == "head" else None
         )[0]
-        return label, round(p, 4)
+        return _Intents(model, probs)
 
     def train_intents(
         self,

@@ -437,6 +437,11 @@ class KnowledgeBase:
         with self._lock:
             return self.bm25.scores(query)
 
+    def lexical_terms(self, num: int) -> frozenset[str]:
+        """The BM25 tokens of one entry (what a question's words can match)."""
+        with self._lock:
+            return self.bm25.terms(num)
+
 
 def _row_entry(row) -> StoredEntry:
     return StoredEntry(

@@ -114,6 +114,10 @@ STOP_WORDS = frozenset(
 )
 NGRAM = 4
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+# A word's CJK and non-CJK parts ("app里" -> "app", "里").
+_SCRIPT_PARTS = re.compile(
+    r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+"
+)
 # Chinese function words and pronouns: as frequent in off-topic questions as in any entry.
 CHINESE_STOP_WORDS = frozenset(
     ["的", "了", "吗", "呢", "吧", "啊", "呀", "么", "是", "在", "有", "和", "与", "或", "就", "都", "也", "还", "又", "把", "被", "给", "让", "我", "你", "您", "他", "她", "它", "我们", "你们", "他们", "我的", "你的", "您的", "这", "那", "这个", "那个", "哪", "哪个", "什么", "怎么", "怎样", "怎么样", "如何", "为什么", "吗", "请", "请问", "可以", "能", "能不能", "可不可以", "会", "要", "想", "一下", "一个", "一些", "多少", "几", "啥", "嘛", "呃", "哦", "嗯", "好", "谢谢", "你好"]
@@ -155,10 +159,7 @@ def tokenize(text: str) -> list[str]:
 def _cjk_tokens(run: str) -> list[str]:
     # A run may mix scripts ("app里"); split CJK characters from the rest first.
     tokens: list[str] = []
-    for part in re.findall(
-        r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+|[^\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+",
-        run,
-    ):
+    for part in _SCRIPT_PARTS.findall(run):
         if _HAN_RUN.fullmatch(part):
             tokens += _chinese_tokens(part)
         elif _CJK.match(part):
@@ -174,6 +175,36 @@ def _chinese_tokens(run: str) -> list[str]:
     words = [w for w in _segmenter().lcut_for_search(run) if w not in CHINESE_STOP_WORDS]
     chars = [ch for ch in run if ch not in CHINESE_STOP_WORDS]
     return ["z:" + w for w in words if len(w) > 1] + ["c:" + ch for ch in chars]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """The words of ``text`` as (start, end) offsets into ``text`` itself: the units
+    ``tokenize`` draws its tokens from. Latin-script words whole; Han runs split into
+    jieba's words (its default mode); kana and Hangul runs whole."""
+    spans: list[tuple[int, int]] = []
+    for match in _WORD.finditer(text):
+        if not _CJK.search(match.group()):
+            spans.append(match.span())
+            continue
+        for part in _SCRIPT_PARTS.finditer(match.group()):
+            start = match.start() + part.start()
+            if _HAN_RUN.fullmatch(part.group()):
+                spans += [(start + s, start + e) for _w, s, e in _segmenter().tokenize(part.group())]
+            else:
+                spans.append((start, start + len(part.group())))
+    return spans
+
+
+def primary_term(word: str) -> str:
+    """The token that stands for a whole word (as ``tokenize`` writes it): "w:refund",
+    "z:银行卡", or "c:卡" for one Han character. A word sharing only this word's n-grams or
+    characters with a text matches it in part."""
+    word = unicodedata.normalize("NFKC", word).lower()
+    if _HAN_RUN.fullmatch(word):
+        return ("z:" if len(word) > 1 else "c:") + word
+    if _CJK.search(word):
+        return "c:" + word
+    return "w:" + word
 
 
 class BM25Index:
@@ -206,6 +237,10 @@ class BM25Index:
         for term in counts:
             if self.df[term] <= 0:
                 del self.df[term]
+
+    def terms(self, doc_id: int) -> frozenset[str]:
+        """The tokens of one indexed document (empty if it is not indexed)."""
+        return frozenset(self.docs.get(doc_id, ()))
 
     def idf(self, term: str) -> float:
         n, df = len(self.docs), self.df.get(term, 0)

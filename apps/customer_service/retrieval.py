@@ -58,6 +58,8 @@ class Retrieval:
     candidates: list[Candidate]
     confidence: float
     features: dict[str, float] = field(default_factory=dict)
+    cross_lingual: bool = False  # the confidence came from the cross-language calibrator
+    lexical_hits: int = 0  # entries that share at least one token with the query
 
     @property
     def top(self) -> Candidate | None:
@@ -181,10 +183,10 @@ class HybridRetriever:
         )
         if not ranked:
             return Retrieval([], 0.0)
-        calibrator = self.calibrator
-        if self.cross_calibrator is not None and self.is_cross_lingual(query):
-            calibrator = self.cross_calibrator
-        return Retrieval(ranked, calibrator(feats), feats)
+        cross = self.cross_calibrator is not None and self.is_cross_lingual(query)
+        calibrator = self.cross_calibrator if cross else self.calibrator
+        assert calibrator is not None
+        return Retrieval(ranked, calibrator(feats), feats, cross_lingual=cross, lexical_hits=len(bm25))
 
 
 __all__: list[Any] = ["Calibrator", "Candidate", "HybridRetriever", "Retrieval", "fuse"]

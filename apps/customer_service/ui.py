@@ -22,6 +22,7 @@ from core.errors import InvalidInputError
 
 from .api import KNOWLEDGE_BASES, NO_INTENTS_HINT, CustomerServiceBot, Reply
 from .datasets import load_examples
+from .explain import PART, WHOLE, Explanation
 from .importers import SUPPORTED
 from .privacy_ui import render_privacy_tab
 
@@ -147,6 +148,52 @@ def _sources_markdown(reply: Reply) -> str:
     return "\n".join(lines)
 
 
+_MARKDOWN_SPECIALS = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~"})
+
+
+def _md(text: str) -> str:
+    """Knowledge-base or customer text inside Markdown: shown as written, never as markup."""
+    return html.escape(text or "", quote=False).translate(_MARKDOWN_SPECIALS)
+
+
+def _rank(rank: int | None) -> str:
+    return f" (rank {rank})" if rank else " (not in this retriever's top 20)"
+
+
+def _why_markdown(why: Explanation) -> str:
+    """The scores, the intent's top 3 with the words that drove it, and any escalation."""
+    lines = []
+    if why.escalation:
+        lines.append(f"🧑‍💼 **{_md(why.escalation)}**")
+    elif why.decision == "answered":
+        lines.append(f"✅ **Answered** from `{why.entry_id}`: _{_md(why.entry_question or '')}_")
+    lines += [f"ℹ️ {_md(note)}" for note in why.notes]
+    if why.confidence is not None and why.entry_id is not None:
+        lines += [
+            "",
+            "| evidence | value |",
+            "|---|---|",
+            f"| best match | `{why.entry_id}` |",
+            f"| dense score (cosine) | {why.dense:.3f}{_rank(why.dense_rank)} |",
+            f"| lexical score (BM25) | {why.lexical:.2f}{_rank(why.lexical_rank)}, "
+            f"{why.coverage:.0%} of the question's terms |",
+            f"| calibrated confidence | **{why.confidence:.2f}** ({_md(why.calibration)} calibration) |",
+            f"| threshold | **{why.threshold:.2f}** ({why.threshold_source}) |",
+        ]
+    if why.intents:
+        top = " · ".join(f"`{g.intent}` {g.probability:.0%}" for g in why.intents)
+        lines += ["", f"**Intent, top 3:** {top}"]
+        if why.intent_words:
+            words = " · ".join(
+                f"{_md(w.word)} {-w.drop:+.2f}" for w in why.intent_words[:6]
+            )
+            lines.append(
+                f"\n**Words that drove `{why.intents[0].intent}`** (change in its probability "
+                f"when the word is left out): {words}"
+            )
+    return "\n".join(lines)
+
+
 def _as_text(message: str) -> str:
     """A customer's message for a chat bubble: markup shown as typed, never rendered as HTML."""
     return html.escape(message or "", quote=False)
@@ -159,13 +206,15 @@ def chat(message: str, history: list, session_id: str, use_llm: bool, message_id
     history = list(history or [])
     history.append({"role": "user", "content": _as_text(message)})
     history.append({"role": "assistant", "content": ""})
-    for reply in bot.ask_stream(message, session_id=session_id, use_llm=use_llm):
+    for reply in bot.ask_stream(message, session_id=session_id, use_llm=use_llm, explain=True):
         history[-1] = {"role": "assistant", "content": reply.answer or "…"}
         if reply.done:
             ids = list(message_ids or []) + [None, reply.message_id]
-            yield history, _sources_markdown(reply), ids, ""
+            why = reply.why
+            assert why is not None  # every final reply explains itself
+            yield history, _sources_markdown(reply), ids, "", why.highlights(), _why_markdown(why)
         else:
-            yield history, "_Writing the answer…_", message_ids, ""
+            yield history, "_Writing the answer…_", message_ids, "", gr.skip(), gr.skip()
 
 
 @page_errors
@@ -457,6 +506,17 @@ def build_ui() -> gr.Blocks:
                             elem_classes="sb-card",
                             elem_id="cs-sources",
                         )
+                        with gr.Accordion("Why this answer?", open=True, elem_id="cs-why"):
+                            why_words = gr.HighlightedText(
+                                label="Your question: the words the entry also has",
+                                color_map={WHOLE: "green", PART: "yellow"},
+                                show_legend=True,
+                                elem_id="cs-why-words",
+                            )
+                            why_details = gr.Markdown(
+                                "Ask a question to see the scores behind the answer.",
+                                elem_id="cs-why-details",
+                            )
                         status = gr.Markdown()
                         with gr.Row():
                             human = gr.Button("Hand over to a human", variant="secondary")
@@ -464,7 +524,7 @@ def build_ui() -> gr.Blocks:
                 box.submit(
                     chat,
                     [box, chatbot, session, use_llm, message_ids],
-                    [chatbot, sources, message_ids, box],
+                    [chatbot, sources, message_ids, box, why_words, why_details],
                     api_name="customer_service_chat",
                 )
                 chatbot.like(

@@ -10,6 +10,8 @@
     messages = gen.render_template("product_description", product="a foldable e-bike")
     report = gen.fine_tune("examples.jsonl", name="house-json")   # a LoRA adapter, compared to the base
     gen.generate("Product: ...", adapter="house-json", temperature=0)
+    out = gen.generate("A tagline for a bakery", logprobs=True)   # a str, with .tokens:
+    [(t.text, round(t.probability, 2)) for t in out.tokens]       # how sure it was of each
 
 Models load only through the shared core; requests from every user and every app
 are batched together there. Over-long prompts are fitted to the context (see
@@ -42,6 +44,7 @@ from shared_models.types.generation_training import (
 )
 
 from .adapters import AdapterInfo, AdapterStore
+from .confidence import ScoredText
 from .context import MAX_INPUT_CHARS, ContextWindow, Fitted, check_text
 from .fine_tune_run import AdapterEvaluation, Comparison, FineTuneReport, FineTuneRun
 from .fine_tuning import TrainingData, is_structured, load_training_data, score_json
@@ -154,6 +157,7 @@ class TextGenerator:
         system: str | None = None,
         raw: bool = False,
         adapter: str | None = None,
+        logprobs: bool = False,
     ) -> str:
         """Generate a reply to ``prompt`` and return its text.
 
@@ -161,10 +165,13 @@ class TextGenerator:
         ``system`` as the system prompt, if given); with ``raw=True`` the model
         continues the string as plain text instead. A list is a whole chat.
         ``adapter`` names a LoRA adapter trained with ``fine_tune`` (None: the base model).
+        With ``logprobs=True`` the text comes back as a ``ScoredText``: still a ``str``,
+        with ``.tokens``, each token's text and ``probability`` (``apps.textgen.confidence``).
         """
         options = GenerationOptions(
-            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop), adapter
-        )
+            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop), adapter,
+            logprobs,
+        )  # fmt: skip
         stream = self.start(prompt, options, system=system, raw=raw)
         _warn(stream.notices)
         text = stream.consume()
@@ -173,7 +180,7 @@ class TextGenerator:
                 [n for n in stream.notices if n.startswith("None of the stop")],
                 StopSequenceNotFoundWarning,
             )
-        return text
+        return ScoredText(text, stream.tokens) if logprobs else text
 
     def stream(
         self,
@@ -189,15 +196,18 @@ class TextGenerator:
         system: str | None = None,
         raw: bool = False,
         adapter: str | None = None,
+        logprobs: bool = False,
     ) -> TextStream:
         """Start generating and return a ``TextStream``: iterate it for text pieces.
 
         The stream also has ``cancel()``, ``result`` (finish reason, token counts) and
-        ``notices`` (a prompt that was cut, stop sequences that never appeared).
+        ``notices`` (a prompt that was cut, stop sequences that never appeared); with
+        ``logprobs=True``, ``tokens``: each token so far with its probability.
         """
         options = GenerationOptions(
-            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop), adapter
-        )
+            max_new_tokens, temperature, top_p, top_k, repetition_penalty, seed, _stops(stop), adapter,
+            logprobs,
+        )  # fmt: skip
         stream = self.start(messages, options, system=system, raw=raw)
         _warn(stream.notices)
         return stream
@@ -644,6 +654,7 @@ class TextGenerator:
             seed=seed,
             stop=options.stop,
             adapter=options.adapter,
+            logprobs=options.logprobs,
         )
 
 

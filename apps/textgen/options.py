@@ -30,7 +30,8 @@ class GenerationOptions:
     ``temperature`` 0 means greedy (always the most likely token). ``seed`` makes
     sampling repeatable; None draws a fresh one. ``stop`` strings end the text
     (they are not included). ``adapter`` names a LoRA adapter trained on the model
-    (``TextGenerator.fine_tune``); None is the base model.
+    (``TextGenerator.fine_tune``); None is the base model. ``logprobs`` asks for each
+    generated token's probability (``TextStream.tokens``, see ``apps.textgen.confidence``).
     """
 
     max_new_tokens: int = CHAT_SAMPLING.max_new_tokens
@@ -41,6 +42,7 @@ class GenerationOptions:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     adapter: str | None = None
+    logprobs: bool = False
 
     def checked(self, max_new_tokens_limit: int) -> GenerationOptions:
         """Return a normalised copy, or raise ``InvalidInputError`` naming the bad control."""
@@ -70,7 +72,7 @@ class GenerationOptions:
         seed = None if self.seed is None else _integer("Seed", self.seed)
         return GenerationOptions(
             max_new, temperature, top_p, top_k, penalty, seed, check_stops(self.stop),
-            check_adapter(self.adapter),
+            check_adapter(self.adapter), bool(self.logprobs),
         )  # fmt: skip
 
     def as_request_kwargs(self) -> dict:

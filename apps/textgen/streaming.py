@@ -17,6 +17,8 @@ from typing import Any
 from core import ModelHandle
 from shared_models.types.generation import GenerationRequest, GenerationResult, TextPiece
 
+from .confidence import TokenConfidence, token_confidences
+
 FINISH_WORDS = {
     "eos": "the model ended its answer",
     "stop": "a stop sequence was reached",
@@ -32,7 +34,8 @@ class TextStream(Iterator[str]):
     times) ends it early; ``result`` waits for and returns the ``GenerationResult``;
     ``notices`` lists what the user should know (a prompt that was cut, stop
     sequences that never appeared). Leaving a ``with`` block or closing the stream
-    cancels it.
+    cancels it. When the request asked for ``logprobs``, ``tokens`` holds each token
+    decoded so far with its probability.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class TextStream(Iterator[str]):
         self.finished_at: float | None = None
         self._cancelled = threading.Event()
         self._text: list[str] = []
+        self._tokens: list[TokenConfidence] = []
         self._events = handle.stream(request)
         self._final: GenerationResult | None = None
 
@@ -61,8 +65,11 @@ class TextStream(Iterator[str]):
             if self.first_piece_at is None:
                 self.first_piece_at = time.perf_counter()
             self._text.append(event.text)
+            self._tokens.extend(token_confidences(event.logprobs))
             return event.text
         self._final = event
+        held_back = (event.token_logprobs or ())[len(self._tokens) :]  # cut by a stop string
+        self._tokens.extend(token_confidences(held_back))
         self.finished_at = time.perf_counter()
         self.notices.extend(finish_notices(self.request, event))
         raise StopIteration
@@ -91,6 +98,11 @@ class TextStream(Iterator[str]):
     @property
     def done(self) -> bool:
         return self._events.done
+
+    @property
+    def tokens(self) -> tuple[TokenConfidence, ...]:
+        """Each token decoded so far and its probability (empty unless ``logprobs`` was asked)."""
+        return tuple(self._tokens)
 
     @property
     def text(self) -> str:

@@ -6,6 +6,7 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from apps.ui_kit import curves_figure, page_errors, progress_callback, text_gene
 from core.errors import InvalidInputError
 
 from .chat_format import plain_messages
+from .confidence import confidence_html
 from .fine_tune_run import FineTuneReport, FineTuneRun
 from .options import GenerationOptions, parse_stop_text
 from .sessions import ActiveStreams
@@ -177,8 +179,15 @@ def clear_fields():
 
 @page_errors
 def write(model, name, system, choice, *rest, request: gr.Request = None):
-    """Fill in the template and stream the output (api: textgen_write)."""
+    """Fill in the template and stream the output (api: textgen_write).
+
+    The inputs after the fields are the controls, then (optional) "Show confidence": with
+    it on, the last output is the text coloured by each token's probability, as it streams.
+    """
     values, controls = rest[:MAX_FIELDS], rest[MAX_FIELDS:]
+    show = False
+    if controls and isinstance(controls[-1], bool):  # the toggle: the one boolean, after the controls
+        show, controls = controls[-1], controls[:-1]
     gen = text_generator(model)
     template = gen.template(name)
     choice_field, texts = _slots(template)
@@ -189,7 +198,7 @@ def write(model, name, system, choice, *rest, request: gr.Request = None):
     stream = gen.start_template(
         name,
         fields,
-        _options(*controls),
+        replace(_options(*controls), logprobs=show),
         system=system if system is not None and system.strip() != default_system else None,
     )
     for notice in stream.notices:
@@ -197,14 +206,15 @@ def write(model, name, system, choice, *rest, request: gr.Request = None):
     shown_prompt = stream.request.messages
     early = len(stream.notices)  # later ones say how the text ended
     for text, finished in _run_stream(stream, _session(request, "write")):
+        coloured = confidence_html(text, stream.tokens) if show else ""
         if not finished:
-            yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt
+            yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt, coloured
             continue
         result = stream.result
         for notice in stream.notices[early:]:
             gr.Info(notice)
         download = gr.update(value=_save_download(result.text, name), visible=bool(result.text))
-        yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt
+        yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt, coloured
 
 
 def cancel(tab: str):
@@ -505,6 +515,12 @@ def build_ui() -> gr.Blocks:
                         interactive=False,
                         elem_id="tg-output",
                     )
+                    show_confidence = gr.Checkbox(
+                        label="Show confidence",
+                        info="Colour the output by how sure the model was of each token",
+                        elem_id="tg-show-confidence",
+                    )
+                    confidence = gr.HTML(visible=False, elem_id="tg-confidence")
                     write_notices = gr.Markdown(elem_classes=["sb-muted"])
                     write_stats = gr.Markdown(elem_classes=["sb-muted"], elem_id="tg-stats")
                     download = gr.DownloadButton("Download .txt", visible=False, size="sm")
@@ -520,6 +536,7 @@ def build_ui() -> gr.Blocks:
                         "You are a helpful, concise assistant for a startup team.",
                         label="System prompt",
                         lines=2,
+                        elem_id="tg-chat-system",
                     )
                     chatbot = gr.Chatbot(
                         label="Conversation",
@@ -603,31 +620,38 @@ def build_ui() -> gr.Blocks:
                         "A tenth is held out to measure the result unless you upload a held-out file."
                     )
                     with gr.Row():
-                        train_file = gr.File(label="Training data", file_types=[".jsonl", ".csv", ".txt"])
+                        train_file = gr.File(label="Training data", file_types=[".jsonl", ".csv", ".txt"],
+                                             elem_id="tg-train-file")  # fmt: skip
                         heldout_file = gr.File(label="Held-out data (optional)",
-                                               file_types=[".jsonl", ".csv", ".txt"])  # fmt: skip
+                                               file_types=[".jsonl", ".csv", ".txt"],
+                                               elem_id="tg-heldout-file")  # fmt: skip
                     adapter_name = gr.Textbox(label="Adapter name", placeholder="house-json",
-                                              info="lower-case letters, digits, - and _")  # fmt: skip
-                    with gr.Accordion("Settings", open=False):
+                                              info="lower-case letters, digits, - and _",
+                                              elem_id="tg-adapter-name")  # fmt: skip
+                    with gr.Accordion("Settings", open=False, elem_id="tg-train-settings"):
                         with gr.Row():
                             t_rank = gr.Slider(1, 64, value=8, step=1, label="Rank")
                             t_alpha = gr.Slider(1, 128, value=16, step=1, label="Alpha")
-                            t_lr = gr.Number(value=2e-3, label="Learning rate")
+                            t_lr = gr.Number(value=2e-3, label="Learning rate", elem_id="tg-train-lr")
                         with gr.Row():
-                            t_epochs = gr.Slider(1, 20, value=2, step=1, label="Epochs")
-                            t_batch = gr.Slider(1, 32, value=8, step=1, label="Batch size")
-                            t_tokens = gr.Slider(32, 1024, value=256, step=16, label="Max tokens per example")
+                            t_epochs = gr.Slider(1, 20, value=2, step=1, label="Epochs",
+                                                 elem_id="tg-train-epochs")  # fmt: skip
+                            t_batch = gr.Slider(1, 32, value=8, step=1, label="Batch size",
+                                                elem_id="tg-train-batch")  # fmt: skip
+                            t_tokens = gr.Slider(32, 1024, value=256, step=16, label="Max tokens per example",
+                                                 elem_id="tg-train-tokens")  # fmt: skip
                         with gr.Row():
                             t_minutes = gr.Number(value=10, label="Time budget (minutes, 0 = none)")
-                            t_seed = gr.Number(value=0, precision=0, label="Seed")
+                            t_seed = gr.Number(value=0, precision=0, label="Seed", elem_id="tg-train-seed")
                     with gr.Row():
                         train_btn = gr.Button("Train", variant="primary", elem_id="tg-train")
                         train_cancel = gr.Button("Cancel", variant="stop")
                     train_status = gr.Markdown(elem_id="tg-train-status")
-                    loss_plot = gr.Plot(label="Loss", value=_loss_figure(None))
+                    loss_plot = gr.Plot(label="Loss", value=_loss_figure(None), elem_id="tg-loss")
                     comparison = gr.Dataframe(
                         headers=["held-out prompt", "reference", "base model", "adapter"],
                         value=[], interactive=False, wrap=True, label="Base and adapter, side by side",
+                        column_widths=["25%"] * 4, elem_id="tg-comparison",
                     )  # fmt: skip
                     gr.Examples(
                         [[str(EXAMPLE_DIR / "train.jsonl"), str(EXAMPLE_DIR / "heldout.jsonl"),
@@ -639,7 +663,7 @@ def build_ui() -> gr.Blocks:
                     gr.Markdown("#### Saved adapters")
                     adapters_df = gr.Dataframe(
                         headers=["name", "base model", "kind", "examples", "held-out perplexity", "created"],
-                        value=[], interactive=False, label="Adapters",
+                        value=[], interactive=False, label="Adapters", elem_id="tg-adapters",
                     )  # fmt: skip
                     with gr.Row():
                         adapter_pick = gr.Dropdown(label="Adapter", choices=[])
@@ -677,10 +701,14 @@ def build_ui() -> gr.Blocks:
             refresh_lists, None, [template, to_delete, user_table], api_name=False, queue=False
         )
 
+        show_confidence.change(
+            lambda on: gr.update(visible=on), [show_confidence], [confidence],
+            api_name=False, queue=False,
+        )  # fmt: skip
         write_event = write_btn.click(
             write,
-            [model, template, system, choice, *fields, *controls],
-            [output, write_notices, write_stats, download, sent],
+            [model, template, system, choice, *fields, *controls, show_confidence],
+            [output, write_notices, write_stats, download, sent, confidence],
             api_name="textgen_write",
             concurrency_limit=STREAM_CONCURRENCY,
             concurrency_id="textgen_stream",

@@ -30,6 +30,14 @@ class Backend(Protocol):
     def load(self, handle: ModelHandle) -> None:
         """Load the handle's model where it runs (the local backend loads through the manager)."""
 
+    def model_rows(self) -> list[dict] | None:
+        """The models as the backend holds them, in the manager's report format (a cluster:
+        loaded in its replicas), or ``None``: this process's own models are the truth."""
+
+    def serving_metrics(self, metrics: list[dict]) -> list[dict]:
+        """This process's per-model metrics, completed with what the backend measured
+        elsewhere (a cluster: the batches its replicas ran)."""
+
     def report(self) -> dict:
         """What the manager's report adds (``{"cluster": ...}`` for a cluster; empty for local)."""
 
@@ -50,6 +58,12 @@ class LocalBackend:
 
     def load(self, handle: ModelHandle) -> None:
         self._manager.load(handle.name)
+
+    def model_rows(self) -> list[dict] | None:
+        return None
+
+    def serving_metrics(self, metrics: list[dict]) -> list[dict]:
+        return metrics
 
     def report(self) -> dict:
         return {}

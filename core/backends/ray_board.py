@@ -10,6 +10,9 @@ It does two jobs that no single replica can:
   (``finish_reason="cancelled"`` for text generation), not with a Ray error.
 - **Batch metrics from every replica.** Each replica reports the size of each batch it
   runs; the status page reads them per deployment and replica.
+- **Which models each replica holds.** Each replica reports its manager's models (loaded
+  or not, memory, loads) and its process memory when they change; the status and home
+  pages show a model as loaded when a live replica holds it.
 
 It is an async actor with no CPU reservation, named in the suite's namespace, so
 replicas find it with ``get_board()`` and a restarted pages process finds the same one.
@@ -35,6 +38,7 @@ class Board:
         self._batches: dict[tuple[str, str], Counter] = {}
         self._streamed: dict[tuple[str, str], Counter] = {}
         self._seen: dict[tuple[str, str], float] = {}
+        self._replicas: dict[str, dict] = {}
 
     # ------------------------------------------------------------------ cancels
     def open(self, request_id: str) -> None:
@@ -74,7 +78,19 @@ class Board:
         self._streamed[(model, replica)] = Counter({int(k): int(v) for k, v in sizes.items()})
         self._seen[(model, replica)] = time.time()
 
+    def record_models(self, replica: str, actor: str, pid: int, rss_mb: int, models: list[dict]) -> None:
+        """A replica's models as its manager reports them (replaces its last report)."""
+        self._replicas[replica] = {
+            "replica": replica, "actor": actor, "pid": pid, "rss_mb": rss_mb,
+            "models": models, "at": time.time(),
+        }  # fmt: skip
+
+    def replica_models(self) -> list[dict]:
+        """Every replica's last report (``actor`` is its Serve actor name, to check it lives)."""
+        return [self._replicas[r] for r in sorted(self._replicas)]
+
     def forget_replica(self, replica: str) -> None:
+        self._replicas.pop(replica, None)
         for key in [k for k in self._seen if k[1] == replica]:
             self._batches.pop(key, None)
             self._streamed.pop(key, None)

@@ -10,6 +10,11 @@ Models that users train (``local:`` folders, ``add_model``/``add_local_model``) 
 deployment of their own: they are multiplexed onto the deployment of their role's
 configured model (or onto ``<role>-models`` for roles with none, like ``embedding_head``).
 
+Costs: the replica measures each batch's compute (``core.costs`` rules) and returns each
+caller's share with its outputs; the handle charges it, in this process's ledger
+(``manager.costs``), to the app that made the call (``core.costs.caller()``, read here, where
+the call is made). Compute spent on a replica that dies mid-request is not charged.
+
 Faults: a call whose replica dies is retried (``ray.retries`` times) on another replica
 or on the one Serve restarts; then it fails with ``ModelUnavailableError``. A stream
 whose replica dies ends with that error (its events cannot be replayed).
@@ -23,6 +28,7 @@ import logging
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
@@ -31,19 +37,21 @@ import ray
 from ray import serve
 from ray.exceptions import ActorUnavailableError, RayActorError, RayTaskError
 
+from ..costs import caller
 from ..errors import InvalidInputError, ModelUnavailableError
 from ..handles import ModelHandle
 from ..registry import EXTERNAL_PREFIXES, ModelSpec
 from ..settings import DEFAULT_GPU_SHARES, Settings
 from ..streaming import RequestStream, StreamChannel, request_id_of
 from .ray_board import get_board
-from .ray_replica import Final, ModelDeployment
+from .ray_replica import Final, ModelDeployment, Reply
 
 if TYPE_CHECKING:
     from ..manager import ModelManager
 
 log = logging.getLogger(__name__)
 _REPLICA_LOST = (RayActorError, ActorUnavailableError)
+SERVE_ACTOR_NAMESPACE = "serve"  # where Serve names its replica actors (ray.serve constants)
 
 
 def app_name(model: str) -> str:
@@ -193,6 +201,102 @@ class RayBackend:
         )
 
     # ------------------------------------------------------------------ reporting
+    def _live_replicas(self) -> list[dict]:
+        """The board's per-replica reports, from replicas still alive (dead ones are forgotten).
+
+        Serve never restarts a replica actor (it starts a new one), so a replica whose named
+        actor is gone is gone for good.
+        """
+        live = []
+        for row in ray.get(self._board.replica_models.remote(), timeout=10):
+            try:
+                ray.get_actor(row["actor"], namespace=SERVE_ACTOR_NAMESPACE)
+            except ValueError:
+                self._board.forget_replica.remote(row["replica"])
+                continue
+            live.append(row)
+        return live
+
+    def _spec_or_none(self, name: str) -> ModelSpec | None:
+        try:
+            return self.manager.spec(name)
+        except Exception:  # noqa: BLE001 - a deployment or user model this process does not know
+            return None
+
+    def model_rows(self) -> list[dict]:
+        """The models as the cluster holds them, in the manager's report format: loaded when a
+        live replica holds it, memory summed over replicas, plus the deployment's state, its
+        replicas, the requests in flight from this process, and the batches it ran."""
+        if self._board is None:
+            return []
+        applications = serve.status().applications
+        replicas = self._live_replicas()
+        batches = ray.get(self._board.batch_stats.remote(), timeout=10)
+        in_flight = {m["model"]: m["queue_depth"] for m in self.manager.metrics.snapshot()}
+        held: dict[str, list[dict]] = {}
+        for replica in replicas:
+            for model in replica["models"]:
+                held.setdefault(model["model"], []).append(model)
+        names = set(held)
+        for app in applications:  # deployed models no replica has reported yet
+            spec = self._spec_or_none(app)
+            if spec is not None and app_name(spec.name) == app:
+                names.add(spec.name)
+        rows = []
+        for name in sorted(names):
+            spec = self._spec_or_none(name)
+            mine = held.get(name, [])
+            role = spec.role if spec is not None else mine[0]["role"]
+            app = app_name(name)
+            if app not in applications:  # a user model, multiplexed on its role's deployment
+                base = self._base_model(role)
+                app = app_name(base) if base else role_app_name(role)
+            overview = applications.get(app)
+            deployment = next(iter(overview.deployments.values()), None) if overview else None
+            loaded = [m for m in mine if m["loaded"]]
+            ran = [b for b in batches if b["model"] == name]
+            batch_count, items = sum(b["batches"] for b in ran), sum(b["items"] for b in ran)
+            rows.append(
+                {
+                    "model": name,
+                    "role": role,
+                    "loaded": bool(loaded),
+                    "in_use": sum(m["in_use"] for m in mine),
+                    "memory_mb": round(sum(m["memory_mb"] for m in loaded), 1),
+                    "approx_mb": spec.approx_mb if spec is not None else 0,
+                    "load_seconds": max((m["load_seconds"] for m in loaded), default=0.0),
+                    "loads": sum(m["loads"] for m in mine),
+                    "source": spec.source if spec is not None else "",
+                    "deployment": app,
+                    "state": _value(deployment.status) if deployment else "not deployed",
+                    "replicas": {_value(k): v for k, v in deployment.replica_states.items()}
+                    if deployment
+                    else {},
+                    "replicas_loaded": len(loaded),
+                    "waiting": in_flight.get(name, 0),
+                    "batches": batch_count,
+                    "mean_batch": round(items / batch_count, 2) if batch_count else 0.0,
+                }
+            )
+        return rows
+
+    def serving_metrics(self, metrics: list[dict]) -> list[dict]:
+        """This process's metrics per model (requests, latency, queue as seen from here), with
+        the batches the model's replicas ran in place of the pages' own (which run none)."""
+        if self._board is None:
+            return metrics
+        stats = ray.get(self._board.batch_stats.remote(), timeout=10)
+        for row in metrics:
+            sizes: Counter[int] = Counter()
+            for replica in (b for b in stats if b["model"] == row["model"]):
+                sizes.update({int(k): v for k, v in replica["batch_sizes"].items()})
+            if not sizes:
+                continue
+            batches, items = sum(sizes.values()), sum(k * n for k, n in sizes.items())
+            row.update(batches=batches, mean_batch=round(items / batches, 2), max_batch=max(sizes),
+                       batch_sizes=dict(sorted(sizes.items())))  # fmt: skip
+        return metrics
+
     def report(self) -> dict:
         """Ray deployments for the status page, under ``cluster``: replicas and their state,
         requests waiting on them from this process, and the batches their replicas ran."""
@@ -211,10 +315,8 @@ class RayBackend:
                     {
                         "application": app,
                         "deployment": dep_name,
-                        "status": str(getattr(dep.status, "value", dep.status)),
-                        "replicas": {
-                            str(getattr(k, "value", k)): v for k, v in dep.replica_states.items()
-                        },
+                        "status": _value(dep.status),
+                        "replicas": {_value(k): v for k, v in dep.replica_states.items()},
                         "waiting": sum(n for m, n in in_flight.items() if app_name(m) == app),
                         "batches": batch_count,
                         "mean_batch": round(items / batch_count, 2) if batch_count else 0.0,
@@ -230,6 +332,11 @@ class RayBackend:
                 "resources": ray.cluster_resources(),
                 "deployments": deployments,
                 "replica_batches": batches,
+                "replica_memory": [
+                    {"replica": r["replica"], "pid": r["pid"], "rss_mb": r["rss_mb"],
+                     "models": [m["model"] for m in r["models"] if m["loaded"]]}
+                    for r in self._live_replicas()
+                ],  # fmt: skip
             }
         }
 
@@ -243,6 +350,11 @@ class RayBackend:
                 ray.shutdown()
             self._board = None
             self._started_cluster = False
+
+
+def _value(state: Any) -> str:
+    """A Serve status enum as its text (``HEALTHY``, ``RUNNING``)."""
+    return str(getattr(state, "value", state))
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -272,6 +384,7 @@ class RayHandle(ModelHandle):
         self._user_spec = user_spec
         self._settings = backend.settings.ray
         self._metrics = backend.manager.metrics.for_model(spec.name)
+        self._ledger = backend.manager.costs
         self._streams: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -288,14 +401,25 @@ class RayHandle(ModelHandle):
 
     # ------------------------------------------------------------------ calls
     def call(self, inputs: list[Any], return_exceptions: bool = False) -> list[Any]:
-        return self._finish(inputs, return_exceptions, lambda: self._call_once(inputs))
+        app = caller()  # here, in the caller's thread: the app is found from its stack
+        return self._finish(inputs, return_exceptions, lambda: self._call_once(inputs, app))
 
     async def acall(self, inputs: list[Any], return_exceptions: bool = False) -> list[Any]:
-        return await asyncio.to_thread(self.call, inputs, return_exceptions)
+        app = caller()  # before the worker thread, whose stack no longer shows the app
+        return await asyncio.to_thread(
+            self._finish, inputs, return_exceptions, lambda: self._call_once(inputs, app)
+        )
 
-    def _call_once(self, inputs: list[Any]) -> list[Any]:
+    def _call_once(self, inputs: list[Any], app: str) -> list[Any]:
         response = self._options(method_name="call").remote(inputs, self._user_spec)
-        return response.result(timeout_s=self._settings.call_timeout_s)
+        reply: Reply = response.result(timeout_s=self._settings.call_timeout_s)
+        self._charge(app, reply.usage, reply.on_gpu)
+        return reply.outputs
+
+    def _charge(self, app: str, usage: Any, on_gpu: bool) -> None:
+        """Charge what the replica measured to ``app``, in this process's ledger."""
+        if usage is not None:
+            self._ledger.record(app, self.name, self.role, on_gpu, usage)
 
     def _finish(
         self, inputs: list[Any], return_exceptions: bool, run: Callable[[], list[Any]]
@@ -357,7 +481,7 @@ class RayHandle(ModelHandle):
         self._metrics.queue_changed(+1)
         pump = threading.Thread(
             target=self._pump,
-            args=(request_id, generator, channel, future, time.perf_counter()),
+            args=(request_id, generator, channel, future, time.perf_counter(), caller()),
             name=f"ray-stream-{request_id}",
             daemon=True,
         )
@@ -365,14 +489,22 @@ class RayHandle(ModelHandle):
         return RequestStream(request_id, channel, future, lambda: self.cancel(request_id))
 
     def _pump(
-        self, request_id: str, generator: Any, channel: StreamChannel, future: Future, started: float
+        self,
+        request_id: str,
+        generator: Any,
+        channel: StreamChannel,
+        future: Future,
+        started: float,
+        app: str,
     ) -> None:
-        """Pass the replica's events into the local channel; its ``Final`` settles the future."""
+        """Pass the replica's events into the local channel; its ``Final`` settles the future
+        and carries the compute the stream used, charged to ``app``."""
         outcome: Any = self._lost(RuntimeError("the stream ended without a result"))
         try:
             for item in generator:
                 if isinstance(item, Final):
                     outcome = item.error if item.error is not None else item
+                    self._charge(app, item.usage, item.on_gpu)
                     break
                 channel.emit(item)
         except _REPLICA_LOST as exc:

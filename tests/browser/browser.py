@@ -58,11 +58,18 @@ return Array.from(document.querySelectorAll('[data-testid="toast-body"]'))
 """
 
 
-def launch_chromium(profile: Path) -> webdriver.Chrome:
-    """Headless Chromium from Debian's packages, with a fresh profile and console logging."""
+def launch_chromium(profile: Path, language: str | None = None) -> webdriver.Chrome:
+    """Headless Chromium from Debian's packages, with a fresh profile and console logging.
+
+    ``language`` (e.g. "zh-CN") sets the browser's locale, ``navigator.language`` and the
+    Accept-Language header, as a person's browser in that language would; default: Chromium's.
+    """
     options = webdriver.ChromeOptions()
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
+    if language:
+        options.add_argument(f"--lang={language}")
+        options.add_experimental_option("prefs", {"intl.accept_languages": language})
     options.add_argument(f"--user-data-dir={profile}")
     options.binary_location = str(CHROMIUM)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -223,6 +230,30 @@ class Browser:
         el = self.until(find, 30, f"{css} {text!r}")
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
         el.click()
+
+    def choose(self, elem_id: str, option: str) -> None:
+        """Open a dropdown, type to filter its options, and pick ``option``, as a person would."""
+        field = self.element(elem_id).find_element(By.CSS_SELECTOR, "input")
+        self.js("arguments[0].scrollIntoView({block: 'center'});", field)
+        field.click()
+        self.until(
+            lambda d: d.find_elements(
+                By.CSS_SELECTOR, f"li[data-testid=dropdown-option][aria-label='{option}']"
+            ),
+            30,
+            f"the option {option!r} of #{elem_id}",
+        )
+        self.type(elem_id, option, submit=True)
+        field.send_keys(Keys.TAB)
+        self.until(lambda d: field.get_property("value") == option, 10, f"#{elem_id} = {option}")
+
+    def check(self, elem_id: str, on: bool = True) -> None:
+        """Tick (or untick) a checkbox."""
+        box = self.element(elem_id).find_element(By.CSS_SELECTOR, "input[type=checkbox]")
+        self.js("arguments[0].scrollIntoView({block: 'center'});", box)
+        if box.is_selected() != on:
+            box.click()
+        self.until(lambda d: box.is_selected() == on, 10, f"#{elem_id} ticked={on}")
 
     def tab(self, label: str) -> None:
         self.click_text(label, "button[role=tab]")

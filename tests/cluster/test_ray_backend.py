@@ -9,6 +9,7 @@ replica killed mid-request.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -21,20 +22,22 @@ import pytest
 import soundfile as sf
 
 from apps.customer_service import CustomerServiceBot
+from apps.home import models_table
 from apps.recommendation import Recommender
 from apps.recommendation.data import load_movielens_100k
 from apps.speech import Transcriber
 from apps.speech.audio import to_mono_16k
 from apps.speech.metrics import word_error_rate
-from apps.status import full_report
+from apps.status import batch_sizes_frame, cost_frame, full_report, models_frame, summary_markdown
 from apps.textgen import TextGenerator
 from apps.vision import ImageRecognizer
 from apps.vision.examples import example_photos
+from core import cost_scope
 from core.errors import InvalidInputError, ModelUnavailableError
 from core.storage import Database
 from shared_models.embedding_head import save_head
 from shared_models.types.embedding_training import LinearHead
-from shared_models.types.generation import GenerationRequest, GenerationResult
+from shared_models.types.generation import GenerationRequest, GenerationResult, TokenizeRequest
 from shared_models.types.speech import FAST_MODEL
 from tests.support.debian import require_debian_package
 
@@ -42,6 +45,12 @@ pytestmark = pytest.mark.slow  # a Ray cluster and real models in replicas
 
 TINY = "smollm2-135m"
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+def _model_row(manager, model: str) -> dict:
+    rows = [m for m in manager.report()["models"] if m["model"] == model]
+    assert rows, f"no model row for {model!r}"
+    return rows[0]
 
 
 def _deployment(manager, application: str) -> dict:
@@ -165,10 +174,55 @@ def test_streamed_generation_with_cancel(ray_manager, tmp_path):
         ray_manager.handle("embedding").stream(GenerationRequest(prompt="x"))
 
 
+def test_ray_calls_are_charged_to_the_app_that_made_them(ray_manager, manager):
+    ledger = ray_manager.costs
+    # The apps above ran on replicas; each replica measured its compute and sent it back.
+    vision = ledger.usage(app="apps.vision", model="efficientnet-lite0")
+    assert vision.requests >= 1 and vision.images == vision.items >= 1 and vision.cpu_seconds > 0
+    speech = ledger.usage(app="apps.speech", model=FAST_MODEL)
+    assert speech.requests >= 1 and speech.audio_seconds > 1 and speech.cpu_seconds > 0
+    # Streams are charged too (three streams and a plain generation), by their tokens.
+    textgen = ledger.usage(app="apps.textgen", model=TINY)
+    assert textgen.requests >= 4 and textgen.tokens_out > 0 and textgen.cpu_seconds > 0
+    assert ledger.usage(app="apps.customer_service").requests >= 1
+    assert ledger.usage(app="apps.recommendation", model="minilm-l6").items > 0
+
+    # One request's figures are the local backend's: same tokens for the same greedy request.
+    request = GenerationRequest(prompt="Name a colour.", max_new_tokens=8, temperature=0)
+    (local,) = manager.handle(TINY).call([request])
+    with cost_scope("team-ray"):
+        (remote,) = ray_manager.handle(TINY).call([request])
+    charged = ledger.usage(app="team-ray", model=TINY)
+    assert (charged.requests, charged.tokens_in, charged.tokens_out) == (1, local.prompt_tokens, local.new_tokens)
+    assert (remote.prompt_tokens, remote.new_tokens) == (local.prompt_tokens, local.new_tokens)
+    assert charged.cpu_seconds > 0 and charged.gpu_seconds == 0  # a CPU replica
+
+    # The async form is charged to its caller as well (it runs in a worker thread).
+    before = ledger.usage(app="tests.cluster", model="minilm-l6")
+    asyncio.run(ray_manager.handle("embedding").acall(["one", "two", "three"]))
+    after = ledger.usage(app="tests.cluster", model="minilm-l6")
+    assert (after.requests - before.requests, after.items - before.items) == (1, 3)
+    assert after.cpu_seconds > before.cpu_seconds
+    # A bad input is counted as an error; direct requests (cheap facts) are not charged.
+    with pytest.raises(InvalidInputError):
+        ray_manager.handle("embedding").call([""])
+    assert ledger.usage(app="tests.cluster", model="minilm-l6").errors == after.errors + 1
+    (tokens,) = ray_manager.handle(TINY).call([TokenizeRequest(text="four words right here")])
+    assert len(tokens) > 0 and ledger.usage(app="tests.cluster", model=TINY).requests == 0
+
+    # The status page's cost tables work on this backend.
+    report = full_report(ray_manager)
+    apps = set(cost_frame(report, "app")["app"])
+    assert {"apps.vision", "apps.speech", "apps.textgen", "team-ray", "tests.cluster"} <= apps
+    assert "unattributed" not in apps
+    assert report["costs"]["total"]["cpu_seconds"] > 0
+
+
 def test_status_report_shows_deployments(ray_manager):
-    # Loading by hand (the status page's button) loads in the replica, not in this process.
+    # Loading by hand (the status page's button) loads in the replica, not in this process,
+    # and the pages show it loaded there.
     ray_manager.load("yolov3-tiny")
-    assert not ray_manager.is_loaded("yolov3-tiny")
+    assert ray_manager.is_loaded("yolov3-tiny") and "yolov3-tiny" not in ray_manager.loaded_models()
     info = ray_manager.handle("detection").replica_info()
     assert any(m["model"] == "yolov3-tiny" and m["loaded"] for m in info["models"])
     report = full_report(ray_manager)
@@ -179,9 +233,30 @@ def test_status_report_shows_deployments(ray_manager):
     assert all(d["status"] == "HEALTHY" for d in ray_report["deployments"])
     by_model = {m["model"]: m for m in report["metrics"]}
     assert by_model["minilm-l6"]["requests"] >= 32 and by_model[TINY]["errors"] == 0
+    # The serving table and the batch chart show the replicas' batches (the pages run none).
+    assert by_model["minilm-l6"]["max_batch"] > 1 and by_model["minilm-l6"]["batches"] >= 1
+    chart = batch_sizes_frame(report)
+    assert len(chart[chart["model"] == "minilm-l6"]) >= 2  # several batch sizes, one bar each
     assert any(b["model"] == "minilm-l6" and b["max_batch"] > 1 for b in ray_report["replica_batches"])
     # Streams batch in the replica's own micro-batcher; those batches are reported too.
     assert _deployment(ray_manager, TINY)["batches"] >= 1
+
+    # The models table (status page) and the home page show the replicas' real state.
+    models = models_frame(report).set_index("model")
+    assert models.loc["yolov3-tiny", "loaded"] == "yes" and models.loc["yolov3-tiny", "state"] == "HEALTHY"
+    assert models.loc["minilm-l6", "replicas"] == "1 running" and models.loc["minilm-l6", "memory MB"] > 10
+    assert models.loc["minilm-l6", "loaded in replicas"] == 1
+    assert models.loc["minilm-l6", "deployment"] == "minilm-l6"
+    summary = summary_markdown(report)
+    assert "in ray replicas" in summary and "replicas using" in summary
+    replicas = ray_report["replica_memory"]
+    assert len(replicas) >= 6 and all(r["rss_mb"] > 100 for r in replicas)
+    home = models_table(ray_manager).set_index("model")
+    assert home.loc["yolov3-tiny", "loaded"] == "yes"
+    assert home.loc["yolov3-tiny", "serving"].startswith("yolov3-tiny: healthy, replicas 1 running; loaded in 1")
+    assert "batches (mean" in home.loc["minilm-l6", "serving"]
+    # A model never asked for has no deployment, and says so.
+    assert home.loc["whisper-base", "loaded"] == "no" and home.loc["whisper-base", "serving"] == "not deployed"
 
 
 def test_a_killed_replica_is_replaced_and_calls_retry(ray_manager):
@@ -207,3 +282,6 @@ def test_a_killed_replica_is_replaced_and_calls_retry(ray_manager):
     while _deployment(ray_manager, TINY)["replicas"] != {"RUNNING": 1} and time.monotonic() < deadline:
         time.sleep(1)
     assert _deployment(ray_manager, TINY)["replicas"] == {"RUNNING": 1}
+    # The killed replica is no longer shown as holding the model: only its successor is.
+    row = _model_row(ray_manager, TINY)
+    assert row["loaded"] and row["replicas_loaded"] == 1

@@ -107,3 +107,46 @@ def test_return_exceptions_keeps_the_good_outputs_of_a_mixed_request():
     with pytest.raises(InvalidInputError):
         batcher([2, -1, 3])
     batcher.close()
+
+
+def test_with_concurrency_a_new_batch_starts_while_the_last_still_runs():
+    # The runner of a continuously batched model keeps a batch "running" until its rows
+    # finish; the batcher must hand it the next batch meanwhile, and bound how many.
+    release, started = threading.Event(), threading.Event()
+
+    def slow_first(inputs: list) -> list:
+        if inputs == ["first"]:
+            started.set()
+            release.wait(timeout=30)
+        return [f"{x}!" for x in inputs]
+
+    batcher = MicroBatcher("joins", slow_first, max_wait_ms=1, concurrency=2)
+    first = batcher.submit(["first"])
+    assert started.wait(timeout=30)  # the first batch is running
+    second = batcher.submit(["second"])
+    assert second.result(timeout=30) == ["second!"]  # it did not wait for the first
+    assert not first.done()
+    third = batcher.submit(["third"])  # two in flight at most: the first holds one slot
+    assert third.result(timeout=30) == ["third!"]
+    release.set()
+    assert first.result(timeout=30) == ["first!"]
+    batcher.close()
+
+
+def test_without_concurrency_batches_run_one_after_another():
+    release, started = threading.Event(), threading.Event()
+
+    def slow_first(inputs: list) -> list:
+        if inputs == ["first"]:
+            started.set()
+            release.wait(timeout=30)
+        return inputs
+
+    batcher = MicroBatcher("static", slow_first, max_wait_ms=1)
+    first = batcher.submit(["first"])
+    assert started.wait(timeout=30)
+    second = batcher.submit(["second"])
+    assert not second.done()
+    release.set()
+    assert first.result(timeout=30) == ["first"] and second.result(timeout=30) == ["second"]
+    batcher.close()

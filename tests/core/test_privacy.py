@@ -79,6 +79,23 @@ TRUE_POSITIVES = {
         ("mapped ::ffff:192.0.2.1", "::ffff:192.0.2.1"),
         ("fe80::1ff:fe23:4567:890a", "fe80::1ff:fe23:4567:890a"),
     ],
+    "name": [
+        ("Hi, my name is Ana Lima and my card is stuck", "Ana Lima"),
+        ("MY NAME IS Chen Jing", "Chen Jing"),
+        ("I'm Mary-Jane O'Neil, calling about a refund", "Mary-Jane O'Neil"),
+        ("I am Tom. Please help", "Tom"),
+        ("Can Mrs. Okafor call back?", "Okafor"),
+        ("Dr Smith Please call", "Smith"),
+        ("Name: Priya Patel", "Priya Patel"),
+        ("The card arrived.\nThanks,\nLucas Silva", "Lucas Silva"),
+        ("你好，我叫陈静，手机丢了", "陈静"),
+        ("我叫张伟卡丢了", "张伟"),
+        ("我的名字是欧阳娜娜", "欧阳娜娜"),
+        ("姓名：王小明", "王小明"),
+        ("本人李娜，想查询余额", "李娜"),
+        ("请联系张伟先生", "张伟"),
+        ("王丽女士您好", "王丽"),
+    ],
 }
 
 NEAR_MISSES = {
@@ -132,6 +149,20 @@ NEAR_MISSES = {
         "serving at http://127.0.0.1:7860",  # this machine, not a person
         "listening on 0.0.0.0 and ::1",
     ],
+    "name": [
+        "I am unable to log in",  # no capital: not a name
+        "I'm Sorry to bother you",  # a capitalised word that is not a name
+        "this is Visa's fault",
+        "The name field is empty",
+        "my name is on the card",
+        "Call me back tomorrow",
+        "我是学生",  # 我是 is not a cue: "I am a student"
+        "先生您好",  # an honorific alone names no one
+        "刘先生",  # a surname alone identifies no one; it stays
+        "我想找一位先生",
+        "本人已经挂失了",  # 本人 followed by no surname
+        "姓名栏是空的",
+    ],
 }
 
 
@@ -155,7 +186,9 @@ def test_near_misses_are_left_alone(kind, text):
 
 def test_the_checksums_themselves():
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
-    assert iban_valid("DE89 3704 0044 0532 0130 00") and not iban_valid("DE89 3704 0044 0532 0130 01")
+    assert iban_valid("DE89 3704 0044 0532 0130 00") and not iban_valid(
+        "DE89 3704 0044 0532 0130 01"
+    )
     assert cn_id_valid("11010519491231002X") and not cn_id_valid("110105194912310021")
 
 
@@ -165,8 +198,7 @@ def test_a_message_with_several_kinds_keeps_everything_else():
         "card 4111 1111 1111 1111, IBAN GB82 WEST 1234 5698 7654 32, from 10.0.0.7."
     )
     assert MASK.redact(text) == (
-        "Hi, I'm order #100234. Mail [EMAIL] or call [PHONE]; "
-        "card [CARD], IBAN [IBAN], from [IP]."
+        "Hi, I'm order #100234. Mail [EMAIL] or call [PHONE]; card [CARD], IBAN [IBAN], from [IP]."
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from core.packages import package_dir, verified_path
 from shared_models import multilingual_e5
+from shared_models.converted_cache import MARKER_FILE
 from shared_models.types.embedding import MULTILINGUAL_MODEL, EmbedText
 
 
@@ -39,7 +40,7 @@ def test_a_file_that_is_not_e5s1_is_refused(tmp_path):
 def test_the_conversion_is_cached_with_its_source_checksum(e5, settings):
     e5.call(["warm"])  # loading converts once
     folder = multilingual_e5.ensure_converted(settings.model_cache_dir)
-    marker = json.loads((folder / multilingual_e5.MARKER_FILE).read_text())
+    marker = json.loads((folder / MARKER_FILE).read_text())
     assert marker["sha256"] == multilingual_e5.SOURCE.sha256
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
 

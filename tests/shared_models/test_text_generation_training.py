@@ -31,32 +31,17 @@ from shared_models.types.generation_training import (
     LoraTrainingResult,
     adapters_root,
 )
+from tests.support.lora import FAST, SESSION_ADAPTER, example_chats
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "apps" / "textgen" / "examples" / "fine_tuning"
-ADAPTER = "role-test-json"
-
-
-def _chats(name: str, n: int) -> list[list[dict[str, str]]]:
-    rows = (EXAMPLE / name).read_text().splitlines()[:n]
-    return [json.loads(r)["messages"] for r in rows]
-
-
-FAST = LoraSettings(epochs=1, batch_size=4, learning_rate=5e-3, max_tokens=160, seed=3)
+ADAPTER = SESSION_ADAPTER
+_chats = example_chats
 
 
 @pytest.fixture(scope="module")
-def trained(manager, settings) -> tuple[LoraTrainingResult, list[LoraProgress]]:
-    """Eight real training steps, streamed."""
-    folder = adapters_root(settings.data_dir) / ADAPTER
-    request = LoraTrainingRequest(_chats("train.jsonl", 32), _chats("heldout.jsonl", 6), TINY_MODEL,
-                                  str(folder), settings=FAST)  # fmt: skip
-    events = []
-    with manager.handle(TRAINER_MODEL).stream(request) as stream:
-        for event in stream:
-            events.append(event)
-    result = events.pop()
-    assert isinstance(result, LoraTrainingResult)
-    return result, events
+def trained(lora_adapter) -> tuple[LoraTrainingResult, list[LoraProgress]]:
+    """Eight real training steps, streamed (the session's adapter, trained once)."""
+    return lora_adapter
 
 
 def _prompt(i: int = 0) -> list[dict[str, str]]:
@@ -223,3 +208,36 @@ def test_activation_checkpointing_trains_the_same_way(manager, settings) -> None
     result = manager.handle(TRAINER_MODEL).call([request])[0]
     assert result.steps == 2 and (folder / ADAPTER_WEIGHTS).is_file()
     assert result.heldout_perplexity_after < result.heldout_perplexity_before
+
+
+def test_a_training_job_counts_in_the_memory_budget_while_it_runs(settings, tmp_path) -> None:
+    """The job's base copy and optimizer are counted (and evict idle models), then released."""
+    from core.manager import ModelManager
+
+    fresh = ModelManager(settings)  # its own budget, so the session's models stay loaded
+    try:
+        fresh.load(TINY_MODEL)
+        model_mb = fresh.used_bytes() / 2**20
+        # Room for the generation model, not for it and a training copy of it beside it.
+        fresh.budget_bytes = int(fresh.used_bytes() * 1.5)
+        request = LoraTrainingRequest(_chats("train.jsonl", 8), [], TINY_MODEL, str(tmp_path / "m"),
+                                      settings=FAST)  # fmt: skip
+        during = []
+        with fresh.handle(TRAINER_MODEL).stream(request) as stream:
+            for event in stream:
+                if isinstance(event, LoraProgress):
+                    report = fresh.report()
+                    row = next(m for m in report["models"] if m["model"] == TRAINER_MODEL)
+                    during.append((row["memory_mb"], row["in_use"], report["used_mb"],
+                                   fresh.is_loaded(TINY_MODEL)))  # fmt: skip
+        assert during
+        job_mb, in_use, used_mb, generation_loaded = during[0]
+        assert job_mb > model_mb and in_use == 1  # a full copy of the base, plus LoRA and Adam
+        assert used_mb >= job_mb  # in the budget's total, as /api/status shows it
+        assert not generation_loaded  # the idle generation model made room for the job
+        assert any(e["event"] == "evicted" and e["model"] == TINY_MODEL
+                   and TRAINER_MODEL in e["detail"] for e in fresh.events())  # fmt: skip
+        after = next(m for m in fresh.report()["models"] if m["model"] == TRAINER_MODEL)
+        assert after["memory_mb"] == 0 and fresh.used_bytes() == 0  # released with the job
+    finally:
+        fresh.close()

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import shared_models.speech_recognition as speech  # registers the speech models
+from shared_models.converted_cache import MARKER_FILE
 from shared_models.whisper_ct2 import (
-    MARKER_FILE,
     CT2FormatError,
     ct2_whisper_state_dict,
     read_ct2_model,

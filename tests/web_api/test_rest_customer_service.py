@@ -38,6 +38,23 @@ def test_ask_answers_from_the_knowledge_base(client):
     assert 0.5 <= reply["confidence"] <= 1
 
 
+def test_ask_explains_the_answer_and_on_request_the_intent(client):
+    question = "my card never showed up"
+    plain = client.post(f"{CS}/ask", json={"question": question, "session_id": _session()})
+    why = plain.json()["why"]
+    assert why["decision"] == "answered" and why["entry_id"] == plain.json()["source_id"]
+    assert "card" in [m["word"] for m in why["matched"]]
+    assert why["confidence"] >= why["threshold"] and why["intent_words"] is None
+    asked = client.post(
+        f"{CS}/ask", json={"question": question, "session_id": _session(), "explain": True}
+    ).json()["why"]
+    assert asked["intent_words"][0]["word"] == "card"
+    off = client.post(
+        f"{CS}/ask", json={"question": "how do I bake sourdough bread?", "session_id": _session()}
+    ).json()
+    assert off["escalated"] and "below the threshold" in off["why"]["escalation"]
+
+
 def test_ask_streams_server_sent_events(client):
     session = _session()
     body = {

@@ -24,7 +24,6 @@ from fastapi.responses import StreamingResponse
 from core import ModelHandle, ModelManager
 from shared_models.types.events import new_request_id
 from shared_models.types.generation import (
-    ROLE,
     GenerationRequest,
     GenerationResult,
     ModelInfoRequest,
@@ -35,7 +34,7 @@ from shared_models.types.generation import (
 
 from ..errors import ApiError, sse_error
 from ..usage import UsageMeter
-from .models import resolve_model
+from .models import resolve_generation
 from .schemas import ChatBody, CompletionBody, _Sampling
 
 MAX_STOPS = 4  # as OpenAI
@@ -131,9 +130,15 @@ class _Run:
     """One API request's generation requests (prompts x n), started on one handle."""
 
     def __init__(
-        self, handle: ModelHandle, body: _Sampling, requests: list[GenerationRequest], n: int
+        self,
+        handle: ModelHandle,
+        body: _Sampling,
+        requests: list[GenerationRequest],
+        n: int,
+        model: str,
     ):
         self.handle = handle
+        self.model = model  # the id answers carry: the base's name, or "base:adapter"
         self.body = body
         self.requests = requests
         self.n = n
@@ -160,7 +165,7 @@ class _Run:
             raise ApiError(400, f"At most {MAX_STOPS} stop sequences.", param="stop")
         if body.stream_options is not None and not body.stream:
             raise ApiError(400, "stream_options needs stream: true.", param="stream_options")
-        spec = resolve_model(manager, body.model, ROLE)
+        spec, adapter = resolve_generation(manager, body.model)
         handle = manager.handle(spec.name)
         info = (await handle.acall([ModelInfoRequest()]))[0]
         if max_tokens is None:  # OpenAI's default: as long as the model may go
@@ -179,12 +184,13 @@ class _Run:
                 frequency_penalty=body.frequency_penalty,
                 seed=None if body.seed is None else body.seed + i,
                 stop=stops,
+                adapter=adapter,
                 request_id=new_request_id(),  # each choice is its own request (and stream)
             )
             for base in bases
             for i in range(body.n)
         ]
-        return cls(handle, body, requests, body.n)
+        return cls(handle, body, requests, body.n, f"{spec.name}:{adapter}" if adapter else spec.name)
 
     # ------------------------------------------------------------------ answers
     async def respond(self, request: Request, usage: UsageMeter, chat: bool):
@@ -202,7 +208,7 @@ class _Run:
                 for i, r in enumerate(results)
             ]
             return {"id": self._id(chat), "object": "chat.completion" if chat else "text_completion",
-                    "created": self.created, "model": self.handle.name, "choices": choices,
+                    "created": self.created, "model": self.model, "choices": choices,
                     "usage": tally, "system_fingerprint": None}  # fmt: skip
         events = _merged([self.handle.astream(r) for r in self.requests])
         try:  # the first event: a bad request fails here, before any byte is sent, with its status
@@ -255,7 +261,7 @@ class _Run:
             )
             if include_usage:
                 yield _data({"id": self._id(chat), "object": self._chunk_object(chat),
-                             "created": self.created, "model": self.handle.name, "choices": [],
+                             "created": self.created, "model": self.model, "choices": [],
                              "usage": tally, "system_fingerprint": None})  # fmt: skip
             yield "data: [DONE]\n\n"
         except Exception as exc:
@@ -279,7 +285,7 @@ class _Run:
                 choice = {"index": i, "text": content or "", "finish_reason": finish,
                           "logprobs": _legacy_logprobs(logprobs, 0) if logprobs is not None else None}  # fmt: skip
             out = {"id": self._id(chat), "object": self._chunk_object(chat), "created": self.created,
-                   "model": self.handle.name, "choices": [choice], "system_fingerprint": None}  # fmt: skip
+                   "model": self.model, "choices": [choice], "system_fingerprint": None}  # fmt: skip
             if include_usage:
                 out["usage"] = None
             return _data(out)

@@ -41,6 +41,11 @@ class AskRequest(BaseModel):
         None, description="Phrase the answer with the language model (default: the bot's setting)."
     )
     stream: bool = Field(False, description="Send partial replies as server-sent events.")
+    explain: bool = Field(
+        False,
+        description="Also give the words that drove the intent (`why.intent_words`, by "
+        "occlusion: one more batched embedding call).",
+    )
 
 
 class SourceOut(BaseModel):
@@ -48,6 +53,48 @@ class SourceOut(BaseModel):
     question: str
     category: str
     score: float
+
+
+class MatchedWordOut(BaseModel):
+    word: str
+    start: int
+    end: int
+    whole: bool = Field(description="The word itself is in the entry, not only a piece of it.")
+
+
+class IntentGuessOut(BaseModel):
+    intent: str
+    probability: float
+
+
+class WordInfluenceOut(BaseModel):
+    word: str
+    start: int
+    end: int
+    drop: float = Field(description="How much the top intent's probability drops without the word.")
+
+
+class ExplanationOut(BaseModel):
+    """Why this answer: matched words, scores, threshold, intents, and any escalation reason."""
+
+    question: str
+    decision: Literal["answered", "escalated", "small talk"]
+    threshold: float
+    threshold_source: str
+    calibration: str
+    entry_id: str | None
+    entry_question: str | None
+    matched: list[MatchedWordOut]
+    dense: float | None
+    lexical: float | None
+    coverage: float | None
+    dense_rank: int | None
+    lexical_rank: int | None
+    confidence: float | None
+    intents: list[IntentGuessOut]
+    intent_words: list[WordInfluenceOut] | None
+    escalation: str | None
+    notes: list[str]
 
 
 class ReplyOut(BaseModel):
@@ -69,6 +116,7 @@ class ReplyOut(BaseModel):
     sources: list[SourceOut]
     phrased_by_llm: bool
     done: bool
+    why: ExplanationOut | None = Field(None, description="On the final reply: why this answer.")
 
 
 class EntryIn(BaseModel):
@@ -167,7 +215,9 @@ def _entry(entry) -> EntryOut:
 def ask(body: AskRequest):
     """Answers from the knowledge base (the same `ask_stream` the chat page uses), or
     escalates to a person with a ticket when no entry is a confident match."""
-    replies = bot().ask_stream(body.question, session_id=body.session_id, use_llm=body.use_llm)
+    replies = bot().ask_stream(
+        body.question, session_id=body.session_id, use_llm=body.use_llm, explain=body.explain
+    )
     first = next(replies)  # bad input fails here, as a plain error response
     if not body.stream:
         final = first

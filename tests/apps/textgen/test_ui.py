@@ -54,7 +54,8 @@ def test_write_streams_into_the_output_and_offers_a_download(manager):
     assert len(outputs) >= 3  # the text arrives in steps, not all at once
     texts = [o[0] for o in outputs]
     assert all(b.startswith(a) for a, b in zip(texts, texts[1:], strict=False))
-    text, notices, stats, download, sent = outputs[-1]
+    text, notices, stats, download, sent, coloured = outputs[-1]
+    assert coloured == ""  # "Show confidence" is off
     assert text.strip() and "new tokens" in stats and "smollm2" in stats
     assert Path(download["value"]).read_text(encoding="utf-8") == text
     assert sent[-1] == {"role": "user", "content": "Name three colours."}

@@ -1,0 +1,152 @@
+"""The pages in Simplified Chinese, through Gradio's own i18n (``gr.I18n``).
+
+The pages are written in English. One table (``translations/zh.py``) maps the English
+text they show to Chinese. After the suite's Blocks are built, ``localize`` walks them
+once and turns every label, info, placeholder, button text, tab or accordion name, choice
+and Markdown text that the table knows into a Gradio translation key: the English text
+itself, wrapped in Gradio's ``__i18n__`` marker (what ``gr.I18n()(key)`` serialises to).
+
+Gradio's front end then picks the language: for a ``zh*`` locale (the browser's, or the one
+chosen under the footer's *Settings*) it shows the key's Chinese; for any other locale the
+key is missing and Gradio shows the key, i.e. the English. So no ``ui.py`` changes, text
+the table does not know stays English, and a string edited in a ``ui.py`` simply falls
+back to English until the table catches up (``untranslated`` lists those).
+
+Why a marker string rather than ``I18nData`` objects: the marker is what Gradio sends
+anyway, and a plain ``str`` attribute keeps every backend use of a label working.
+
+Gradio's navbar shows page titles as given, without translating them, so a few lines of
+script (``navbar_script``) swap the navbar's link texts when the page's language (``<html
+lang>``, which Gradio's i18n sets) is Chinese.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import gradio as gr
+from gradio.i18n import I18nData
+
+from .translations.zh import ZH
+
+Language = Literal["auto", "zh", "en"]
+
+# Component attributes that hold text a person reads. ``value`` only for the components
+# whose value is their visible text (not a user's input).
+_TEXT_ATTRS = ("label", "info", "placeholder")
+_VALUE_IS_TEXT = ("Markdown", "Button", "DownloadButton", "UploadButton", "ClearButton")
+# Choices of these are words a person picks from; a dropdown of model or language names is
+# data, and only the entries the table knows are translated.
+_CHOICES_ARE_TEXT = ("Radio", "CheckboxGroup", "Dropdown")
+_MARKER = "__i18n__"
+# Locales that get the Chinese table: Gradio chooses "zh-CN" for a Chinese browser and
+# svelte-i18n falls back from any "zh-*" to "zh".
+_ZH_LOCALES = ("zh", "zh-CN")
+
+
+def _normal(text: str) -> str:
+    """The lookup form of a text: whitespace runs folded, so reflowing a paragraph keeps it."""
+    return " ".join(text.split())
+
+
+_ZH_BY_NORMAL = {_normal(k): v for k, v in ZH.items()}
+
+
+def translation(text: str) -> str | None:
+    """The Chinese for one English text of the pages, or None."""
+    return _ZH_BY_NORMAL.get(_normal(text))
+
+
+def _key(text: str) -> str:
+    return str(I18nData(text))
+
+
+@dataclass
+class Localized:
+    """What ``localize`` did: the translations the pages use, and the texts left in English."""
+
+    used: dict[str, str] = field(default_factory=dict)  # exact English text -> Chinese
+    missing: list[str] = field(default_factory=list)  # visible texts with no translation
+
+    def i18n(self, language: Language = "auto") -> gr.I18n | None:
+        """The ``gr.I18n`` for ``gr.mount_gradio_app``: Chinese for Chinese browsers ("auto"),
+        for every browser ("zh"), or none ("en")."""
+        if language == "en" or not self.used:
+            return None
+        locales = _ZH_LOCALES if language == "auto" else (*_ZH_LOCALES, "en")
+        return gr.I18n(**{locale: dict(self.used) for locale in locales})
+
+
+def _swap(text: object, result: Localized) -> object:
+    """``text``'s translation key if the table knows it; else ``text`` (noted as missing)."""
+    if not isinstance(text, str) or not text.strip() or _MARKER in text:
+        return text
+    zh = translation(text)
+    if zh is None:
+        if any(ch.isalpha() for ch in text):
+            result.missing.append(text)
+        return text
+    result.used[text] = zh
+    return _key(text)
+
+
+def localize(blocks: Iterable[gr.blocks.Block]) -> Localized:
+    """Replace the English texts of ``blocks`` that have a Chinese translation by Gradio
+    translation keys, in place; return the translations used and the texts left over."""
+    result = Localized()
+    for block in blocks:
+        kind = type(block).__name__
+        attrs = _TEXT_ATTRS + (("value",) if kind in _VALUE_IS_TEXT else ())
+        for attr in attrs:
+            value = getattr(block, attr, None)
+            if isinstance(value, str):
+                setattr(block, attr, _swap(value, result))
+        if kind in _CHOICES_ARE_TEXT and isinstance(getattr(block, "choices", None), list):
+            block.choices = [_swap_choice(c, kind, result) for c in block.choices]
+    result.missing = sorted(set(result.missing))
+    return result
+
+
+def _swap_choice(choice: object, kind: str, result: Localized) -> object:
+    if not (isinstance(choice, tuple) and len(choice) == 2 and isinstance(choice[0], str)):
+        return choice
+    shown, value = choice
+    if kind == "Dropdown" and translation(shown) is None:
+        return choice  # model names, languages, ids: data, not missing words
+    return (_swap(shown, result), value)
+
+
+def localize_app(demo: gr.Blocks) -> Localized:
+    """``localize`` every component of the suite (home, app pages, status)."""
+    return localize(list(demo.blocks.values()))
+
+
+def navbar_script(titles: Iterable[str], language: Language = "auto") -> str:
+    """A ``<script>`` for the page head that shows the navbar's page titles in Chinese when
+    the page's language is Chinese (or always, with ``language="zh"``)."""
+    names = {t: zh for t in titles if (zh := translation(t)) is not None}
+    if language == "en" or not names:
+        return ""
+    force = "true" if language == "zh" else "false"
+    return f"""<script>
+(() => {{
+  const NAMES = {json.dumps(names, ensure_ascii=False)};
+  const FORCE = {force};
+  const apply = () => {{
+    const zh = FORCE || (document.documentElement.lang || "").toLowerCase().startsWith("zh");
+    for (const a of document.querySelectorAll(".nav-holder nav a")) {{
+      const en = a.dataset.sbEn || a.textContent.trim();
+      if (!(en in NAMES)) continue;
+      a.dataset.sbEn = en;
+      const text = zh ? NAMES[en] : en;
+      if (a.textContent !== text) a.textContent = text;
+    }}
+  }};
+  new MutationObserver(apply).observe(document.documentElement, {{
+    subtree: true, childList: true, attributes: true, attributeFilter: ["lang"],
+  }});
+}})();
+</script>"""

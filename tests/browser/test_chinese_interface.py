@@ -1,0 +1,177 @@
+"""The pages in Chinese: Chromium with a zh-CN locale, as a Chinese-speaking founder opens them.
+
+The server is the session's (``ui.language`` at its default, "auto"): the language comes from
+the browser alone. Every page shows its headings, navbar, labels and buttons in Chinese, no
+raw translation key, no JavaScript error; the customer-service bot answers a Chinese question
+from the Chinese demo knowledge base in Chinese.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from tests.support.server import ServerProcess
+
+from .browser import Browser, launch_chromium
+from .conftest import _require_chromium
+
+# path -> (the page's heading, texts of its labels and buttons that must show in Chinese)
+PAGES = {
+    "/": ("Springboard", ["应用", "在这里试用每个应用", "问客服机器人", "客户来信"]),
+    "/customer-service": ("智能客服", ["知识库", "对话记录", "你的消息", "转人工客服", "新对话"]),
+    "/recommendation": ("推荐系统", ["1. 数据", "2. 训练与评估", "加载数据", "MovieLens-100k 演示数据"]),
+    "/speech": ("语音转文字", ["录制或上传一段音频", "转写", "文字稿", "与参考文字稿对比评分"]),
+    "/vision": ("图像识别", ["分类", "检测", "模型（ImageNet，或你训练的模型）", "前 k 个"]),
+    "/textgen": ("文本生成", ["写作", "模板", "生成", "系统提示词", "生成参数"]),
+    "/status": ("运行状态", ["模型", "手动加载或卸载模型", "导出成本 CSV"]),
+}
+NAVBAR = ["首页", "智能客服", "推荐系统", "语音转文字", "图像识别", "文本生成", "运行状态"]
+ZH_DEMO, EN_DEMO = "演示：Kestrel Money（中文）", "演示：Kestrel Money（英文）"
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _require_cjk_fonts() -> None:
+    """Without a CJK font Chromium draws Chinese as boxes, and a screenshot would hide it."""
+    found = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    if not found.strip():
+        pytest.fail(
+            "The Chinese pages need a CJK font: sudo apt-get install fonts-noto-cjk (.ci/run installs it)",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def zh_browser(
+    server: ServerProcess, screenshots: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:
+    """A second Chromium whose language is Simplified Chinese (the English one stays as it is)."""
+    _require_chromium()
+    _require_cjk_fonts()
+    profile = tmp_path_factory.mktemp("chromium-profile-zh")
+    driver = launch_chromium(profile, language="zh-CN")
+    try:
+        yield Browser(driver, server, screenshots)
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _visible_text(browser: Browser) -> str:
+    return browser.driver.find_element(By.TAG_NAME, "body").text
+
+
+def _navbar(browser: Browser) -> list[str]:
+    return [a.text.strip() for a in browser.driver.find_elements(By.CSS_SELECTOR, ".nav-holder nav a")]
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_is_in_chinese(zh_browser: Browser, path: str):
+    heading, texts = PAGES[path]
+    assert zh_browser.js("return navigator.language") == "zh-CN"
+    zh_browser.open(path, heading)
+    zh_browser.until(lambda d: _navbar(zh_browser) == NAVBAR, 30, "the navbar in Chinese")
+    body = _visible_text(zh_browser)
+    missing = [t for t in texts if t not in body]
+    assert not missing, f"not shown on {path}: {missing}"
+    assert "__i18n__" not in body and "translation_metadata" not in body
+    assert zh_browser.js("return document.documentElement.lang") == "zh-CN"
+    zh_browser.assert_no_console_errors()
+    shot = zh_browser.screenshot("zh" + (path.replace("/", "-") if path != "/" else "-home"))
+    assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def _choose_kb(browser: Browser, label: str) -> None:
+    """Pick a knowledge base in the page's dropdown by its (Chinese) name, as a person would."""
+    field = browser.element("cs-kb").find_element(By.CSS_SELECTOR, "input")
+    browser.js("arguments[0].scrollIntoView({block: 'center'});", field)
+    field.click()
+    option = browser.until(
+        lambda d: next(
+            (li for li in d.find_elements(By.CSS_SELECTOR, "li[data-testid=dropdown-option]")
+             if li.text.strip() == label),
+            False,
+        ),
+        10,
+        f"the option {label!r}",
+    )
+    option.click()
+    browser.until(
+        lambda d: field.get_property("value") == label, 10, f"the knowledge base {label!r}"
+    )
+    browser.js("arguments[0].blur();", field)  # close the list before anything is read or shot
+
+
+def _bot_messages(browser: Browser) -> list[str]:
+    return [
+        b.text for b in browser.driver.find_elements(By.CSS_SELECTOR, "#cs-chatbot [data-testid=bot]")
+    ]
+
+
+def test_the_bot_answers_a_chinese_question_from_the_chinese_knowledge_base(zh_browser: Browser):
+    zh_browser.open("/customer-service", "智能客服")
+    try:
+        _choose_kb(zh_browser, ZH_DEMO)
+        greeting = zh_browser.wait_for_text("cs-greeting", r"您好")
+        assert "Kestrel Money" in greeting and _CJK.search(greeting)
+        zh_browser.wait_idle()
+        zh_browser.type("cs-message", "我的银行卡丢了，怎么办？", submit=True)
+        zh_browser.wait_for_text("cs-sources", r"zh-card-lost")
+        answer = zh_browser.until(lambda d: _bot_messages(zh_browser), 60, "the bot's answer")[-1]
+        assert "冻结" in answer and "挂失" in answer, answer
+        assert not re.search(r"[A-Za-z]{4,}", answer.replace("App", "")), answer
+        zh_browser.screenshot("zh-customer-service-answer")
+        zh_browser.assert_no_console_errors()
+    finally:
+        # The knowledge base is the page's, for every visitor: leave the English demo active.
+        zh_browser.open("/customer-service", "智能客服")
+        _choose_kb(zh_browser, EN_DEMO)
+        zh_browser.wait_for_text("cs-greeting", r"Hello")
+
+
+def _pick_language(browser: Browser, name: str) -> None:
+    """Choose a language in Gradio's footer Settings (the page's language switch)."""
+
+    def language_field(driver):
+        fields = driver.find_elements(By.CSS_SELECTOR, "input[aria-label=Language]")
+        return next((f for f in fields if f.is_displayed()), False)
+
+    if not language_field(browser.driver):  # the Settings panel is not open yet
+        button = browser.until(
+            lambda d: next(iter(d.find_elements(By.CSS_SELECTOR, "button.settings")), False),
+            20,
+            "the footer's Settings button",
+        )
+        browser.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", button)
+    field = browser.until(language_field, 20, "the language field of the Settings")
+    field.click()
+    option = browser.until(
+        lambda d: next(
+            (li for li in d.find_elements(By.CSS_SELECTOR, "li[data-testid=dropdown-option]")
+             if li.text.strip() == name),
+            False,
+        ),
+        10,
+        f"the language {name!r}",
+    )
+    option.click()
+
+
+def test_the_footer_settings_switch_between_chinese_and_english(zh_browser: Browser):
+    zh_browser.open("/vision", "图像识别")
+    _pick_language(zh_browser, "English")
+    zh_browser.wait_for_heading("Vision")
+    zh_browser.until(lambda d: _navbar(zh_browser)[:2] == ["Home", "Customer service"], 30, "the navbar in English")
+    body = _visible_text(zh_browser)
+    assert "Model (ImageNet, or one you trained)" in body and "图像识别" not in body
+    zh_browser.screenshot("zh-switched-to-english")
+    _pick_language(zh_browser, "简体中文")
+    zh_browser.wait_for_heading("图像识别")
+    zh_browser.until(lambda d: _navbar(zh_browser) == NAVBAR, 30, "the navbar in Chinese again")
+    zh_browser.assert_no_console_errors()
