@@ -3,6 +3,7 @@
     python -m bench.vision throughput  # images/s, batched vs one at a time, classify + detect
     python -m bench.vision fmnist --epochs 8   # Fashion-MNIST: small CNN from scratch, test accuracy
     python -m bench.vision sanity      # ImageNet labels on skimage photos, motorbike detection
+    python -m bench.vision explain     # Grad-CAM (explain=True) vs plain classify, same run
 
 Each prints a JSON summary and writes it to data/bench/vision_<name>.json.
 """
@@ -113,6 +114,35 @@ def bench_throughput(n_images: int, repeats: int = 3) -> dict:
     return result
 
 
+def bench_explain(n_images: int, repeats: int = 5) -> dict:
+    """Seconds per image of ``ClassifyRequest(explain=True)`` against a plain one, same images.
+
+    One image per call (what the page does), then all images in one call (batched).
+    """
+    from core import get_manager
+    from shared_models.types.vision import ClassifyRequest
+
+    manager = get_manager()
+    photos = _photos()
+    images = [np.asarray(photos[i % len(photos)]) for i in range(n_images)]
+    handle = manager.handle("classification")
+    result = {"model": handle.name, "images": n_images, "repeats": repeats, "machine": _machine(),
+              "device": manager.policy.describe()}
+    for explain in (False, True):
+        requests = [ClassifyRequest(im, top_k=5, explain=explain) for im in images]
+        single = _time(lambda r=requests: [handle.call([x]) for x in r], repeats)
+        batched = _time(lambda r=requests: handle.call(list(r)), repeats)
+        result["explain" if explain else "plain"] = {
+            "one_at_a_time_ms_per_image": round(1000 * single / n_images, 1),
+            "batched_ms_per_image": round(1000 * batched / n_images, 1),
+        }
+    for mode in ("one_at_a_time_ms_per_image", "batched_ms_per_image"):
+        result[f"ratio_{mode.removesuffix('_ms_per_image')}"] = round(
+            result["explain"][mode] / result["plain"][mode], 2
+        )
+    return result
+
+
 def bench_sanity() -> dict:
     """ImageNet labels on scikit-image's cat, coffee and rocket; a motorbike in motorcycle_left."""
     from apps.vision import ImageRecognizer
@@ -130,7 +160,7 @@ def bench_sanity() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("what", choices=["throughput", "fmnist", "sanity"])
+    parser.add_argument("what", choices=["throughput", "fmnist", "sanity", "explain"])
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--images", type=int, default=32, help="images per throughput run")
@@ -140,6 +170,8 @@ def main() -> None:
         result = bench_fmnist(args.epochs, args.seed)
     elif args.what == "throughput":
         result = bench_throughput(args.images)
+    elif args.what == "explain":
+        result = bench_explain(args.images)
     else:
         result = bench_sanity()
     OUT_DIR.mkdir(parents=True, exist_ok=True)

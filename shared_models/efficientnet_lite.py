@@ -126,6 +126,9 @@ class EfficientNetLite0(nn.Module):
         self._conv_head = SameConv2d(LITE0_STAGES[-1].out_channels, HEAD_CHANNELS, 1)
         self._bn1 = nn.BatchNorm2d(HEAD_CHANNELS, eps=BN_EPS)
         self.act = nn.ReLU6(inplace=True)
+        # The head's activation is a module of its own so that Grad-CAM can hook the last
+        # feature map (grad_cam.CAM_LAYERS); it has no weights, so checkpoints are unchanged.
+        self._head_act = nn.ReLU6(inplace=True)
         self._dropout = nn.Dropout(dropout)
         self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
         self.num_features = HEAD_CHANNELS
@@ -135,7 +138,7 @@ class EfficientNetLite0(nn.Module):
         x = self.act(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
-        return self.act(self._bn1(self._conv_head(x)))
+        return self._head_act(self._bn1(self._conv_head(x)))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The pooled 1280-d embedding (N, 1280): input to the classifier, useful for transfer."""

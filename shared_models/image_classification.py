@@ -20,6 +20,10 @@ warm cache:
   small CNN (``small_cnn.py``) reads greyscale images resized to ``"size"`` (28)
   pixels. The vision app's trained classifiers are such folders, served with
   ``manager.add_local_model``; the ``classifier-training`` role writes them.
+
+``ClassifyRequest(image, explain=True)`` adds a Grad-CAM heatmap of where the model
+looked (``grad_cam.py``) for the bundled model, the small CNN, EfficientNet-Lite0
+folders and the torchvision CNNs listed in ``grad_cam.CAM_LAYERS``.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from core.registry import (
 
 from .efficientnet_lite import EfficientNetLite0, load_efficientnet_lite0
 from .external import load_torchvision_weights, local_folder
+from .grad_cam import CAM_LAYERS, cam_layer, grad_cam
 from .small_cnn import CNN_ARCH, SmallCNN
 from .types.vision import (  # noqa: F401  (re-exported: the role's request and result types)
     BACKBONE,
@@ -55,6 +60,7 @@ from .types.vision import (  # noqa: F401  (re-exported: the role's request and 
     CNN_SIZE,
     ClassificationResult,
     ClassifyRequest,
+    Explanation,
     Prediction,
 )
 
@@ -75,9 +81,15 @@ LITE0_MEAN = LITE0_STD = (0.5, 0.5, 0.5)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 LOCAL_CONFIG, LOCAL_WEIGHTS = "config.json", "model.safetensors"
 LITE0_ARCH = "efficientnet_lite0"
+# Explained rows run forward and backward in chunks of this many: the backward pass keeps
+# every activation (tens of MB per 224-pixel image), so a full batch of 32 would not.
+EXPLAIN_CHUNK = 8
 
 
 Transform = Callable[[Any], torch.Tensor]
+# How the transform maps an image to the network input, for locating a heatmap in it:
+# (resize of the shorter side, centre crop), or None when the whole image is resized.
+View = tuple[int, int] | None
 
 
 class ImageClassifier(ModelRunner):
@@ -85,7 +97,10 @@ class ImageClassifier(ModelRunner):
 
     Input: a list of ``ClassifyRequest`` or bare images. Output: one
     ``ClassificationResult`` per input, or an ``InvalidInputError`` in the slot of
-    an input that is not a usable image. All good images share one forward pass.
+    an input that is not a usable image. All good images share one forward pass
+    (under ``inference_mode``); rows with ``explain=True`` then also get a Grad-CAM
+    pass with gradients (``grad_cam.py``) on the layer ``CAM_LAYERS`` names.
+    ``view`` is the transform's (resize, crop), to place the heatmap in the image.
     """
 
     def __init__(
@@ -95,6 +110,7 @@ class ImageClassifier(ModelRunner):
         labels: Sequence[str],
         ctx: LoadContext,
         draft_size: int | None = None,
+        view: View = None,
     ) -> None:
         self.device, self.dtype = ctx.policy.device, ctx.policy.dtype
         # Channels-last (NHWC) convolutions measured ~1.8x faster on CPU for
@@ -104,6 +120,8 @@ class ImageClassifier(ModelRunner):
         self.labels = list(labels)
         self.max_pixels = ctx.settings.limits.max_image_pixels
         self.draft_size = draft_size
+        self.view = view
+        self.cam_layer = cam_layer(model)
         self._captured: list[torch.Tensor] = []
         head = None if hasattr(model, "forward_with_features") else _last_linear(model)
         if head is not None:
@@ -116,16 +134,33 @@ class ImageClassifier(ModelRunner):
     def __call__(self, inputs: list[Any]) -> list[Any]:
         return run_valid_rows(inputs, self._prepare, self._classify)
 
-    def _prepare(self, item: Any) -> tuple[ClassifyRequest, torch.Tensor]:
+    def _prepare(self, item: Any) -> tuple[ClassifyRequest, torch.Tensor, tuple[int, int]]:
         request = item if isinstance(item, ClassifyRequest) else ClassifyRequest(item)
         _validate(request)
-        return request, self.transform(to_rgb(request.image, self.max_pixels, self.draft_size))
+        if request.explain:
+            self._validate_explain(request)
+        image = to_rgb(request.image, self.max_pixels, self.draft_size)
+        return request, self.transform(image), image.size
+
+    def _validate_explain(self, request: ClassifyRequest) -> None:
+        if self.cam_layer is None:
+            raise InvalidInputError(
+                f"Explanations (Grad-CAM) are not available for a {type(self.model).__name__} "
+                f"classifier; they need one of: {', '.join(sorted(CAM_LAYERS))}."
+            )
+        label = request.explain_label
+        if label is not None and label not in self.labels:
+            shown = ", ".join(repr(x) for x in self.labels[:5])
+            raise InvalidInputError(
+                f"explain_label {label!r} is not one of this model's labels ({shown}, ...)."
+            )
 
     def _classify(
-        self, prepared: list[tuple[ClassifyRequest, torch.Tensor]]
+        self, prepared: list[tuple[ClassifyRequest, torch.Tensor, tuple[int, int]]]
     ) -> list[ClassificationResult]:
-        requests = [request for request, _ in prepared]
-        probs, feats = self._run(torch.stack([tensor for _, tensor in prepared]))
+        requests = [request for request, _, _ in prepared]
+        batch = torch.stack([tensor for _, tensor, _ in prepared])
+        probs, feats = self._run(batch)
         k = min(max(r.top_k for r in requests), probs.shape[1])
         top_p, top_i = probs.topk(k, dim=1)
         results = []
@@ -137,7 +172,36 @@ class ImageClassifier(ModelRunner):
             ]
             vec = feats[j].numpy() if request.features and feats is not None else None
             results.append(ClassificationResult(preds, vec))
+        explained = [j for j, request in enumerate(requests) if request.explain]
+        for start in range(0, len(explained), EXPLAIN_CHUNK):
+            rows = explained[start : start + EXPLAIN_CHUNK]
+            targets = torch.tensor(
+                [
+                    self.labels.index(label)
+                    if (label := requests[j].explain_label) is not None
+                    else int(probs[j].argmax())
+                    for j in rows
+                ]
+            )
+            maps = self._explain(batch[rows], targets)
+            for j, target, heatmap in zip(rows, targets.tolist(), maps, strict=True):
+                results[j].explanation = Explanation(
+                    self.labels[target],
+                    float(probs[j, target]),
+                    heatmap.numpy(),
+                    _view_box(prepared[j][2], self.view),
+                )
         return results
+
+    def _explain(self, batch: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Grad-CAM maps (N, h, w) in [0, 1] for the given classes of a preprocessed batch."""
+        assert self.cam_layer is not None  # checked per request in _prepare
+        x = batch.to(self.device, self.dtype, memory_format=torch.channels_last)
+        try:
+            _, _, maps = grad_cam(self.model, self.cam_layer, x, targets)
+        finally:
+            self._captured.clear()  # the head's pre-hook fired in this pass too
+        return maps
 
     def _run(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Softmax probabilities and embeddings (float32, CPU) for a preprocessed batch."""
@@ -159,6 +223,29 @@ class ImageClassifier(ModelRunner):
 def _validate(request: ClassifyRequest) -> None:
     if isinstance(request.top_k, bool) or not isinstance(request.top_k, int) or request.top_k < 1:
         raise InvalidInputError(f"top_k must be a positive integer, got {request.top_k!r}.")
+    if not isinstance(request.explain, bool):
+        raise InvalidInputError(f"explain must be True or False, got {request.explain!r}.")
+    label = request.explain_label
+    if label is not None and not (request.explain and isinstance(label, str)):
+        raise InvalidInputError(
+            f"explain_label must be a label (a string) and needs explain=True, got {label!r}."
+        )
+
+
+def _view_box(size: tuple[int, int], view: View) -> tuple[float, float, float, float]:
+    """The part of a (width, height) image the network sees, as fractions (left, top, right, bottom).
+
+    A resize of the shorter side to ``resize`` then a centre crop of ``crop`` keeps a
+    square of ``crop / resize`` of the shorter side, centred. Rounding in the resize
+    moves it by under a pixel.
+    """
+    if view is None:
+        return (0.0, 0.0, 1.0, 1.0)
+    resize, crop = view
+    w, h = size
+    side = min(1.0, crop / resize) * min(w, h)
+    fx, fy = min(1.0, side / w), min(1.0, side / h)
+    return ((1 - fx) / 2, (1 - fy) / 2, (1 + fx) / 2, (1 + fy) / 2)
 
 
 def _last_linear(model: nn.Module) -> nn.Linear | None:
@@ -209,7 +296,10 @@ def load_lite0(ctx: LoadContext) -> ImageClassifier:
     _cpu_setup(ctx)
     model = load_efficientnet_lite0(verified_path(LITE0_WEIGHTS, ctx.cache_dir))
     transform = crop_transform(LITE0_RESIZE, LITE0_CROP, LITE0_MEAN, LITE0_STD)
-    return ImageClassifier(model, transform, imagenet_labels(), ctx, draft_size=LITE0_RESIZE)
+    return ImageClassifier(
+        model, transform, imagenet_labels(), ctx, draft_size=LITE0_RESIZE,
+        view=(LITE0_RESIZE, LITE0_CROP),
+    )
 
 
 # ----------------------------------------------------------------- external sources
@@ -221,7 +311,11 @@ def _load_torchvision(ctx: LoadContext) -> ImageClassifier:
     model, weights = load_torchvision_weights(ctx, ROLE, DEFAULT, models)
     transform = weights.transforms()
     draft = int(transform.resize_size[0]) if getattr(transform, "resize_size", None) else None
-    return ImageClassifier(model, transform, weights.meta["categories"], ctx, draft_size=draft)
+    crop = getattr(transform, "crop_size", None)
+    view = (draft, int(crop[0])) if draft and crop else None
+    return ImageClassifier(
+        model, transform, weights.meta["categories"], ctx, draft_size=draft, view=view
+    )
 
 
 def save_local_classifier(
@@ -283,14 +377,14 @@ def _load_local(ctx: LoadContext) -> ImageClassifier:
         ) from exc
     if arch == CNN_ARCH:
         return ImageClassifier(model, grey_transform(int(config.get("size", CNN_SIZE))), labels, ctx)
-    resize = int(config.get("resize_size", LITE0_RESIZE))
+    resize, crop = int(config.get("resize_size", LITE0_RESIZE)), int(config.get("crop_size", LITE0_CROP))
     transform = crop_transform(
         resize,
-        int(config.get("crop_size", LITE0_CROP)),
+        crop,
         config.get("mean", LITE0_MEAN if lite else IMAGENET_MEAN),
         config.get("std", LITE0_STD if lite else IMAGENET_STD),
     )
-    return ImageClassifier(model, transform, labels, ctx, draft_size=resize)
+    return ImageClassifier(model, transform, labels, ctx, draft_size=resize, view=(resize, crop))
 
 
 def load_external(ctx: LoadContext) -> ImageClassifier:

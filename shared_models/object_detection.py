@@ -39,6 +39,7 @@ from .external import load_torchvision_weights
 from .types.vision import (  # noqa: F401  (re-exported: the role's request and result types)
     DETECTION_DEFAULT_MODEL,
     DETECTION_ROLE,
+    ClassifyRequest,
     Detection,
     DetectRequest,
 )
@@ -93,6 +94,13 @@ class _Detector(ModelRunner):
         return run_valid_rows(inputs, self._prepare, self._detect_prepared)
 
     def _prepare(self, item: Any) -> tuple[DetectRequest, Image.Image]:
+        if isinstance(item, ClassifyRequest):
+            # Say what went wrong, not "expected an image, got ClassifyRequest".
+            what = "an explanation (explain=True)" if item.explain else "a classification"
+            raise InvalidInputError(
+                f"A detection model cannot give {what}: send a DetectRequest, or send the "
+                f"ClassifyRequest to a classification model."
+            )
         request = item if isinstance(item, DetectRequest) else DetectRequest(item)
         _validate(request)
         # No JPEG draft decoding here: boxes are reported in original pixels.

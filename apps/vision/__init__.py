@@ -1,5 +1,5 @@
 """Image recognition: classify, detect, train your own classifier, find similar images."""
 
-from .api import ImageRecognizer, TrainingReport
+from .api import ExplainedImage, ImageRecognizer, TrainingReport
 
-__all__ = ["ImageRecognizer", "TrainingReport"]
+__all__ = ["ExplainedImage", "ImageRecognizer", "TrainingReport"]

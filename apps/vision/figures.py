@@ -1,10 +1,11 @@
-"""Boxes drawn on images for the page (its charts are the page toolkit's, ``apps.ui_kit``)."""
+"""Boxes and heatmaps drawn on images (the page's charts are the page toolkit's, ``apps.ui_kit``)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from shared_models.types.vision import Detection
@@ -37,3 +38,39 @@ def draw_detections(image: Image.Image, detections: Sequence[Detection]) -> Imag
         draw.rectangle((x0, ty, x0 + right - left + 2 * width, ty + lift), fill=colour)
         draw.text((x0 + width, ty + width), text, fill="white", font=font)
     return out
+
+
+HEATMAP_ALPHA = 0.5  # how much colour covers the photo where the model looked most
+OUTSIDE_DIM = 0.45  # brightness kept outside the part of the image the model saw
+OVERLAY_MAX_SIDE = 640  # the overlay is for looking at, not for measuring
+
+
+def heatmap_overlay(
+    image: Image.Image,
+    heatmap: np.ndarray,
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0),
+    colormap: str = "jet",
+) -> Image.Image:
+    """``image`` with ``heatmap`` (values in [0, 1]) blended over the part ``box`` it covers.
+
+    ``box`` is (left, top, right, bottom) as fractions of the image (the model's centre
+    crop); outside it the photo is dimmed, since the model never saw it. The colour's
+    opacity follows the heat, so the photo stays visible where the model did not look.
+    """
+    from matplotlib import colormaps
+
+    out = image.convert("RGB")
+    if max(out.size) > OVERLAY_MAX_SIDE:
+        out = out.copy()
+        out.thumbnail((OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE), Image.Resampling.LANCZOS)
+    w, h = out.size
+    x0, y0 = round(box[0] * w), round(box[1] * h)
+    x1, y1 = max(x0 + 1, round(box[2] * w)), max(y0 + 1, round(box[3] * h))
+    heat = Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F")
+    heat = np.clip(np.asarray(heat.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR)), 0, 1)
+    colour = colormaps[colormap](heat)[..., :3] * 255.0
+    pixels = np.asarray(out, dtype=np.float32) * OUTSIDE_DIM
+    seen = np.asarray(out, dtype=np.float32)[y0:y1, x0:x1]
+    alpha = (HEATMAP_ALPHA * (0.3 + 0.7 * heat))[..., None]
+    pixels[y0:y1, x0:x1] = seen * (1 - alpha) + colour * alpha
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))

@@ -47,11 +47,18 @@ TrainMethod = Literal["head", "cnn"]
 
 @dataclass(frozen=True)
 class ClassifyRequest:
-    """One image to classify. ``features=True`` also returns the pooled embedding."""
+    """One image to classify. ``features=True`` also returns the pooled embedding.
+
+    ``explain=True`` also returns a Grad-CAM heatmap (``Explanation``) of where the
+    model looked, for ``explain_label`` or, when that is ``None``, the top class.
+    It costs a backward pass; models without a known convolutional layer refuse it.
+    """
 
     image: ImageData
     top_k: int = 5
     features: bool = False
+    explain: bool = False
+    explain_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,16 +70,35 @@ class Prediction:
 
 
 @dataclass
+class Explanation:
+    """Where the classifier looked for one class: a Grad-CAM heatmap.
+
+    ``heatmap`` is a small (h, w) float32 array in [0, 1] (7 x 7 for the bundled
+    model), its maximum scaled to 1 (all zeros if nothing in the image raised the
+    class's score). It covers ``box`` of the image, not always all of it: the
+    models look at a centre crop. ``box`` is (left, top, right, bottom) as fractions
+    of the upright image's width and height.
+    """
+
+    label: str
+    score: float  # the explained class's probability
+    heatmap: np.ndarray
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+
+
+@dataclass
 class ClassificationResult:
     """Top-k predictions, best first; ``features`` is the float32 embedding when asked for.
 
     The embedding is the input of the final linear layer (1280-d for
     EfficientNet-Lite0), not normalised; L2-normalise it for cosine search.
     It is ``None`` if not requested, or if the model has no final linear layer.
+    ``explanation`` is the heatmap when the request asked for one (``explain=True``).
     """
 
     predictions: list[Prediction]
     features: np.ndarray | None = None
+    explanation: Explanation | None = None
 
 
 # ------------------------------------------------------------------ detection

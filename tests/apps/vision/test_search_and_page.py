@@ -48,7 +48,7 @@ def test_page_builds_with_tabs_and_examples(manager):
     tabs = {c["props"].get("label") for c in config["components"] if c["type"] == "tabitem"}
     assert {"Classify", "Detect", "Train", "Search"} <= tabs
     api_names = {d.get("api_name") for d in config["dependencies"]}
-    assert {"vision_classify", "vision_detect", "vision_train", "vision_search"} <= api_names
+    assert {"vision_classify", "vision_explain", "vision_detect", "vision_train", "vision_search"} <= api_names
     assert (ui.recognizer().data_dir / "examples" / "chelsea.png").is_file()
     bars, table = ui.classify(str(ui.recognizer().data_dir / "examples" / "coffee.png"), 3, "imagenet")
     assert table["label"].iloc[0] == "espresso"
