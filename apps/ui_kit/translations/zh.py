@@ -68,13 +68,13 @@ ZH: dict[str, str] = {
     ),
     "## Apps\n\n"
     "- **[Customer service](/customer-service)**: A support assistant that answers from your FAQ, cites its source, detects intents and hands over to people.\n"
-    "- **[Recommendation](/recommendation)**: Train a recommender on who-bought-what, compare it with baselines, explain and serve recommendations.\n"
+    "- **[Recommendation](/recommendation)**: Train a recommender on who-bought-what, compare it with baselines, explain and serve recommendations, and ask why an item is not recommended.\n"
     "- **[Speech](/speech)**: Transcripts with timestamps and subtitles from calls, voice notes and recordings.\n"
     "- **[Vision](/vision)**: Classify and detect objects in photos, train a classifier on your own labelled images, and find similar images.\n"
     "- **[Text generation](/textgen)**: Product copy, emails, posts, summaries and Chinese↔English translation, streamed; chat; perplexity; LoRA fine-tuning on your own examples.": (
         "## 应用\n\n"
         "- **[智能客服](/customer-service)**：根据你的常见问题（FAQ）作答并注明出处，识别意图，必要时转接人工。\n"
-        "- **[推荐系统](/recommendation)**：用“谁买了什么”的数据训练推荐模型，与基线比较，解释并提供推荐。\n"
+        "- **[推荐系统](/recommendation)**：用“谁买了什么”的数据训练推荐模型，与基线比较，解释并提供推荐，还能查询某件商品为何没有被推荐。\n"
         "- **[语音转文字](/speech)**：把通话、语音留言和录音转成带时间戳的文字稿和字幕。\n"
         "- **[图像识别](/vision)**：对照片做分类和物体检测，用你自己标注的图片训练分类器，查找相似图片。\n"
         "- **[文本生成](/textgen)**：商品文案、邮件、社交帖子、摘要和中英互译，流式输出；对话；困惑度；"
@@ -92,8 +92,8 @@ ZH: dict[str, str] = {
     "Ask the support bot": "问客服机器人",
     "[Open the full Customer service app →](/customer-service)": "[打开完整的智能客服应用 →](/customer-service)",
     "### [Recommendation](/recommendation)\nTrain a recommender on who-bought-what, compare it with "
-    "baselines, explain and serve recommendations.": (
-        "### [推荐系统](/recommendation)\n用“谁买了什么”的数据训练推荐模型，与基线比较，解释并提供推荐。"
+    "baselines, explain and serve recommendations, and ask why an item is not recommended.": (
+        "### [推荐系统](/recommendation)\n用“谁买了什么”的数据训练推荐模型，与基线比较，解释并提供推荐，还能查询某件商品为何没有被推荐。"
     ),
     "A movie you liked": "你喜欢的一部电影",
     "Find similar movies": "查找相似电影",
@@ -200,8 +200,8 @@ ZH: dict[str, str] = {
     "Refresh the audit log": "刷新审计日志",
     # ------------------------------------------------------------------ recommendation
     "## Recommendation\nTrain a recommender on who-bought-what, compare it with baselines, explain "
-    "and serve recommendations.": (
-        "## 推荐系统\n用“谁买了什么”的数据训练推荐模型，与基线比较，解释并提供推荐。"
+    "and serve recommendations, and ask why an item is not recommended.": (
+        "## 推荐系统\n用“谁买了什么”的数据训练推荐模型，与基线比较，解释并提供推荐，还能查询某件商品为何没有被推荐。"
     ),
     "1. Data": "1. 数据",
     "Interactions need a user and an item column, optionally a rating and a time (CSV, TSV or Parquet); "
@@ -512,5 +512,16 @@ ZH.update(
         "Show confidence": "显示置信度",
         "Why this answer?": "为什么是这个答案？",
         "Your question: the words the entry also has": "您的问题：与该条目相同的词",
+        "6. Why not?": "6. 为什么没推荐？",
+        "Why not?": "为什么没推荐？",
+        "Top-k cut-off": "前 k 名的分数线",
+        "Why is an item not recommended to a user? Its rank among the items they have not seen, "
+        "its score against the top-k cut-off, and the items in their history closest to it.": (
+            "为什么某件商品没有推荐给某位用户？这里给出它在该用户未看过的商品中的排名、"
+            "它的得分与前 k 名分数线的对比，以及该用户历史中与它最接近的商品。"
+        ),
+        "Show what the model looked at": "显示模型关注的区域",
+        "A Grad-CAM heatmap of the top label (about 1.5x the time)": "最可能标签的 Grad-CAM 热力图（耗时约为 1.5 倍）",
+        "What the model looked at": "模型关注的区域",
     }
 )
