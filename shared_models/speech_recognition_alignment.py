@@ -128,9 +128,7 @@ def split_words(
     words: list[str] = []
     word_tokens: list[list[int]] = []
     for text, toks in zip(subwords, subword_tokens, strict=True):
-        starts_word = (
-            toks[0] >= eot or text.startswith(" ") or text.strip() in string.punctuation
-        )
+        starts_word = toks[0] >= eot or text.startswith(" ") or text.strip() in string.punctuation
         if starts_word or not words:
             words.append(text)
             word_tokens.append(list(toks))
@@ -255,7 +253,9 @@ def attach_words(
         for w in words:
             start = min(max(w["start"], previous_end), duration)
             end = min(max(w["end"], start), duration)
-            timed.append(Word(w["word"], round(start, 2), round(end, 2), round(w["probability"], 4)))
+            timed.append(
+                Word(w["word"], round(start, 2), round(end, 2), round(w["probability"], 4))
+            )
             previous_end = end
         out.append(Segment(segment.start, segment.end, segment.text, timed))
     return out
