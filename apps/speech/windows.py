@@ -262,13 +262,13 @@ def _regroup(
         if segments:  # keep time non-decreasing across windows
             start = max(start, segments[-1].end)
             end = max(end, start)
-        words: list[Word] = []
+        group_words: list[Word] = []
         if timed:
             floor = segments[-1].words[-1].end if segments and segments[-1].words else 0.0
             for n, w in enumerate(group):
                 w_start = max(w.start, floor)
                 w_end = max(w.end, w_start)
-                words.append(
+                group_words.append(
                     Word(
                         (" " if w.space_before and n else "") + w.text,
                         round(w_start, 2),
@@ -277,6 +277,6 @@ def _regroup(
                     )
                 )
                 floor = w_end
-        segments.append(Segment(round(start, 2), round(end, 2), text, words))
+        segments.append(Segment(round(start, 2), round(end, 2), text, group_words))
         i = j
     return segments
