@@ -16,8 +16,8 @@ from shared_models.speech_recognition_alignment import dtw, median_filter
 from shared_models.types.speech import FAST_MODEL, SAMPLE_RATE, TranscriptionRequest
 
 GAP_SECONDS = 2.0
-# s: a word boundary may miss the pause's edge by this much. Measured on these clips (bench/
-# speech_word_timestamps.py): within 0.31 s on both models, one tiny.en word end at +1.17 s.
+# s: a word boundary may miss the pause's edge by this much. Measured (bench/
+# speech_word_timestamps.py) on the first pair: tiny.en +0.29/+0.26 s, base -0.23/-0.22 s.
 TOLERANCE = 0.4
 
 
