@@ -34,7 +34,13 @@ from core.registry import LoadContext, ModelRunner, ModelSpec, register, registe
 
 from .external import load_pretrained
 from .quantization import bf16_supported, int8_supported, quantize_linear_int8
-from .speech_recognition_decoding import DecodingRules, GreedyWhisperDecoder
+from .speech_recognition_alignment import (
+    NO_SPACE_LANGUAGES,
+    alignment_matrix,
+    attach_words,
+    word_timings,
+)
+from .speech_recognition_decoding import DecoderCache, DecodingRules, GreedyWhisperDecoder
 from .types.speech import (
     DEFAULT_MODEL,
     FAST_MODEL,
@@ -45,6 +51,7 @@ from .types.speech import (
     Segment,
     TranscriptionRequest,
     TranscriptionResult,
+    Word,
 )
 from .whisper_ct2 import CT2WhisperSource, ensure_converted
 
@@ -67,6 +74,7 @@ __all__ = [
     "SpeechRecognizer",
     "TranscriptionRequest",
     "TranscriptionResult",
+    "Word",
     "load_external",
     "load_whisper_base",
     "load_whisper_tiny_en",
@@ -131,6 +139,16 @@ class SpeechRecognizer(ModelRunner):
             if (token := self._token_id(f"<|{task}|>")) is not None
         }
         self.max_target = int(model.config.max_target_positions)
+        # The cross-attention heads whose attention follows the speech (for word
+        # timestamps); without a list, Whisper's fallback: every head of the upper half.
+        layers = int(model.config.decoder_layers)
+        heads = int(model.config.decoder_attention_heads)
+        declared_heads = getattr(gen, "alignment_heads", None)
+        self.alignment_heads: list[tuple[int, int]] = (
+            [(int(layer), int(head)) for layer, head in declared_heads]
+            if declared_heads
+            else [(layer, head) for layer in range(layers // 2, layers) for head in range(heads)]
+        )
         self.decoder = GreedyWhisperDecoder(
             model, DecodingRules.from_generation_config(gen, self.device)
         )
@@ -192,6 +210,12 @@ class SpeechRecognizer(ModelRunner):
             )
         if not isinstance(item.timestamps, bool):
             raise InvalidInputError("timestamps must be True or False.")
+        if not isinstance(item.word_timestamps, bool):
+            raise InvalidInputError("word_timestamps must be True or False.")
+        if item.word_timestamps and not item.timestamps:
+            raise InvalidInputError(
+                "word_timestamps needs timestamps=True: words are reported inside segments."
+            )
         if item.language is not None and not isinstance(item.language, str):
             raise InvalidInputError("language must be a string such as 'en', or None to detect it.")
         return item
@@ -285,7 +309,9 @@ class SpeechRecognizer(ModelRunner):
         max_new = [
             min(self.max_target // 2, int(16 * r.audio.size / SAMPLE_RATE) + 32) for r in requests
         ]
+        cross = cache.cross  # decoding drops finished rows from the cache; alignment needs all
         decoded = self.decoder.decode(encoded, cache, hidden, prompts, timestamps, max_new)
+        finished: dict[int, tuple[list[int], list[Segment]]] = {}
         for k, result in enumerate(decoded):
             if no_speech[k] > NO_SPEECH_THRESHOLD and result.avg_logprob < LOGPROB_THRESHOLD:
                 # A language "detected" in noise means nothing: report only a requested one.
@@ -295,6 +321,89 @@ class SpeechRecognizer(ModelRunner):
             segments = self._segments(result.tokens, duration) if timestamps else []
             text = self._decode([t for t in result.tokens if t < self.eot]).strip()
             outputs[rows[k]] = TranscriptionResult(text, languages[k], segments)
+            if requests[k].word_timestamps and segments:
+                finished[k] = (result.tokens, segments)
+        if finished:
+            self._add_words(cross, requests, languages, rows, finished, outputs)
+
+    def _add_words(
+        self,
+        cross: list[tuple[torch.Tensor, torch.Tensor]],
+        requests: list[TranscriptionRequest],
+        languages: list[str],
+        rows: list[int],
+        finished: dict[int, tuple[list[int], list[Segment]]],
+        outputs: list[Any],
+    ) -> None:
+        """Time the words of the ``finished`` rows (see ``speech_recognition_alignment``).
+
+        One more decoder pass, batched over those rows, over each row's prompt
+        with ``<|notimestamps|>``, its text tokens and end-of-text (as Whisper's
+        ``find_alignment``), reusing the encoder's cross-attention keys and
+        values; it costs about one decoder step per token, run in parallel.
+        """
+        members = sorted(finished)
+        sequences: list[list[int]] = []
+        texts: list[list[list[int]]] = []
+        for k in members:
+            per_segment = self._segment_text_tokens(finished[k][0])
+            texts.append(per_segment)
+            prompt = [self.sot, *self._prompt_rest(languages[k], requests[k].task, False)]
+            sequences.append(prompt + [t for seg in per_segment for t in seg] + [self.eot])
+        prompt_length = len(prompt) - 1  # the rows of <|notimestamps|> and after are aligned
+        width = max(len(seq) for seq in sequences)
+        # Shorter rows are padded at the end: the causal mask keeps padding out of their rows.
+        ids = torch.tensor(
+            [seq + [self.eot] * (width - len(seq)) for seq in sequences], device=self.device
+        )
+        index = torch.tensor(members, device=self.device)
+        cache = DecoderCache(
+            [(k.index_select(0, index), v.index_select(0, index)) for k, v in cross],
+            ids.shape[1],
+        )
+        hidden, scores = self.decoder.step.run(ids, cache, self.alignment_heads)
+        assert scores is not None
+        logits = self.model.proj_out(hidden).float()
+        for b, k in enumerate(members):
+            text_tokens = sequences[b][prompt_length + 1 : -1]
+            n = len(text_tokens)
+            if n == 0:
+                continue
+            probs = logits[b, prompt_length : prompt_length + n, : self.eot].softmax(-1)
+            token_probs = probs[torch.arange(n), torch.tensor(text_tokens)].tolist()
+            frames = max(1, requests[k].audio.size // 320)  # 20 ms encoder frames with audio
+            matrix = alignment_matrix(scores[b, :, prompt_length : prompt_length + n + 1], frames)
+            timings = word_timings(
+                matrix,
+                token_probs,
+                text_tokens,
+                self.eot,
+                lambda toks: self.tokenizer.decode(toks),
+                languages[k] in NO_SPACE_LANGUAGES,
+            )
+            duration = requests[k].audio.size / SAMPLE_RATE
+            segments = attach_words(finished[k][1], texts[b], timings, duration)
+            result = outputs[rows[k]]
+            outputs[rows[k]] = TranscriptionResult(result.text, result.language, segments)
+
+    def _segment_text_tokens(self, tokens: list[int]) -> list[list[int]]:
+        """The text tokens of each segment ``_segments`` makes from the same tokens."""
+        per_segment: list[list[int]] = []
+        current: list[int] = []
+        start_seen = False
+        for token in tokens:
+            if token >= self.timestamp_begin:
+                if not start_seen:
+                    start_seen = True
+                else:
+                    if self._decode(current).strip():
+                        per_segment.append(current)
+                    current, start_seen = [], False
+            elif token < self.eot:
+                current.append(token)
+        if start_seen and self._decode(current).strip():
+            per_segment.append(current)
+        return per_segment
 
     def _prompt_rest(self, language: str, task: str, timestamps: bool) -> list[int]:
         """The prompt after <|startoftranscript|>: language and task (multilingual models)."""

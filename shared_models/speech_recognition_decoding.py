@@ -29,6 +29,7 @@ and values over the encoder frames are projected once, on the first step.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,7 +241,25 @@ class WhisperDecoderStep:
         return DecoderCache(cross, self.capacity)
 
     def __call__(self, ids: torch.Tensor, cache: DecoderCache) -> torch.Tensor:
+        """The final hidden state at the last new position, per row."""
+        return self.run(ids, cache)[0][:, -1]
+
+    def run(
+        self,
+        ids: torch.Tensor,
+        cache: DecoderCache,
+        heads: Sequence[tuple[int, int]] = (),
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The final hidden states of every new position, and the cross-attention
+        scores (before the softmax) of the ``(layer, head)`` pairs in ``heads``,
+        as (batch, len(heads), new tokens, frames), or None without ``heads``.
+        Word timestamps use them (``speech_recognition_alignment``).
+        """
         batch, n = ids.shape
+        by_layer: dict[int, list[int]] = {}
+        for layer_index, head in heads:
+            by_layer.setdefault(layer_index, []).append(head)
+        kept: dict[tuple[int, int], torch.Tensor] = {}
         start, end = cache.length, cache.length + n
         if end > self.capacity:
             raise ValueError(f"Whisper's decoder takes at most {self.capacity} tokens.")
@@ -267,10 +286,14 @@ class WhisperDecoderStep:
             q = self._split(attn.q_proj(h) * attn.scaling)
             keys, values = cache.cross[i]
             # One query against 1500 frames: a plain product beats the flash kernel on CPU.
-            weights = torch.softmax(q @ keys.transpose(-1, -2), dim=-1)
+            scores = q @ keys.transpose(-1, -2)
+            for head in by_layer.get(i, ()):
+                kept[i, head] = scores[:, head]
+            weights = torch.softmax(scores, dim=-1)
             x = x + attn.out_proj((weights @ values).transpose(1, 2).reshape(batch, n, -1))
 
             h = layer.final_layer_norm(x)
             x = x + layer.fc2(layer.activation_fn(layer.fc1(h)))
         cache.length = end
-        return self.decoder.layer_norm(x[:, -1])
+        captured = torch.stack([kept[pair] for pair in heads], dim=1) if heads else None
+        return self.decoder.layer_norm(x), captured

@@ -5,8 +5,16 @@
     print(t.text, t.language, Transcriber.to_srt(t))
 """
 
-from shared_models.types.speech import DEFAULT_MODEL, FAST_MODEL, LANGUAGES, Segment
+from shared_models.types.speech import DEFAULT_MODEL, FAST_MODEL, LANGUAGES, Segment, Word
 
 from .api import Transcriber, Transcript
 
-__all__ = ["DEFAULT_MODEL", "FAST_MODEL", "LANGUAGES", "Segment", "Transcriber", "Transcript"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "FAST_MODEL",
+    "LANGUAGES",
+    "Segment",
+    "Transcriber",
+    "Transcript",
+    "Word",
+]

@@ -4,8 +4,9 @@
     tr = Transcriber()                                   # the configured speech model
     t = tr.transcribe("call.wav", language=None)         # or (samples, sample_rate)
     t.text, t.language, t.segments                       # segments: .start .end .text
+    tr.transcribe("call.wav", word_timestamps=True)      # segments' .words: .word .start .end
     tr.transcribe_batch(["a.mp3", "b.flac"])
-    Transcriber.to_srt(t); Transcriber.to_vtt(t)
+    Transcriber.to_srt(t); Transcriber.to_vtt(t); Transcriber.to_vtt(t, words=True)
 
 Recordings of any length up to ``limits.max_audio_seconds`` are cut into
 windows the model can take (see ``windows``); the windows of every file in a
@@ -162,14 +163,21 @@ class Transcriber:
         language: str | None = None,
         task: Task = "transcribe",
         progress: Progress | None = None,
+        word_timestamps: bool = False,
     ) -> Transcript:
         """Transcribe one file path or ``(samples, sample_rate)`` pair.
 
         ``language`` is a code or name (``"en"``, ``"zh"``, ``"german"``) or
         ``None`` to detect it; ``task="translate"`` gives English text.
+        ``word_timestamps=True`` also times every word (``Segment.words``, in
+        seconds from the start of the recording), at the cost of one more
+        decoder pass per window.
         Raises ``InvalidInputError`` for unusable input, with the reason.
         """
-        return self.transcribe_batch([audio], language=language, task=task, progress=progress)[0]
+        return self.transcribe_batch(
+            [audio], language=language, task=task, progress=progress,
+            word_timestamps=word_timestamps,
+        )[0]  # fmt: skip
 
     def transcribe_batch(
         self,
@@ -177,6 +185,7 @@ class Transcriber:
         language: str | None = None,
         task: Task = "transcribe",
         progress: Progress | None = None,
+        word_timestamps: bool = False,
     ) -> list[Transcript]:
         """Transcribe several recordings; their windows share model batches.
 
@@ -193,8 +202,13 @@ class Transcriber:
         language = _language_argument(language)
         if task not in ("transcribe", "translate"):
             raise InvalidInputError(f"task must be 'transcribe' or 'translate', got {task!r}.")
+        if not isinstance(word_timestamps, bool):
+            raise InvalidInputError("word_timestamps must be True or False.")
         audios = [self.load(item) for item in items]
-        return self.transcribe_audio(audios, language=language, task=task, progress=progress)
+        return self.transcribe_audio(
+            audios, language=language, task=task, progress=progress,
+            word_timestamps=word_timestamps,
+        )  # fmt: skip
 
     def transcribe_audio(
         self,
@@ -202,6 +216,7 @@ class Transcriber:
         language: str | None = None,
         task: Task = "transcribe",
         progress: Progress | None = None,
+        word_timestamps: bool = False,
     ) -> list[Transcript]:
         """Transcribe already decoded recordings (see ``load``).
 
@@ -226,6 +241,7 @@ class Transcriber:
                     audios[f].samples[piece.start : piece.end],
                     language=language or heard.get((f, w)),
                     task=task,
+                    word_timestamps=word_timestamps,
                 )
                 for f, w, piece in pieces
             ]
@@ -310,7 +326,8 @@ class Transcriber:
         ]
         if redo:
             again = self.handle.call(
-                [TranscriptionRequest(requests[k].audio, language=majority[pieces[k][0]], task=task)
+                [TranscriptionRequest(requests[k].audio, language=majority[pieces[k][0]], task=task,
+                                      word_timestamps=requests[k].word_timestamps)
                  for k in redo]
             )  # fmt: skip
             for k, result in zip(redo, again, strict=True):
@@ -348,9 +365,23 @@ class Transcriber:
         return subtitles.to_srt(transcript.segments)
 
     @staticmethod
-    def to_vtt(transcript: Transcript) -> str:
-        """The transcript as WebVTT subtitles."""
-        return subtitles.to_vtt(transcript.segments)
+    def to_vtt(transcript: Transcript, words: bool = False) -> str:
+        """The transcript as WebVTT subtitles; ``words=True``: cues timed word by word.
+
+        Word-timed subtitles need a transcript made with ``word_timestamps=True``
+        (``InvalidInputError`` otherwise).
+        """
+        try:
+            return subtitles.to_vtt(transcript.segments, words=words)
+        except ValueError as exc:
+            raise InvalidInputError(
+                "Word-timed subtitles need word timestamps: transcribe with word_timestamps=True."
+            ) from exc
+
+    @staticmethod
+    def has_words(transcript: Transcript) -> bool:
+        """Whether the transcript's segments carry word timestamps."""
+        return any(s.words for s in transcript.segments)
 
     @staticmethod
     def to_txt(transcript: Transcript) -> str:
@@ -377,7 +408,10 @@ def safe_stem(name: str, fallback: str = "transcript") -> str:
 
 
 def save_exports(transcripts: Sequence[Transcript], folder: str | Path) -> list[Path]:
-    """Write each transcript as .txt, .srt and .vtt into ``folder``; returns the paths."""
+    """Write each transcript as .txt, .srt and .vtt into ``folder``; returns the paths.
+
+    A transcript with word timestamps also gets ``<name>.words.vtt``, word-timed.
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
@@ -392,6 +426,10 @@ def save_exports(transcripts: Sequence[Transcript], folder: str | Path) -> list[
                                (".vtt", Transcriber.to_vtt)):  # fmt: skip
             path = folder / f"{stem}{suffix}"
             path.write_text(render(t), encoding="utf-8")
+            paths.append(path)
+        if Transcriber.has_words(t):
+            path = folder / f"{stem}.words.vtt"
+            path.write_text(Transcriber.to_vtt(t, words=True), encoding="utf-8")
             paths.append(path)
     return paths
 

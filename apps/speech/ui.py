@@ -57,6 +57,19 @@ def segment_table(transcripts: list[Transcript]) -> pd.DataFrame:
     return frame.drop(columns="file") if len(transcripts) <= 1 else frame
 
 
+def word_table(transcripts: list[Transcript]) -> pd.DataFrame:
+    """One row per timed word (empty without word timestamps), with its file when there are several."""
+    rows = [
+        {"file": t.name, "start": f"{w.start:.2f}", "end": f"{w.end:.2f}", "word": w.word.strip(),
+         "probability": f"{w.probability:.2f}"}
+        for t in transcripts
+        for s in t.segments
+        for w in s.words
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["file", "start", "end", "word", "probability"])
+    return frame.drop(columns="file") if len(transcripts) <= 1 else frame
+
+
 def _summary(transcripts: list[Transcript]) -> str:
     lines = []
     for t in transcripts:
@@ -71,7 +84,7 @@ def _summary(transcripts: list[Transcript]) -> str:
 
 
 @page_errors
-def transcribe(clip, files, model, language, task, progress=gr.Progress()):
+def transcribe(clip, files, model, language, task, words=False, progress=gr.Progress()):
     """Page handler: transcribe the recorded/uploaded clip and every uploaded file."""
     sources = ([clip] if clip else []) + [getattr(f, "name", f) for f in (files or [])]
     if not sources:
@@ -92,6 +105,7 @@ def transcribe(clip, files, model, language, task, progress=gr.Progress()):
         language=None if language == AUTO else language,
         task=task,
         progress=progress_callback(progress),
+        word_timestamps=bool(words),
     )
     for t in transcripts:
         if not t.text:
@@ -105,6 +119,7 @@ def transcribe(clip, files, model, language, task, progress=gr.Progress()):
         _summary(transcripts),
         text,
         segment_table(transcripts),
+        gr.Dataframe(word_table(transcripts), visible=bool(words)),
         [str(p) for p in downloads],
         transcripts,
     )
@@ -162,6 +177,13 @@ def build_ui() -> gr.Blocks:
                     value="transcribe",
                     label="Task",
                 )
+                words = gr.Checkbox(
+                    False,
+                    label="Word timestamps",
+                    info="Time every word (a words table and word-timed .words.vtt subtitles); "
+                    "a little slower.",
+                    elem_id="speech-words",
+                )
                 run = gr.Button("Transcribe", variant="primary", elem_id="speech-run")
                 examples = [[str(p)] for p in example_files(default.data_dir)]
                 if examples:
@@ -181,15 +203,26 @@ def build_ui() -> gr.Blocks:
                     wrap=True,
                     interactive=False,
                 )
-                downloads = gr.File(label="Downloads (.txt, .srt, .vtt)", file_count="multiple")
+                word_rows = gr.Dataframe(
+                    pd.DataFrame(columns=["start", "end", "word", "probability"]),
+                    label="Words",
+                    interactive=False,
+                    visible=False,
+                    max_height=300,
+                    elem_id="speech-words-table",
+                )
+                downloads = gr.File(
+                    label="Downloads (.txt, .srt, .vtt; .words.vtt with word timestamps)",
+                    file_count="multiple",
+                )
                 with gr.Accordion("Score against a reference transcript", open=False):
                     reference = gr.Textbox(label="Reference transcript", lines=3)
                     score_button = gr.Button("Compute WER / CER")
                     scores = gr.Markdown()
         run.click(
             transcribe,
-            [clip, files, model, language, task],
-            [summary, text, table, downloads, transcripts],
+            [clip, files, model, language, task, words],
+            [summary, text, table, word_rows, downloads, transcripts],
             api_name="speech_transcribe",
         )
         score_button.click(score, [transcripts, reference], scores, api_name="speech_score")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared_models.types.speech import MAX_SECONDS, SAMPLE_RATE, Segment
+from shared_models.types.speech import MAX_SECONDS, SAMPLE_RATE, Segment, Word
 
 from .metrics import normalize_text
 
@@ -131,6 +131,7 @@ class _Word:
     segment: tuple[int, int]  # (window index, segment index): words regroup by this
     space_before: bool
     key: str  # normalised form for alignment
+    probability: float | None = None  # set when the model timed the word itself
 
 
 def _is_cjk(ch: str) -> bool:
@@ -162,6 +163,17 @@ def _words(
     for s_index, seg in enumerate(segments):
         start = min(offset + seg.start, limit)
         end = min(max(offset + seg.end, start), limit)
+        if seg.words:  # timed by the model: keep its times, on the recording's clock
+            for n, w in enumerate(seg.words):
+                w_start = min(offset + w.start, limit)
+                w_end = min(max(offset + w.end, w_start), limit)
+                text = w.word.strip()
+                space = n == 0 or w.word.startswith(" ")
+                key = normalize_text(text)
+                words.append(
+                    _Word(text, w_start, w_end, (window_index, s_index), space, key, w.probability)
+                )
+            continue
         tokens = _tokens(seg.text)
         total = sum(len(t) for t, _ in tokens) or 1
         done = 0
@@ -242,13 +254,29 @@ def _regroup(
         w_index, s_index = group[0].segment
         original = results[w_index][s_index]
         offset, limit = windows[w_index].offset, windows[w_index].end / SAMPLE_RATE
-        whole = len(group) == len(_tokens(original.text))
+        timed = group[0].probability is not None
+        whole = len(group) == (len(original.words) if timed else len(_tokens(original.text)))
         start = min(offset + original.start, limit) if whole else group[0].start
         end = min(offset + original.end, limit) if whole else group[-1].end
         text = "".join((" " if w.space_before and n else "") + w.text for n, w in enumerate(group))
         if segments:  # keep time non-decreasing across windows
             start = max(start, segments[-1].end)
             end = max(end, start)
-        segments.append(Segment(round(start, 2), round(end, 2), text))
+        group_words: list[Word] = []
+        if timed:
+            floor = segments[-1].words[-1].end if segments and segments[-1].words else 0.0
+            for n, w in enumerate(group):
+                w_start = max(w.start, floor)
+                w_end = max(w.end, w_start)
+                group_words.append(
+                    Word(
+                        (" " if w.space_before and n else "") + w.text,
+                        round(w_start, 2),
+                        round(w_end, 2),
+                        w.probability or 0.0,
+                    )
+                )
+                floor = w_end
+        segments.append(Segment(round(start, 2), round(end, 2), text, group_words))
         i = j
     return segments

@@ -61,21 +61,46 @@ class TranscriptionRequest:
     ``language`` is a code such as ``"en"`` or ``"zh"`` (or a name such as
     ``"english"``); ``None`` detects it. ``task="translate"`` outputs English.
     ``timestamps`` asks for segments with start and end times.
+    ``word_timestamps`` also times each word of each segment (``Segment.words``),
+    by aligning the decoder's cross-attention to the audio as Whisper's
+    ``word_timestamps=True`` does; it needs ``timestamps`` and costs one more
+    decoder pass over the text.
     """
 
     audio: np.ndarray
     language: str | None = None
     task: Task = "transcribe"
     timestamps: bool = True
+    word_timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class Word:
+    """One spoken word, in seconds from the start of the window.
+
+    ``word`` keeps Whisper's spacing: a leading space where the text has one
+    (``" hello"``), none inside CJK text, with punctuation attached to its word;
+    so ``"".join(w.word for w in words).strip()`` is the segment's text.
+    ``probability`` is the mean probability of the word's tokens.
+    """
+
+    word: str
+    start: float
+    end: float
+    probability: float
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A stretch of speech, in seconds from the start of the window."""
+    """A stretch of speech, in seconds from the start of the window.
+
+    ``words`` is filled only when word timestamps were asked for.
+    """
 
     start: float
     end: float
     text: str
+    words: list[Word] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

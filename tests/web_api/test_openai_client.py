@@ -251,13 +251,34 @@ def test_transcription_in_all_five_formats(client, clip):
     assert vtt.startswith("WEBVTT\n") and re.search(r"00:00:\d\d\.\d{3} --> 00:00:\d\d\.\d{3}", vtt)
 
 
-def test_word_timestamps_are_refused_not_faked(client, clip):
-    with clip[0].open("rb") as fh, pytest.raises(openai.BadRequestError, match="Word timestamps"):
+def test_word_timestamps_in_verbose_json(client, clip):
+    path, reference = clip
+    with path.open("rb") as fh:
+        words_only = valid(
+            TranscriptionVerbose,
+            client.audio.transcriptions.with_raw_response.create(
+                model=FAST_MODEL, file=fh, response_format="verbose_json",
+                timestamp_granularities=["word"],
+            ),
+        )  # fmt: skip
+    # As OpenAI's API: words alone when only words are asked for.
+    assert words_only.segments is None and words_only.words
+    words = words_only.words
+    assert "".join(w.word for w in words) == words_only.text.replace(" ", "")
+    assert all(w.word == w.word.strip() and w.word for w in words)
+    assert all(0 <= w.start <= w.end <= words_only.duration + 0.05 for w in words)
+    assert all(a.end <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert len(_words(" ".join(w.word for w in words)) & _words(reference)) >= 3
+
+    with path.open("rb") as fh:
+        both = client.audio.transcriptions.create(
+            model=FAST_MODEL, file=fh, response_format="verbose_json",
+            timestamp_granularities=["word", "segment"],
+        )  # fmt: skip
+    assert both.segments and [w.word for w in both.words] == [w.word for w in words]
+    with path.open("rb") as fh, pytest.raises(openai.BadRequestError, match="verbose_json"):
         client.audio.transcriptions.create(
-            model=FAST_MODEL,
-            file=fh,
-            response_format="verbose_json",
-            timestamp_granularities=["word"],
+            model=FAST_MODEL, file=fh, response_format="json", timestamp_granularities=["word"]
         )
 
 

@@ -4,9 +4,12 @@ The route calls the same ``Transcriber`` methods as the speech page (load, then
 ``transcribe_audio``) and the same subtitle writers, so a file gives the same text
 on both. Formats: ``json``, ``text``, ``srt``, ``vtt``, ``verbose_json``.
 
-What the speech role does not give is said, not faked: it has segment timestamps but
-no word timestamps, so ``timestamp_granularities[]=word`` is refused with a 400; it
-decodes greedily and takes no prompt, so a temperature above 0 or a prompt is refused.
+``timestamp_granularities[]=word`` (with ``verbose_json``) adds ``words: [{word, start,
+end}]``, timed by the speech role's cross-attention alignment (as Whisper's
+``word_timestamps``); as in OpenAI's API, ``segments`` then come only when ``segment`` is
+asked for too (or no granularity at all). What the speech role does not give is said, not
+faked: it decodes greedily and takes no prompt, so a temperature above 0 or a prompt is
+refused.
 """
 
 from __future__ import annotations
@@ -56,10 +59,6 @@ def add_audio_routes(router: APIRouter, manager: ModelManager, usage: UsageMeter
         if granularities and response_format != "verbose_json":
             raise ApiError(400, "timestamp_granularities needs response_format=verbose_json.",
                            param="timestamp_granularities")  # fmt: skip
-        if "word" in granularities:
-            raise ApiError(400, "Word timestamps are not available: this server's speech models "
-                           "give segment timestamps only. Ask for timestamp_granularities[]="
-                           "segment (the default).", param="timestamp_granularities")  # fmt: skip
         if prompt:
             raise ApiError(400, "This server's speech models take no prompt; leave it out.",
                            param="prompt")  # fmt: skip
@@ -70,9 +69,10 @@ def add_audio_routes(router: APIRouter, manager: ModelManager, usage: UsageMeter
         if task == "translate" and tr.english_only:
             raise ApiError(400, f"{tr.model} is English-only and cannot translate; use "
                            "whisper-base.", param="model")  # fmt: skip
-        transcript = await asyncio.to_thread(_transcribe, tr, file, language, task)
+        words = "word" in granularities
+        transcript = await asyncio.to_thread(_transcribe, tr, file, language, task, words)
         usage.add(getattr(request.state, "api_key", "anonymous"), audio_seconds=transcript.duration)
-        return _render(transcript, response_format, task)
+        return _render(transcript, response_format, task, granularities)
 
     @router.post("/audio/transcriptions", response_model=None)
     async def transcriptions(
@@ -105,7 +105,9 @@ def add_audio_routes(router: APIRouter, manager: ModelManager, usage: UsageMeter
                          temperature, None)  # fmt: skip
 
 
-def _transcribe(tr: Transcriber, file: UploadFile, language: str | None, task: str) -> Transcript:
+def _transcribe(
+    tr: Transcriber, file: UploadFile, language: str | None, task: str, words: bool = False
+) -> Transcript:
     """Save the upload under its own extension and run the page's own transcription path."""
     name = Path(file.filename or "audio.wav").name
     suffix = Path(name).suffix.lower()
@@ -117,10 +119,10 @@ def _transcribe(tr: Transcriber, file: UploadFile, language: str | None, task: s
             tmp.write(chunk)
         tmp.flush()
         audio = tr.load(tmp.name, name=name)
-    return tr.transcribe_audio([audio], language=language, task=task)[0]
+    return tr.transcribe_audio([audio], language=language, task=task, word_timestamps=words)[0]
 
 
-def _render(t: Transcript, response_format: str, task: str):
+def _render(t: Transcript, response_format: str, task: str, granularities: list[str] | None = None):
     usage = {"type": "duration", "seconds": t.duration}
     if response_format == "json":
         return {"text": t.text, "usage": usage}
@@ -148,8 +150,18 @@ def _render(t: Transcript, response_format: str, task: str):
         for i, s in enumerate(t.segments)
     ]
     language = LANGUAGES.get(t.language or "", t.language or "")
-    return {"task": task, "language": language, "duration": t.duration, "text": t.text,
-            "segments": segments, "usage": usage}  # fmt: skip
+    body = {"task": task, "language": language, "duration": t.duration, "text": t.text}
+    granularities = granularities or []
+    if not granularities or "segment" in granularities:
+        body["segments"] = segments
+    if "word" in granularities:
+        body["words"] = [
+            {"word": w.word.strip(), "start": round(w.start, 3), "end": round(w.end, 3)}
+            for s in t.segments
+            for w in s.words
+        ]
+    body["usage"] = usage
+    return body
 
 
 def _compression_ratio(text: str) -> float:
