@@ -523,5 +523,12 @@ ZH.update(
         "Show what the model looked at": "显示模型关注的区域",
         "A Grad-CAM heatmap of the top label (about 1.5x the time)": "最可能标签的 Grad-CAM 热力图（耗时约为 1.5 倍）",
         "What the model looked at": "模型关注的区域",
+        # Word timestamps (issue 17).
+        "Downloads (.txt, .srt, .vtt; .words.vtt with word timestamps)": "下载（.txt、.srt、.vtt；开启逐词时间戳时另有 .words.vtt）",
+        "Time every word (a words table and word-timed .words.vtt subtitles); a little slower.": (
+            "为每个词标注时间（生成逐词表格和逐词计时的 .words.vtt 字幕），稍慢一些。"
+        ),
+        "Word timestamps": "逐词时间戳",
+        "Words": "逐词结果",
     }
 )
