@@ -19,7 +19,7 @@ and are decoded in static batches instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -38,7 +38,6 @@ class DecodeBatch:
     next_pos: torch.Tensor  # [B] the position id of each row's next token
     seen: torch.Tensor | None = None  # [B, V] bool: prompt + fed tokens (repetition penalty)
     counts: torch.Tensor | None = None  # [B, V] float: fed generated tokens (presence/frequency)
-    steps: int = field(default=0)  # decode steps run, for the metrics
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -122,7 +121,6 @@ def merge(running: DecodeBatch, joining: DecodeBatch, vocab: int) -> DecodeBatch
         next_pos=torch.cat([running.next_pos, joining.next_pos]),
         seen=seen,
         counts=counts,
-        steps=running.steps,
     )
 
 

@@ -590,7 +590,6 @@ class TextGenerator(ModelRunner):
             use_cache=True,
         )
         batch.next_pos = batch.next_pos + 1
-        batch.steps += 1
         return self._sample(batch, out.logits[:, -1, :].float())
 
     def join(self, running: DecodeBatch | None, joining: DecodeBatch | None) -> DecodeBatch | None:
