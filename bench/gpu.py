@@ -390,6 +390,7 @@ def bench_serving(name, device, dtype, streams, prompt_len, new_tokens, tokenize
             row.update(
                 mode=mode, ttft_p50_ms=round(p50 * 1000, 1), ttft_p95_ms=round(p95 * 1000, 1)
             )
+            row["tokens"] = got["tokens"]
             rows.append(row)
         hf, suite = rows[-2], rows[-1]
         suite["throughput_ratio"] = round(suite["throughput"] / hf["throughput"], 2)
