@@ -265,13 +265,14 @@ def _serve_suite(runner, dec, plan, prompts, tokenizer, unit_s: float) -> dict:
 
     ttft, tokens, errors = [], [], []
     lock = threading.Lock()
+    # Texts made up front: the callers' threads must not share the fast tokenizer.
+    texts = [tokenizer.decode(ids) for ids in prompts]
     start = time.perf_counter()
 
-    def one(at: float, ids: list[int], new: int) -> None:
+    def one(at: float, text: str, new: int) -> None:
         time.sleep(max(0.0, start + at * unit_s - time.perf_counter()))
         sent = time.perf_counter()
-        request = dec.types.GenerationRequest(prompt=tokenizer.decode(ids), max_new_tokens=new,
-                                              temperature=0.0)  # fmt: skip
+        request = dec.types.GenerationRequest(prompt=text, max_new_tokens=new, temperature=0.0)
         channel = Timed(request.request_id)
         [result] = runner.run_streams([request], [channel])
         with lock:
@@ -281,8 +282,8 @@ def _serve_suite(runner, dec, plan, prompts, tokenizer, unit_s: float) -> dict:
             ttft.append((channel.first or time.perf_counter()) - sent)
             tokens.append(result.new_tokens)
 
-    threads = [threading.Thread(target=one, args=(at, ids, new))
-               for (at, _, new), ids in zip(plan, prompts, strict=True)]  # fmt: skip
+    threads = [threading.Thread(target=one, args=(at, text, new))
+               for (at, _, new), text in zip(plan, texts, strict=True)]  # fmt: skip
     for t in threads:
         t.start()
     for t in threads:
