@@ -115,7 +115,8 @@ def calibration_markdown() -> str:
         f"Expected: **{c['answer_rate']:.0%}** of questions answered with the right entry, "
         f"**{c['error_rate']:.0%}** answered with a wrong one, "
         f"**{c['off_topic_answered']:.0%}** of off-topic questions answered. "
-        f"Threshold {c['threshold']:.2f} ({how}); retrieval model `{c['embedding_model']}`."
+        f"Threshold {c['threshold']:.2f} ({how}). Retrieval: {c['embedding_described']}"
+        + (", chosen from the knowledge base's language." if c["embedding_automatic"] else ".")
     )
 
 
