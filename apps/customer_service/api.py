@@ -51,12 +51,14 @@ from .knowledge import APP as KB_APP
 from .knowledge import LEGACY_EMBEDDING_MODEL, KnowledgeBase, StoredEntry
 from .knowledge import MIGRATIONS as KB_MIGRATIONS
 from .phrasing import build_request, is_grounded, quarantine_instructions, stream_phrasing
+from .refit import DebouncedRefit
 from .retrieval import Calibrator, HybridRetriever, Retrieval, cjk_share
 from .sentiment import Sentiment, analyse
 from .session_data import APP_FOLDER, DB_FILE, erase_session, export_session, purge_before
 
 log = logging.getLogger(__name__)
 
+REFIT_DELAY_S = 1.0  # after the last single edit; a burst of edits costs one refit
 DEFAULT_THRESHOLD = 0.5  # calibrated P(correct); below it the bot escalates
 DEMO_COMPANY = "Kestrel Money"
 # The knowledge bases the page offers: each has its own folder, index, calibration and chats.
@@ -206,10 +208,14 @@ class CustomerServiceBot:
         manager=None,
         embedding_model: str = DEFAULT_EMBEDDING_MODEL,
         demo_intents: bool = False,
+        refit_delay_s: float = REFIT_DELAY_S,
     ) -> None:
         """``threshold`` overrides the stored one for this bot only (see ``set_threshold``);
         ``company`` is stored with the knowledge base; ``demo_intents`` trains the demo
-        intent model when none is saved (only the demo knowledge bases do)."""
+        intent model when none is saved (only the demo knowledge bases do). After single
+        edits the calibration is refitted in the background once edits pause for
+        ``refit_delay_s`` seconds (``wait_for_calibration`` waits for it); imports refit at
+        once."""
         if threshold is not None:
             _check_threshold(threshold)
         self.use_llm = bool(use_llm)
@@ -228,6 +234,8 @@ class CustomerServiceBot:
             self.company = company
         self._calibration_lock = threading.Lock()
         self.calibration: Calibration | None = None
+        # Single edits refit in the background once they pause (see refit.py).
+        self._refit = DebouncedRefit(self.recalibrate, refit_delay_s)
         self._ensure_calibrated()
         self.conversations = ConversationStore(self.db, Redactor.from_settings(settings))
         self.audit = AuditLog.from_settings(self.db, settings)
@@ -430,6 +438,12 @@ class CustomerServiceBot:
             log.info("calibrated %d entries in %.1f s", len(self.kb), fitted.seconds)
             return fitted
 
+    def wait_for_calibration(self, timeout: float | None = 120.0) -> bool:
+        """Block until the refit that edits asked for has run (at once if none is due).
+
+        Returns False if ``timeout`` seconds passed first."""
+        return self._refit.wait(timeout)
+
     def _ensure_calibrated(self) -> None:
         stored = Calibration.from_json(self.kb.get_meta(CALIBRATION_KEY))
         if (
@@ -460,6 +474,7 @@ class CustomerServiceBot:
             "positives": c.positives if c else 0,
             "negatives": c.negatives if c else 0,
             "embedding_model": self.embedding_model,
+            "refitting": self._refit.pending,
             "embedding_described": describe(self.embedding_model),
             "embedding_automatic": self.auto_embedding,
         }
@@ -504,7 +519,7 @@ class CustomerServiceBot:
         self, question: str, answer: str, category: str = "", entry_id: str = ""
     ) -> StoredEntry:
         entry = self.kb.add(entry_id, question, answer, category)
-        self.recalibrate()
+        self._refit.request()
         return entry
 
     def edit_entry(
@@ -516,7 +531,7 @@ class CustomerServiceBot:
         expected_version: int | None = None,
     ) -> StoredEntry:
         entry = self.kb.update(entry_id, question, answer, category, expected_version)
-        self.recalibrate()
+        self._refit.request()
         return entry
 
     def save_entry(
@@ -539,10 +554,10 @@ class CustomerServiceBot:
             entry = self.kb.update(
                 entry_id, question, answer, category, expected_version, alternatives=alternatives
             )
-            self.recalibrate()
+            self._refit.request()
             return entry, False
         entry = self.kb.add(entry_id, question, answer, category, alternatives=alternatives)
-        self.recalibrate()
+        self._refit.request()
         return entry, True
 
     def entry(self, entry_id: str) -> StoredEntry:
@@ -554,7 +569,7 @@ class CustomerServiceBot:
 
     def delete_entry(self, entry_id: str, expected_version: int | None = None) -> None:
         self.kb.delete((entry_id or "").strip(), expected_version)
-        self.recalibrate()
+        self._refit.request()
 
     def entries(self) -> list[StoredEntry]:
         return self.kb.all()

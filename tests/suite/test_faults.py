@@ -258,7 +258,8 @@ def test_sigkill_mid_training_leaves_every_saved_model_and_no_half_model(manager
         if line.startswith("ACK "):
             acked.append(line.split()[1])
         if line.startswith("START ") and len(acked) >= 2:
-            time.sleep(0.5)  # inside the next run: reading, embedding or fitting
+            # Kill at once: the next run is under way (reading, embedding or fitting). A run
+            # takes well under a second on an idle box, so waiting let two more finish.
             break
     child.kill()
     child.wait(timeout=30)

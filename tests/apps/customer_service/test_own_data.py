@@ -61,7 +61,13 @@ def test_import_calibrates_the_knowledge_base_itself(plant_bot):
     summary = plant_bot.calibration_summary()
     assert 0.0 <= summary["error_rate"] <= summary["answer_rate"] <= 1.0
     before = plant_bot.kb.revision()
+    fits = plant_bot._refit.fits
+    # Edits refit in the background, once for a burst: the save does not wait for the fit.
     plant_bot.add_entry("Do you sell gift cards?", "Yes, from £10 to £200.", "orders")
+    plant_bot.add_entry("Do you sell pots?", "Yes, clay and glazed pots.", "orders")
+    assert plant_bot.calibration_summary()["refitting"]
+    assert plant_bot.wait_for_calibration()
+    assert plant_bot._refit.fits == fits + 1 and not plant_bot.calibration_summary()["refitting"]
     assert plant_bot.calibration.kb_revision == plant_bot.kb.revision() > before
 
 

@@ -34,6 +34,7 @@ def test_restart_keeps_entries_index_and_history(manager, tmp_path):
          ("my parcel has not come", "parcel")]
     )  # fmt: skip
 
+    assert bot.wait_for_calibration()  # the edits' background refit
     again = CustomerServiceBot(data_dir=data, manager=manager)
     assert not again.kb.rebuilt_index  # the persisted index was current and reused
     assert {e.id for e in again.entries()} == {"hours", "parcel", "abroad"}
