@@ -48,7 +48,7 @@ from .windows import (
     merge_windows,
     plan_spans,
     plan_windows,
-    quietest_point,
+    resume_point,
     speech_frames,
 )
 
@@ -72,8 +72,6 @@ TAIL_SAMPLES = SAMPLE_RATE  # 1 s
 # A round that moved less than this gives up on its span (the model keeps stopping
 # at the same place), so the rounds always end.
 MIN_ADVANCE = SAMPLE_RATE  # 1 s
-# Decoding resumes at the quietest 50 ms this far before/after the last segment's end.
-SEEK_SNAP_SECONDS = (0.3, 0.1)
 # Rounds bound only degenerate input: each round advances every open span by at
 # least MIN_ADVANCE_SECONDS, usually by a sentence or a whole window.
 MAX_ROUNDS = 1000
@@ -431,8 +429,8 @@ def _resume_point(
     (a pause; mid-sentence, Whisper's timestamps are least reliable and resuming
     there repeated or lost a word), or failing that drops only a last segment
     that runs to the window's end. What follows is heard again in the next piece.
-    Every round moves on by at least ``MIN_ADVANCE``. Resumption starts at the
-    quietest moment near that point. ``None``: the span is done.
+    Every round moves on by at least ``MIN_ADVANCE``. Resumption starts in the
+    pause nearest that point (``windows.resume_point``). ``None``: the span is done.
     """
     segments = list(result.segments)
     duration = (piece.end - piece.start) / SAMPLE_RATE
@@ -472,7 +470,7 @@ def _resume_point(
     segments = segments[:keep]
     covered = end_of(segments)
     if segments:
-        covered = quietest_point(samples, covered, *SEEK_SNAP_SECONDS)
+        covered = resume_point(samples, sound, covered)
     return segments, covered if more_to_hear(covered) else None
 
 

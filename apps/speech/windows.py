@@ -107,6 +107,27 @@ def quietest_point(samples: np.ndarray, near: int, before: float, after: float) 
     return (lo + int(np.argmin(power))) * FRAME + FRAME // 2
 
 
+def resume_point(
+    samples: np.ndarray, frames: np.ndarray, near: int, before: float = 0.3, after: float = 1.0
+) -> int:
+    """Where to resume decoding after a segment that Whisper ended at sample ``near``.
+
+    Whisper's last timestamp before it stops a transcript is often early (the
+    last word still sounds for a few tenths of a second; decoding that tail again
+    made Whisper hear the word twice) and sometimes late (on the next word's
+    first sound). So: the pause (``frames``, see ``speech_frames``) nearest to
+    ``near`` within ``before``/``after`` seconds; inside speech, the quietest
+    moment close by (``quietest_point``).
+    """
+    lo = max(0, near - int(before * SAMPLE_RATE)) // FRAME
+    hi = min(frames.size, (near + int(after * SAMPLE_RATE)) // FRAME)
+    quiet = np.flatnonzero(~frames[lo:hi]) + lo
+    if quiet.size:
+        nearest = int(quiet[np.argmin(np.abs(quiet - near // FRAME))])
+        return nearest * FRAME + FRAME // 2
+    return quietest_point(samples, near, before, 0.1)
+
+
 def plan_windows(
     samples: np.ndarray,
     window_seconds: float = WINDOW_SECONDS,
