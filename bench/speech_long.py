@@ -20,6 +20,10 @@ Systems, on the same audio, interleaved, median time of ``--repeats``:
 Every system's differences from the reference are printed (words lost, added,
 changed, with their context), so a stitching error is visible, not just counted.
 
+``--part batching``: the windows of one 2-3-window file batched against one
+window per model call, and four files in one call against one by one, with the
+batch sizes the core's metrics saw (ratios of the same run).
+
 Run (heavy: take the shared lock; faster-whisper lives in the bench virtualenv)::
 
     PYTHONPATH=. flock /tmp/springboard-heavy.lock /work/venv-bench/bin/python -m bench.speech_long
@@ -103,6 +107,58 @@ def word_diff(reference: str, hypothesis: str, context: int = 3) -> list[str]:
     return lines
 
 
+def _batch_sizes(manager: ModelManager, model: str) -> dict[int, int]:
+    metrics = next((m for m in manager.report()["metrics"] if m["model"] == model), None)
+    return dict(metrics["batch_sizes"]) if metrics else {}
+
+
+def _new_batches(before: dict[int, int], after: dict[int, int]) -> dict[int, int]:
+    """The batch-size histogram of what ran between two snapshots."""
+    sizes = {int(k): v - before.get(k, 0) for k, v in after.items()}
+    return {k: v for k, v in sorted(sizes.items()) if v}
+
+
+def batching(manager: ModelManager, model: str, repeats: int) -> None:
+    """Windows of one file, and of four files, batched vs sent one at a time (same run).
+
+    ``Transcriber(batch_size=1)`` sends each window in its own model call (one
+    batch each); the default sends up to 8 windows per call, which the core's
+    micro-batcher runs as one batch. The batch sizes come from the core metrics.
+    """
+    audio, _ = long_recording(1, seed=3)  # one reading, 2-3 windows
+    files = [long_recording(1, seed=s)[0] for s in (4, 5, 6, 7)]
+    batched = Transcriber(model, manager=manager)
+    single = Transcriber(model, manager=manager, batch_size=1)
+    batched.transcribe((audio[: 5 * RATE], RATE), language="en")  # load
+    cases = {
+        "one file, windows batched": lambda: batched.transcribe((audio, RATE), language="en"),
+        "one file, one window per call": lambda: single.transcribe((audio, RATE), language="en"),
+        "4 files in one call": lambda: batched.transcribe_batch(
+            [(f, RATE) for f in files], language="en"
+        ),
+        "4 files one by one": lambda: [batched.transcribe((f, RATE), language="en") for f in files],
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    sizes: dict[str, dict[int, int]] = {}
+    for _ in range(repeats):
+        for name, run in cases.items():
+            before = _batch_sizes(manager, batched.model)
+            start = time.perf_counter()
+            out = run()
+            times[name].append(time.perf_counter() - start)
+            sizes[name] = _new_batches(before, _batch_sizes(manager, batched.model))
+            n_windows = sum(t.windows for t in (out if isinstance(out, list) else [out]))
+            sizes[name]["windows"] = n_windows
+    print(f"\nbatching ({model}, median of {repeats}; batch sizes {{size: batches}} per call):")
+    for name in cases:
+        print(f"  {name}: {statistics.median(times[name]):.2f} s, batches {sizes[name]}")
+    one = statistics.median(times["one file, one window per call"])
+    one_b = statistics.median(times["one file, windows batched"])
+    four = statistics.median(times["4 files one by one"])
+    four_b = statistics.median(times["4 files in one call"])
+    print(f"  speed-up, one file: {one / one_b:.2f}x; four files: {four / four_b:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--readings", type=int, default=6)
@@ -110,7 +166,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--model", default="whisper-base")
     parser.add_argument("--skip-faster-whisper", action="store_true")
+    parser.add_argument("--part", default="wer,batching", help="comma list of: wer,batching")
     args = parser.parse_args()
+    parts = set(args.part.split(","))
+    if "wer" in parts:
+        long_file_wer(args)
+    if "batching" in parts:
+        manager = ModelManager(Settings())
+        batching(manager, args.model, max(args.repeats, 2))
+        manager.close()
+
+
+def long_file_wer(args: argparse.Namespace) -> None:
+    """WER of every system on the long recording, with the word differences."""
     audio, ref = long_recording(args.readings, args.seed)
     seconds = audio.size / RATE
     manager = ModelManager(Settings())
