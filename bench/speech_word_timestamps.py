@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import tempfile
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
