@@ -41,7 +41,16 @@ from shared_models.types.speech import (
 
 from . import subtitles
 from .audio import Audio, load_audio
-from .windows import Window, has_speech, merge_windows, plan_windows, speech_frames
+from .windows import (
+    WINDOW_SECONDS,
+    Window,
+    has_speech,
+    merge_windows,
+    plan_spans,
+    plan_windows,
+    resume_point,
+    speech_frames,
+)
 
 AudioInput = str | os.PathLike | tuple[np.ndarray, int] | tuple[int, np.ndarray] | Audio
 Progress = Callable[[float, str], None]
@@ -55,12 +64,21 @@ MODELS = {
 # one batch (up to the model's max_batch_size); one call per group gives the page
 # a progress update after each group.
 DECODE_BATCH = 8
+WINDOW_SAMPLES = int(WINDOW_SECONDS * SAMPLE_RATE)
 # Whisper stops a window's transcript before a sentence that runs into its last
-# seconds; a remainder longer than this, with sound in it, is decoded on its own.
-TAIL_SECONDS = 1.0
-TAIL_OVERLAP_SECONDS = 2.0  # the remainder is decoded from this much before it ...
-MAX_TAIL_OVERLAP_SECONDS = 10.0  # ... or from the last finished segment, if shorter than this
-MAX_ROUNDS = 3  # the window, its remainder, and a remainder's remainder at most
+# seconds, and sometimes after a long silence; a remainder longer than this, with
+# sound in it, is decoded from where the transcript stopped.
+TAIL_SAMPLES = SAMPLE_RATE  # 1 s
+# A round that moved less than this gives up on its span (the model keeps stopping
+# at the same place), so the rounds always end.
+MIN_ADVANCE = SAMPLE_RATE  # 1 s
+# Rounds bound only degenerate input: each round advances every open span by at
+# least MIN_ADVANCE_SECONDS, usually by a sentence or a whole window.
+MAX_ROUNDS = 1000
+# A last segment that ends this close to the end of its window may be cut (the
+# runner closes a segment Whisper left open at the window's end).
+OPEN_SEGMENT_SECONDS = 0.5
+SENTENCE_ENDS = (".", "?", "!", "。", "？", "！", "…")
 
 
 @dataclass(frozen=True)
@@ -220,17 +238,27 @@ class Transcriber:
     ) -> list[Transcript]:
         """Transcribe already decoded recordings (see ``load``).
 
-        Every window of every recording goes to the model in batches. Then, as
-        in OpenAI's long-form decoding, a window whose transcript stops short of
-        its end (Whisper leaves a sentence that runs into the window's last
-        seconds for the next window) has its remaining audio decoded too, if
-        that remainder holds sound.
+        A recording is cut at pauses into spans (``windows.plan_spans``); the
+        first window of every span of every recording goes to the model in
+        batches. Then, as in OpenAI's long-form decoding, decoding of a span
+        resumes at the last segment Whisper closed with a timestamp ("seek"):
+        a window cut inside speech drops its unfinished last segment, and a
+        window whose transcript stops short of the span's end (Whisper leaves a
+        sentence that runs into a window's last seconds, or stops after a long
+        silence) has the rest decoded too, if it holds sound. These rounds are
+        batched across all spans and recordings as well. Pieces never overlap,
+        so their texts are joined, not spliced.
         """
         plans = [plan_windows(a.samples, cut_at_pauses=self.cut_at_pauses) for a in audios]
+        spans = [plan_spans(plan) for plan in plans]
         sound = [speech_frames(a.samples) for a in audios]
-        # A piece is (file, window index in the plan, the stretch decoded): first the
-        # planned windows, then the remainders that Whisper left out.
-        pieces = [(f, w, window) for f, plan in enumerate(plans) for w, window in enumerate(plan)]
+        # A piece is (file, span index, the stretch decoded): first each span's first
+        # window, then, round by round, what is left of the span after the last segment.
+        pieces = [
+            (f, k, Window(start, min(end, start + WINDOW_SAMPLES)))
+            for f, file_spans in enumerate(spans)
+            for k, (start, end) in enumerate(file_spans)
+        ]
         decoded: list[tuple[int, int, Window, list[Segment]]] = []
         heard: dict[tuple[int, int], str] = {}
         for round_ in range(MAX_ROUNDS):
@@ -239,52 +267,44 @@ class Transcriber:
             requests = [
                 TranscriptionRequest(
                     audios[f].samples[piece.start : piece.end],
-                    language=language or heard.get((f, w)),
+                    language=language or heard.get((f, k)),
                     task=task,
                     word_timestamps=word_timestamps,
                 )
-                for f, w, piece in pieces
+                for f, k, piece in pieces
             ]
             label = "Transcribing" if round_ == 0 else "Finishing cut-off sentences:"
             results = self._run(requests, label, progress if round_ == 0 else None)
             if round_ == 0 and language is None and not self.english_only:
                 results = self._agree_on_language(pieces, requests, results, task)
             leftovers = []
-            for (f, w, piece), result in zip(pieces, results, strict=True):
-                segments = list(result.segments)
-                if result.text and not segments:  # no timestamps came back: one segment
-                    segments = [Segment(0.0, (piece.end - piece.start) / SAMPLE_RATE, result.text)]
-                decoded.append((f, w, piece, segments))
+            for (f, k, piece), result in zip(pieces, results, strict=True):
                 if result.text and result.language:
-                    heard.setdefault((f, w), result.language)
-                if not result.segments:
-                    continue
-                covered = piece.start + int(round(segments[-1].end * SAMPLE_RATE))
-                if piece.end - covered > TAIL_SECONDS * SAMPLE_RATE and has_speech(
-                    sound[f], covered, piece.end
-                ):
-                    # Start at the last segment Whisper finished (a clean boundary that
-                    # gives the remainder some context; its words, heard twice, are
-                    # spliced like any window overlap), or a little early if it is long.
-                    last = piece.start + int(round(segments[-1].start * SAMPLE_RATE))
-                    overlap = covered - last
-                    if overlap > MAX_TAIL_OVERLAP_SECONDS * SAMPLE_RATE or overlap <= 0:
-                        overlap = int(TAIL_OVERLAP_SECONDS * SAMPLE_RATE)
-                    overlap = min(overlap, covered - piece.start)
-                    leftovers.append((f, w, Window(covered - overlap, piece.end, overlap)))
+                    heard.setdefault((f, k), result.language)
+                span_end = spans[f][k][1]
+                segments, covered = _resume_point(
+                    result, piece, span_end, sound[f], audios[f].samples
+                )
+                decoded.append((f, k, piece, segments))
+                if covered is not None and covered - piece.start >= MIN_ADVANCE:
+                    leftovers.append(
+                        (f, k, Window(covered, min(span_end, covered + WINDOW_SAMPLES)))
+                    )
+                    # This piece's text ends where the next one starts (times clamp to it).
+                    decoded[-1] = (f, k, Window(piece.start, covered), segments)
             pieces = leftovers
         transcripts = []
         for f, audio in enumerate(audios):
-            # A window's remainders follow it, before the next window (stable sort: by round).
-            mine = sorted(((w, p, segs) for g, w, p, segs in decoded if g == f), key=lambda x: x[0])
-            mine = [(p, segs) for _, p, segs in mine]
+            mine = sorted(
+                ((k, p.start, p, segs) for g, k, p, segs in decoded if g == f), key=lambda x: x[:2]
+            )
             spoken: Counter = Counter()
-            for w, window in enumerate(plans[f]):
-                if (f, w) in heard:
-                    spoken[heard[f, w]] += window.end - window.start
+            for k, (start, end) in enumerate(spans[f]):
+                if (f, k) in heard:
+                    spoken[heard[f, k]] += end - start
             transcripts.append(
                 self._assemble(
-                    audio, [p for p, _ in mine], [s for _, s in mine], spoken, language, task
+                    audio, [p for *_, p, _ in mine], [s for *_, s in mine], spoken, language, task
                 )
             )
             transcripts[-1] = replace(transcripts[-1], windows=len(plans[f]))
@@ -389,6 +409,69 @@ class Transcriber:
         return "\n".join(s.text for s in transcript.segments) + (
             "\n" if transcript.segments else ""
         )
+
+
+def _resume_point(
+    result: TranscriptionResult,
+    piece: Window,
+    span_end: int,
+    sound: np.ndarray,
+    samples: np.ndarray,
+) -> tuple[list[Segment], int | None]:
+    """The segments of one decoded piece to keep, and the sample to resume decoding at.
+
+    OpenAI's long-form rule: decoding goes on from the end of the last segment
+    Whisper finished. Whisper stops a window's transcript early before a sentence
+    that runs into its last seconds (and sometimes after a long silence), and in
+    a window cut inside speech its last segment is usually cut too. So when there
+    is more to hear in the span (sound after the transcript, or a window cut
+    inside speech), decoding resumes after the last segment that ends a sentence
+    (a pause; mid-sentence, Whisper's timestamps are least reliable and resuming
+    there repeated or lost a word), or failing that drops only a last segment
+    that runs to the window's end. What follows is heard again in the next piece.
+    Every round moves on by at least ``MIN_ADVANCE``. Resumption starts in the
+    pause nearest that point (``windows.resume_point``). ``None``: the span is done.
+    """
+    segments = list(result.segments)
+    duration = (piece.end - piece.start) / SAMPLE_RATE
+    if result.text and not segments:  # no timestamps came back: one segment
+        segments = [Segment(0.0, duration, result.text)]
+    cut_inside_speech = piece.end < span_end
+
+    def end_of(kept: list[Segment]) -> int:
+        if kept:
+            return piece.start + int(round(kept[-1].end * SAMPLE_RATE))
+        return piece.end if cut_inside_speech else piece.start  # heard nothing: move on
+
+    def more_to_hear(at: int) -> bool:
+        return span_end - at > TAIL_SAMPLES and has_speech(sound, at, span_end)
+
+    covered = end_of(segments)
+    if not more_to_hear(covered):
+        return segments, None
+    # Resume after the last finished sentence (a pause, where a cut splits no word);
+    # failing that, after the last segment unless it runs to the window's end.
+    keep = len(segments)
+    sentences = [
+        n + 1
+        for n, seg in enumerate(segments)
+        if seg.text.rstrip().endswith(SENTENCE_ENDS)
+        and seg.end < duration - OPEN_SEGMENT_SECONDS
+        and end_of(segments[: n + 1]) - piece.start >= MIN_ADVANCE
+    ]
+    if sentences:
+        keep = sentences[-1]
+    elif (
+        len(segments) > 1
+        and segments[-1].end >= duration - OPEN_SEGMENT_SECONDS
+        and end_of(segments[:-1]) - piece.start >= MIN_ADVANCE
+    ):
+        keep = len(segments) - 1
+    segments = segments[:keep]
+    covered = end_of(segments)
+    if segments:
+        covered = resume_point(samples, sound, covered)
+    return segments, covered if more_to_hear(covered) else None
 
 
 def _language_argument(language: str | None) -> str | None:

@@ -6,11 +6,16 @@ windows of up to 30 s:
 * **at a pause** where there is one: the cut lies in the quietest 0.3 s stretch
   of the window's last 15 s, so no word is split and the windows do not overlap;
 * **with an overlap** where there is no pause (music, crosstalk, noise): the next
-  window starts ``OVERLAP_SECONDS`` before the cut and the two transcripts of the
-  shared stretch are aligned word by word; the text is spliced in the middle of
-  the agreeing run, so the words of the overlap appear once. When the two
-  readings share no words, each window keeps the words whose time falls on its
-  side of the middle of the overlap.
+  window starts ``OVERLAP_SECONDS`` before the cut. The transcriber does not
+  decode such windows as planned: ``plan_spans`` joins them into one span that
+  it decodes window by window, each from the end of the last segment Whisper
+  finished (as OpenAI's own long-form decoding does), so no text is spliced.
+
+``merge_windows`` still splices overlapping windows for callers that decode a
+plan as it is: the two transcripts of the shared stretch are aligned word by
+word and cut in the middle of the agreeing run, so the words of the overlap
+appear once; when the two readings share no words, each window keeps the words
+whose time falls on its side of the middle of the overlap.
 """
 
 from __future__ import annotations
@@ -83,6 +88,46 @@ def has_speech(frames: np.ndarray, start: int, end: int) -> bool:
     return int(frames[start // FRAME : end // FRAME].sum()) >= PAUSE_FRAMES // 2
 
 
+def quietest_point(samples: np.ndarray, near: int, before: float, after: float) -> int:
+    """The sample in ``[near - before s, near + after s]`` at the quietest 50 ms of audio.
+
+    Whisper's segment timestamps are 20 ms tokens placed by the model: the end of
+    a segment may fall on the first sound of the next word. Decoding that resumes
+    exactly there can miss or mishear that word ("And" heard as "The"); resuming
+    at the quietest moment nearby starts it in the gap between words.
+    """
+    lo = max(0, near - int(before * SAMPLE_RATE)) // FRAME
+    hi = min(samples.size, near + int(after * SAMPLE_RATE)) // FRAME
+    if hi - lo < 1:
+        return near
+    frames = samples[lo * FRAME : hi * FRAME].reshape(hi - lo, FRAME)
+    power = np.square(frames, dtype=np.float64).mean(axis=1)
+    if power.size >= 5:
+        power = np.convolve(power, np.ones(5) / 5, mode="same")
+    return (lo + int(np.argmin(power))) * FRAME + FRAME // 2
+
+
+def resume_point(
+    samples: np.ndarray, frames: np.ndarray, near: int, before: float = 0.3, after: float = 1.0
+) -> int:
+    """Where to resume decoding after a segment that Whisper ended at sample ``near``.
+
+    Whisper's last timestamp before it stops a transcript is often early (the
+    last word still sounds for a few tenths of a second; decoding that tail again
+    made Whisper hear the word twice) and sometimes late (on the next word's
+    first sound). So: the pause (``frames``, see ``speech_frames``) nearest to
+    ``near`` within ``before``/``after`` seconds; inside speech, the quietest
+    moment close by (``quietest_point``).
+    """
+    lo = max(0, near - int(before * SAMPLE_RATE)) // FRAME
+    hi = min(frames.size, (near + int(after * SAMPLE_RATE)) // FRAME)
+    quiet = np.flatnonzero(~frames[lo:hi]) + lo
+    if quiet.size:
+        nearest = int(quiet[np.argmin(np.abs(quiet - near // FRAME))])
+        return nearest * FRAME + FRAME // 2
+    return quietest_point(samples, near, before, 0.1)
+
+
 def plan_windows(
     samples: np.ndarray,
     window_seconds: float = WINDOW_SECONDS,
@@ -120,6 +165,23 @@ def plan_windows(
             start = end - overlap
     windows.append(Window(start, total, overlap))
     return windows
+
+
+def plan_spans(windows: Sequence[Window]) -> list[tuple[int, int]]:
+    """Sample ranges ``[start, end)`` between the cuts at pauses of a window plan.
+
+    Windows joined by an overlap (no pause was found) form one span: the
+    transcriber decodes such a span window by window, each starting where the
+    previous window's last finished segment ended (OpenAI's long-form "seek"),
+    instead of splicing two readings of the overlap. Spans never overlap.
+    """
+    spans: list[tuple[int, int]] = []
+    for window in windows:
+        if window.overlap and spans:
+            spans[-1] = (spans[-1][0], window.end)
+        else:
+            spans.append((window.start, window.end))
+    return spans
 
 
 # --------------------------------------------------------------------------- merging

@@ -14,7 +14,14 @@ from apps.speech.metrics import (
     normalize_transcript,
     word_error_rate,
 )
-from apps.speech.windows import Window, merge_windows, plan_windows
+from apps.speech.windows import (
+    Window,
+    merge_windows,
+    plan_spans,
+    plan_windows,
+    resume_point,
+    speech_frames,
+)
 from shared_models.types.speech import SAMPLE_RATE, Segment
 
 SR = SAMPLE_RATE
@@ -52,6 +59,28 @@ def test_audio_without_pauses_gets_overlapping_windows():
     assert all(w.end - w.start <= 30 * SR for w in windows) and windows[-1].end == audio.size
     assert [w.overlap / SR for w in windows] == [0.0, 5.0, 5.0]
     assert plan_windows(audio[: 20 * SR]) == [Window(0, 20 * SR)]
+
+
+def test_windows_joined_without_a_pause_form_one_span():
+    # Pauses cut spans; overlapping windows (no pause found) are one span, decoded by seeking.
+    plan = [Window(0, 20 * SR), Window(20 * SR, 50 * SR), Window(45 * SR, 75 * SR, 5 * SR),
+            Window(75 * SR, 90 * SR)]  # fmt: skip
+    assert plan_spans(plan) == [(0, 20 * SR), (20 * SR, 75 * SR), (75 * SR, 90 * SR)]
+    no_pauses = plan_windows(_bursts([(0.0, 70.0)], 70.0))
+    assert plan_spans(no_pauses) == [(0, 70 * SR)]
+
+
+def test_decoding_resumes_in_the_pause_nearest_the_timestamp():
+    # A "word" runs to 10.3 s, then 1 s of silence, then more speech.
+    audio = _bursts([(5.0, 10.3), (11.3, 15.0)], 16.0)
+    frames = speech_frames(audio)
+    early = resume_point(audio, frames, int(10.0 * SR))  # Whisper's end timestamp 0.3 s early
+    late = resume_point(audio, frames, int(11.4 * SR))  # ... or on the next word's first sound
+    assert 10.3 * SR < early < 11.3 * SR
+    assert 10.3 * SR < late < 11.3 * SR
+    # Inside continuous speech it stays close to the timestamp.
+    inside = resume_point(audio, frames, int(7.0 * SR))
+    assert abs(inside - 7.0 * SR) <= 0.3 * SR
 
 
 def test_overlapping_windows_keep_each_word_once():
