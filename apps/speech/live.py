@@ -108,6 +108,11 @@ class LiveTranscription:
         return (self._open_start + self._open.size) / SAMPLE_RATE
 
     @property
+    def open_seconds(self) -> float:
+        """Length of the open stretch (audio held since the last finalised point), in seconds."""
+        return self._open.size / SAMPLE_RATE
+
+    @property
     def text(self) -> LiveText:
         """The final and partial text now, without feeding anything."""
         return LiveText(join_text([s.text for s in self.segments]), self._partial)
