@@ -151,3 +151,32 @@ def test_limits_come_from_settings(tiny):
         speech.live_session_seconds,
     )
     assert live.max_seconds < 30.0  # one Whisper window, with room to spare
+
+
+@pytest.mark.slow
+def test_page_handlers_keep_one_session_per_recording(manager, librivox):
+    from apps.speech import ui
+
+    ref, _, clip = librivox[4]  # "he might even have been made amiable himself"
+    session, shown = None, []
+    for _, chunk in _chunks(_as_microphone(clip), MIC_RATE):
+        session, view, final = ui.live_feed(session, (MIC_RATE, chunk), "whisper-tiny.en", ui.AUTO)
+        shown.append(view)
+    assert 'id="speech-live-partial"' in shown[-1] and "amiable" in shown[-1].lower()
+
+    first = session
+    session, view, final = ui.live_stop(session)
+    assert session.finished and word_error_rate([ref], [final]) <= 0.15, final
+    assert 'font-style: italic"></span>' in view  # nothing partial once stopped
+    # The next recording is a new session; its text does not run on from the last one.
+    session, view, final = ui.live_feed(
+        session, (MIC_RATE, np.zeros((8_000, 2), np.int16)), "whisper-tiny.en", ui.AUTO
+    )
+    assert session is not first and final == ""
+
+
+def test_live_text_is_escaped_on_the_page():
+    from apps.speech import ui
+
+    view = ui.live_html(("<img src=x onerror=alert(1)>", "<script>x()</script>"))
+    assert "<img" not in view and "<script>" not in view and "&lt;script&gt;" in view
