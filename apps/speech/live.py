@@ -42,6 +42,8 @@ TAIL_SECONDS = 0.2
 # A stretch whose loudest 10 ms is quieter than this (dBFS) is silence, whatever the VAD's
 # relative threshold says: a microphone's noise floor alone is never decoded.
 SILENCE_DBFS = -50.0
+# A background worker with no audio for this long ends (a page left without stopping).
+WORKER_IDLE_SECONDS = 60.0
 
 
 class LiveText(NamedTuple):
@@ -58,7 +60,10 @@ class LiveTranscription:
     through its manager); ``interval``, ``pause_seconds``, ``max_seconds`` and
     ``max_session_seconds`` override them. ``language`` is a code such as ``"en"`` or
     ``None``: then it is detected once, from the first finalised text, and kept.
-    Thread-safe: a page may call ``finish`` while a last ``feed`` still runs.
+    ``background=True`` decodes in a worker thread, so ``feed`` returns at once (a page's
+    stream handler must: Gradio keeps only the newest chunk while a handler runs); the
+    worker exits after ``WORKER_IDLE_SECONDS`` without audio and a later ``feed`` starts
+    another. Thread-safe: a page may call ``finish`` while a last ``feed`` still runs.
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class LiveTranscription:
         pause_seconds: float | None = None,
         max_seconds: float | None = None,
         max_session_seconds: float | None = None,
+        background: bool = False,
     ) -> None:
         if not isinstance(transcriber, Transcriber):
             raise InvalidInputError("LiveTranscription needs the speech app's Transcriber.")
@@ -98,8 +104,15 @@ class LiveTranscription:
         self._context = np.zeros(0, np.float32)  # up to CONTEXT_SECONDS before it
         self._undecoded = 0  # samples fed since the last partial decode
         self._resampler: _StreamResampler | None = None
-        self._lock = threading.Lock()
+        self.background = bool(background)
         self.finished = False
+        self._fed = 0  # samples fed (16 kHz), for the session limit
+        self._lock = threading.Lock()  # the decoding state (open stretch, text)
+        self._feed_lock = threading.Lock()  # the resampler, the inbox's producer side
+        self._inbox: list[np.ndarray] = []  # background: audio fed, not yet decoded
+        self._inbox_ready = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._error: Exception | None = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -124,10 +137,13 @@ class LiveTranscription:
         integer PCM) or float in [-1, 1]; ``rate`` in Hz, usually the same for every
         chunk (a change is handled as a new stream). Raises ``InvalidInputError`` for a
         bad chunk, a finished session, or one longer than ``max_session_seconds``.
+        With ``background=True`` the chunk is only queued, and the text returned is what
+        the worker has decoded so far.
         """
-        with self._lock:
+        with self._feed_lock:
             if self.finished:
                 raise InvalidInputError("This live session is finished; start a new one.")
+            self._raise_worker_error()
             if not isinstance(samples, np.ndarray):
                 raise InvalidInputError(
                     f"A microphone chunk must be a numpy array, got {type(samples).__name__}."
@@ -138,35 +154,97 @@ class LiveTranscription:
             # rate; resampling happens across chunks below, so chunk edges leave no seams.
             _check_rate(rate)
             mono = to_mono_16k(samples, SAMPLE_RATE)
+            audio = []
             if self._resampler is None or self._resampler.rate != rate:
-                tail = self._resampler.flush() if self._resampler is not None else None
-                if tail is not None and tail.size:
-                    self._add(tail)
+                if self._resampler is not None:
+                    audio.append(self._resampler.flush())
                 self._resampler = _StreamResampler(int(rate))
-            audio = self._resampler.push(mono)
-            if self.seconds + audio.size / SAMPLE_RATE > self.max_session_seconds:
+            audio.append(self._resampler.push(mono))
+            fed = sum(a.size for a in audio)
+            if (self._fed + fed) / SAMPLE_RATE > self.max_session_seconds:
                 raise InvalidInputError(
                     f"A live session takes at most {self.max_session_seconds:g} s of audio "
                     "(setting speech.live_session_seconds); stop and start a new one."
                 )
-            self._add(audio)
-            if self._undecoded >= self.interval * SAMPLE_RATE:
-                self._decode_partial()
+            self._fed += fed
+            if not self.background:
+                with self._lock:
+                    self._process(np.concatenate(audio))
+                return self.text
+            with self._inbox_ready:
+                self._inbox.extend(audio)
+                if self._worker is None:
+                    self._worker = threading.Thread(
+                        target=self._work, name="speech-live", daemon=True
+                    )
+                    self._worker.start()
+                self._inbox_ready.notify()
             return self.text
 
     def finish(self) -> LiveText:
-        """Finalise whatever is still open and end the session; returns the final text."""
-        with self._lock:
-            if not self.finished:
-                self.finished = True
+        """Finalise whatever is still open and end the session; returns the final text.
+
+        With ``background=True`` this first waits for the worker to decode what was fed.
+        """
+        with self._feed_lock:
+            if self.finished:
+                return self.text
+            self.finished = True
+            worker = self._worker
+            with self._inbox_ready:
+                self._inbox_ready.notify()
+            if worker is not None:
+                worker.join()
+            with self._lock:
+                rest = self._take_inbox()
                 if self._resampler is not None:
-                    self._add(self._resampler.flush())
+                    rest = np.concatenate([rest, self._resampler.flush()])
+                self._add(rest)
                 if self._open.size and self._sound(self._open.size):
                     self._finalise(self._open.size, keep_last_segment=False)
                 self._open = np.zeros(0, np.float32)
                 self._context = np.zeros(0, np.float32)
                 self._partial = ""
+            self._raise_worker_error()
             return self.text
+
+    # ------------------------------------------------------------------ the background worker
+    def _work(self) -> None:
+        """Decode queued audio until the session finishes or no audio comes for a while."""
+        while True:
+            with self._inbox_ready:
+                if not self._inbox and not self.finished:
+                    self._inbox_ready.wait(timeout=WORKER_IDLE_SECONDS)
+                if not self._inbox:
+                    # Finished, or idle: a later feed starts a new worker (it looks at this
+                    # under the same lock, so no chunk is left behind by a worker on its way out).
+                    self._worker = None
+                    return
+            with self._lock:
+                try:
+                    # Everything queued at once: a worker that fell behind decodes one partial.
+                    self._process(self._take_inbox())
+                except Exception as exc:  # shown at the next feed or finish
+                    self._error = exc
+                    with self._inbox_ready:
+                        self._worker = None
+                    return
+
+    def _take_inbox(self) -> np.ndarray:
+        with self._inbox_ready:
+            audio = np.concatenate(self._inbox) if self._inbox else np.zeros(0, np.float32)
+            self._inbox.clear()
+        return audio
+
+    def _raise_worker_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def _process(self, audio: np.ndarray) -> None:
+        self._add(audio)
+        if self._undecoded >= self.interval * SAMPLE_RATE and not self.finished:
+            self._decode_partial()
 
     # ------------------------------------------------------------------ the open stretch
     def _add(self, audio: np.ndarray) -> None:

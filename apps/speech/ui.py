@@ -164,8 +164,9 @@ def live_feed(session, chunk, model, language):
     if chunk is None:
         return session, gr.skip(), gr.skip()
     if session is None or session.finished:
+        # Decoding runs beside the stream: Gradio keeps only the newest chunk while this runs.
         session = LiveTranscription(
-            _transcriber(model), language=None if language == AUTO else language
+            _transcriber(model), language=None if language == AUTO else language, background=True
         )
     rate, samples = chunk
     text = session.feed(samples, rate)
