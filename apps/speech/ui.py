@@ -215,6 +215,8 @@ def _live_section(default: Transcriber) -> None:
         [session, view, final],
         stream_every=0.5,
         time_limit=int(live.live_session_seconds),
+        # A stream holds its queue slot while the person records (the decoding is elsewhere).
+        concurrency_limit=live.live_max_sessions,
         api_name="speech_live",
         show_progress="hidden",
     )
