@@ -159,6 +159,25 @@ class RaySettings(BaseModel):
 
     def for_role(self, role: str) -> RoleDeployment:
         return self.roles.get(role, self.default)
+
+
+class Speech(BaseModel):
+    """Live microphone transcription (``apps.speech.live``): how often and when text is decoded.
+
+    The stretch since the last finalised point is re-decoded whole for the partial text at
+    most every ``live_interval`` seconds of new audio; it is finalised at a pause of
+    ``live_pause_seconds``, or when it reaches ``live_max_seconds`` (under Whisper's 30 s
+    window). A session takes at most ``live_session_seconds`` of audio; at most
+    ``live_max_sessions`` microphones stream to the page at once (more wait in its queue).
+    """
+
+    live_interval: float = Field(default=1.0, ge=0.1, le=30.0)
+    live_pause_seconds: float = Field(default=0.8, ge=0.2, le=10.0)
+    live_max_seconds: float = Field(default=25.0, ge=2.0, le=30.0)
+    live_session_seconds: float = Field(default=1800.0, gt=0)
+    live_max_sessions: int = Field(default=8, ge=1)
+
+
 class Cost(BaseModel):
     """Prices that turn compute seconds into money on the status page (see ``core.costs``).
 
@@ -209,6 +228,7 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=32, ge=1, le=4096)
     models: ModelChoices = Field(default_factory=ModelChoices)
     limits: Limits = Field(default_factory=Limits)
+    speech: Speech = Field(default_factory=Speech)
     decoding: Decoding = Field(default_factory=Decoding)
     privacy: Privacy = Field(default_factory=Privacy)
     cost: Cost = Field(default_factory=Cost)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +17,7 @@ from . import LANGUAGES
 from .api import Transcriber, Transcript, exports_folder, save_exports
 from .audio import Audio, describe_limit
 from .examples import example_files
+from .live import LiveText, LiveTranscription
 from .metrics import character_error_rate, word_error_rate
 
 TITLE = "Speech"
@@ -145,6 +147,82 @@ def score(transcripts, reference):
     )
 
 
+def live_html(text: LiveText | None) -> str:
+    """Final text as it is, the partial text after it greyed and in italics (it still changes)."""
+    final, partial = text if text is not None else ("", "")
+    return (
+        '<div class="speech-live"><span id="speech-live-final">'
+        f"{html.escape(final)}</span> "
+        '<span id="speech-live-partial" style="color: var(--body-text-color-subdued); '
+        f'font-style: italic">{html.escape(partial)}</span></div>'
+    )
+
+
+@page_errors
+def live_feed(session, chunk, model, language):
+    """Page handler for each microphone chunk: a new session per recording, then feed it."""
+    if chunk is None:
+        return session, gr.skip(), gr.skip()
+    if session is None or session.finished:
+        # Decoding runs beside the stream: Gradio keeps only the newest chunk while this runs.
+        session = LiveTranscription(
+            _transcriber(model), language=None if language == AUTO else language, background=True
+        )
+    rate, samples = chunk
+    text = session.feed(samples, rate)
+    return session, live_html(text), text.final
+
+
+@page_errors
+def live_stop(session):
+    """Page handler when recording stops: finalise what is still open."""
+    if session is None:
+        return None, gr.skip(), gr.skip()
+    text = session.finish()
+    return session, live_html(text), text.final
+
+
+def _live_section(default: Transcriber) -> None:
+    """Live transcription from the microphone (apps.speech.live): words while they are spoken."""
+    live = default.manager.settings.speech
+    gr.Markdown(
+        "### Live transcription\nSpeak into the microphone: the words appear while you speak "
+        "(grey and *italic* while they may still change) and are final at each pause. "
+        "Stop recording to finalise the rest."
+    )
+    session = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=1):
+            mic = gr.Audio(
+                sources=["microphone"],
+                streaming=True,
+                type="numpy",
+                label="Microphone",
+                elem_id="speech-live-mic",
+            )
+            model = gr.Dropdown(
+                model_choices(), value=FAST, label="Model", elem_id="speech-live-model"
+            )
+            language = gr.Dropdown(language_choices(), value=AUTO, label="Language")
+        with gr.Column(scale=2):
+            view = gr.HTML(live_html(None), elem_id="speech-live-text")
+            final = gr.Textbox(
+                label="Final text", lines=4, buttons=["copy"], elem_id="speech-live-final-text"
+            )
+    mic.stream(
+        live_feed,
+        [session, mic, model, language],
+        [session, view, final],
+        stream_every=0.5,
+        time_limit=int(live.live_session_seconds),
+        # A stream holds its queue slot while the person records (the decoding is elsewhere).
+        concurrency_limit=live.live_max_sessions,
+        api_name="speech_live",
+        show_progress="hidden",
+    )
+    mic.stop_recording(live_stop, [session], [session, view, final], api_name="speech_live_stop")
+
+
 def build_ui() -> gr.Blocks:
     default = transcriber()  # the app's limits, read from settings through its manager
     limit = describe_limit(default.max_seconds)
@@ -226,4 +304,5 @@ def build_ui() -> gr.Blocks:
             api_name="speech_transcribe",
         )
         score_button.click(score, [transcripts, reference], scores, api_name="speech_score")
+        _live_section(default)
     return demo

@@ -58,14 +58,17 @@ return Array.from(document.querySelectorAll('[data-testid="toast-body"]'))
 """
 
 
-def launch_chromium(profile: Path, language: str | None = None) -> webdriver.Chrome:
+def launch_chromium(
+    profile: Path, language: str | None = None, flags: tuple[str, ...] = ()
+) -> webdriver.Chrome:
     """Headless Chromium from Debian's packages, with a fresh profile and console logging.
 
     ``language`` (e.g. "zh-CN") sets the browser's locale, ``navigator.language`` and the
     Accept-Language header, as a person's browser in that language would; default: Chromium's.
+    ``flags`` are added to ``CHROMIUM_FLAGS`` (e.g. a WAV file as the microphone).
     """
     options = webdriver.ChromeOptions()
-    for flag in CHROMIUM_FLAGS:
+    for flag in (*CHROMIUM_FLAGS, *flags):
         options.add_argument(flag)
     if language:
         options.add_argument(f"--lang={language}")

@@ -536,5 +536,14 @@ ZH.update(
         ),
         "Word timestamps": "逐词时间戳",
         "Words": "逐词结果",
+        # Live microphone transcription (issue 17).
+        "### Live transcription\nSpeak into the microphone: the words appear while you speak (grey "
+        "and *italic* while they may still change) and are final at each pause. Stop recording to "
+        "finalise the rest.": (
+            "### 实时转写\n对着麦克风说话：文字随说随出（灰色*斜体*的部分仍可能变化），每次停顿时定稿。"
+            "停止录音即可将剩余部分定稿。"
+        ),
+        "Microphone": "麦克风",
+        "Final text": "已定稿文本",
     }
 )
