@@ -12,7 +12,7 @@ from core import ModelManager
 from . import home_examples as ex
 from .pages import AppPage
 from .theme import SUITE_NAME
-from .ui_kit import page_errors
+from .ui_kit import page_errors, tr_frame
 
 INTRO = f"""
 # {SUITE_NAME}
@@ -144,8 +144,11 @@ def render_home(manager: ModelManager, pages: list[AppPage], home: gr.Blocks) ->
         "Choose others with `SPRINGBOARD_MODELS__<ROLE>` (see the README)."
     )
     table = gr.Dataframe(value=models_table(manager), interactive=False, wrap=True)
-    gr.Button("Refresh", size="sm").click(
-        lambda: models_table(manager), outputs=table, api_name=False
-    )
+
+    def viewers_table() -> pd.DataFrame:
+        # Headers and yes/no in the viewer's language; names and descriptions are the models'.
+        return tr_frame(models_table(manager))
+
+    gr.Button("Refresh", size="sm").click(viewers_table, outputs=table, api_name=False)
     # Refreshed on every visit so "loaded" is current (not an API endpoint of its own).
-    home.load(lambda: models_table(manager), outputs=table, api_name=False, show_progress="hidden")
+    home.load(viewers_table, outputs=table, api_name=False, show_progress="hidden")

@@ -83,10 +83,12 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
     for english, chinese in RUNTIME_ZH.items():
         if not _FIELD.search(english):
             continue
-        parts, at = [], 0
+        parts, at, seen = [], 0, set()
         for m in _FIELD.finditer(english):
+            name = m.group(1)
             parts.append(re.escape(english[at : m.start()]))
-            parts.append(f"(?P<{m.group(1)}>.+?)")
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+            seen.add(name)
             at = m.end()
         parts.append(re.escape(english[at:]))
         compiled.append((len(english), re.compile("".join(parts), re.S), _FIELD.sub(r"{\1}", chinese)))

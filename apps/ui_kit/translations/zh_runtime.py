@@ -142,4 +142,193 @@ RUNTIME_ZH: dict[str, str] = {
     "customer asked for a human": "客户要求人工服务",
     "no confident answer in the knowledge base": "知识库中没有足够可信的答案",
     "Enter the number of an open ticket.": "请输入一个未关闭工单的编号。",
+    # ------------------------------------------------------------------ status and home
+    "**Models loaded:** {count} in {backend} replicas ({weights_mb:,.0f} MB of weights; "
+    "{replicas} replicas using {rss_mb:,} MB RSS)":
+        "**已加载模型：** {count} 个，位于 {backend} 副本中（权重 {weights_mb:,.0f} MB；"
+        "{replicas} 个副本共占用 {rss_mb:,} MB RSS）",
+    "**Models loaded:** {count} ({used_mb:.0f} MB of a {budget_mb:,} MB budget)":
+        "**已加载模型：** {count} 个（已用 {used_mb:.0f} MB，预算 {budget_mb:,} MB）",
+    "**Device:** {device}": "**设备：** {device}",
+    "**Process memory:** {rss_mb:,} MB RSS; system memory {percent:.0f}% used":
+        "**进程内存：** {rss_mb:,} MB RSS；系统内存已用 {percent:.0f}%",
+    " (refused beyond {max})": "（超过 {max} 个即拒绝）",
+    "**Queue depth:** {waiting} requests waiting{limit}, {running} running; "
+    "{queued} waiting for a model batch":
+        "**队列深度：** {waiting} 个请求在等待{limit}，{running} 个在运行；{queued} 个在等待模型批次",
+    "**off (keep, opted in)**: personal data is stored and logged as typed":
+        "**关闭（keep，已选择保留）**：个人数据按原样存储和记录",
+    "{mode}: {kinds} masked before anything is stored or logged": "{mode}：{kinds} 在存储或记录前被遮盖",
+    "{mode}: {kinds} replaced by a salted hash before anything is stored or logged":
+        "{mode}：{kinds} 在存储或记录前被替换为加盐哈希",
+    "nothing": "无",
+    "**Personal-data redaction:** {text}": "**个人数据脱敏：** {text}",
+    "**GPU memory:** {allocated:,} MB allocated, {reserved:,} MB reserved":
+        "**GPU 显存：** 已分配 {allocated:,} MB，已保留 {reserved:,} MB",
+    "**Compute used so far:** {requests:,} requests, "
+    "{cpu_seconds:.2f} CPU seconds, {gpu_seconds:.2f} GPU seconds: "
+    "**{cost} {currency}** at {cpu_hour:g} {currency} per CPU "
+    "core-hour and {gpu_hour:g} {currency} per GPU-hour (settings "
+    "`cost.cpu_hour_price`, `cost.gpu_hour_price`).  \n"
+    "A batch's compute is split among its requests: generation by tokens, other inputs "
+    "equally. The app is the package that called the model.":
+        "**目前用掉的算力：** {requests:,} 个请求，{cpu_seconds:.2f} CPU 秒，{gpu_seconds:.2f} GPU 秒："
+        "**{cost} {currency}**，按每 CPU 核时 {cpu_hour:g} {currency}、每 GPU 时 {gpu_hour:g} {currency} 计"
+        "（设置项 `cost.cpu_hour_price`、`cost.gpu_hour_price`）。  \n"
+        "一个批次的算力在其请求间分摊：文本生成按词元数，其他输入平均分摊。应用指调用模型的那个包。",
+    "Choose a model first.": "请先选择一个模型。",
+    "Loading {name}…": "正在加载 {name}…",
+    "**Could not load {name}:** {error}": "**无法加载 {name}：** {error}",
+    "Loaded **{name}**.": "已加载 **{name}**。",
+    "Unloaded **{name}**.": "已卸载 **{name}**。",
+    "{name} is not loaded or busy.": "{name} 未加载或正忙。",
+    # table headers and states
+    "role": "角色",
+    "model": "模型",
+    "default for role": "该角色默认",
+    "loaded": "已加载",
+    "serving": "服务状态",
+    "about": "说明",
+    "weights from": "权重来源",
+    "running now": "正在运行",
+    "memory MB": "内存 MB",
+    "load s": "加载秒数",
+    "times loaded": "加载次数",
+    "deployment": "部署",
+    "state": "状态",
+    "replicas": "副本",
+    "loaded in replicas": "已加载的副本",
+    "requests": "请求数",
+    "errors": "错误数",
+    "queued": "排队中",
+    "batches": "批次数",
+    "mean batch": "平均批大小",
+    "max batch": "最大批大小",
+    "p50 ms": "p50 毫秒",
+    "p95 ms": "p95 毫秒",
+    "forward p50 ms": "前向 p50 毫秒",
+    "key name": "密钥名称",
+    "prompt tokens": "提示词元数",
+    "completion tokens": "生成词元数",
+    "audio seconds": "音频秒数",
+    "requests in flight": "处理中的请求",
+    "message": "消息",
+    "time": "时间",
+    "event": "事件",
+    "detail": "详情",
+    "hour": "小时",
+    "app": "应用",
+    "cost ({currency})": "费用（{currency}）",
+    "per 1,000 requests ({currency})": "每千次请求（{currency}）",
+    "CPU s": "CPU 秒",
+    "GPU s": "GPU 秒",
+    "tokens in": "输入词元",
+    "tokens out": "输出词元",
+    "audio s": "音频秒数",
+    "images": "图片数",
+    "loading": "加载中",
+    "load failed": "加载失败",
+    "memory": "内存",
+    "evicted": "已换出",
+    "over budget": "超出预算",
+    # ------------------------------------------------------------------ text generation
+    "{label} (optional)": "{label}（可选）",
+    "Product": "产品",
+    "Audience": "目标受众",
+    "Key features": "主要特点",
+    "Tone": "语气",
+    "Product or news": "产品或新闻",
+    "Call to action": "行动号召",
+    "Points to mention": "要提到的要点",
+    "Platform": "平台",
+    "Topic": "主题",
+    "Details to include": "要包含的细节",
+    "Summary length": "摘要长度",
+    "Text to summarise": "要摘要的文本",
+    "Translate into": "翻译成",
+    "Your request": "你的请求",
+    "A short description for a shop page or a landing page.": "用于店铺页面或落地页的简短描述。",
+    "An email with a subject line and one clear call to action.": "一封带主题行和一个明确行动号召的邮件。",
+    "A post sized and styled for one platform.": "按某个平台的篇幅和风格写的帖子。",
+    "Summarise a document, an email thread or meeting notes.": "总结一份文档、一串邮件或会议记录。",
+    "Translate between Chinese and English.": "在中文和英文之间互译。",
+    "Ask for anything; the system prompt sets the assistant's role.": "想问什么都可以；系统提示词决定助手的角色。",
+    "Trailhead, a foldable e-bike that weighs 14 kg": "Trailhead，一款重 14 公斤的折叠电动自行车",
+    "city commuters with small flats": "住小户型的城市通勤族",
+    "folds in 10 seconds; 60 km range; charges from a normal socket in 3 hours":
+        "10 秒折叠；续航 60 公里；普通插座 3 小时充满",
+    "friendly and confident": "友好而自信",
+    "Ledgerly, bookkeeping for freelancers": "Ledgerly，面向自由职业者的记账工具",
+    "freelance designers": "自由职业设计师",
+    "start a free 30-day trial": "开始 30 天免费试用",
+    "invoices in two clicks; automatic VAT; bank sync": "两次点击开发票；自动计算增值税；银行同步",
+    "warm and professional": "亲切而专业",
+    "we just opened our first office in Lisbon": "我们刚在里斯本开了第一间办公室",
+    "engineers looking for a job": "正在找工作的工程师",
+    "we are hiring 5 engineers": "我们正在招聘 5 名工程师",
+    "Meeting notes, 12 March. Present: Ana, Ben, Chloe. Ben reported that sign-ups grew 18% in "
+    "February, mostly from the referral programme. Chloe said the mobile app release slips to "
+    "2 April because of the payment provider review. The team decided to pause paid ads until the "
+    "release and to move the budget to referrals. Ana will hire a second support agent by the end "
+    "of March.":
+        "3 月 12 日会议记录。出席：Ana、Ben、Chloe。Ben 报告 2 月注册量增长 18%，主要来自推荐计划。"
+        "Chloe 说由于支付服务商审核，移动应用发布推迟到 4 月 2 日。团队决定在发布前暂停付费广告，"
+        "把预算转到推荐计划。Ana 将在 3 月底前再招一名客服。",
+    "Give me five name ideas for a meal-planning app.": "给一个做饭计划应用想五个名字。",
+    " · first text after {seconds:.1f} s": " · {seconds:.1f} 秒后出现第一段文字",
+    "**{model}** · {prompt_tokens:,} prompt tokens · {new_tokens:,} new tokens "
+    "in {seconds:.1f} s ({tokens_per_second:.1f} tokens/s){first} · ended: {ended}":
+        "**{model}** · 提示 {prompt_tokens:,} 个词元 · {seconds:.1f} 秒生成 {new_tokens:,} 个新词元"
+        "（每秒 {tokens_per_second:.1f} 个）{first} · 结束原因：{ended}",
+    "the model ended its answer": "模型结束了回答",
+    "a stop sequence was reached": "遇到了停止序列",
+    "the max new tokens limit was reached": "达到了最大新词元数",
+    "cancelled": "已取消",
+    "The prompt did not fit in the model's context; its oldest part was dropped "
+    "({tokens} tokens were used).":
+        "提示词超出了模型的上下文长度，最早的部分已被丢弃（使用了 {tokens} 个词元）。",
+    "None of the stop sequences ({shown}) appeared; the text ended because {why}.":
+        "没有出现任何停止序列（{shown}）；文本结束的原因是：{why}。",
+    "The text stopped at the max new tokens limit ({limit}); raise it for a longer answer.":
+        "文本在达到最大新词元数（{limit}）时停止；调高它可以得到更长的回答。",
+    "Generating…": "正在生成…",
+    "Nothing is running.": "没有正在运行的生成。",
+    " …[cancelled]": " …［已取消］",
+    "Scoring with {model}…": "正在用 {model} 打分…",
+    " + adapter {name}": " + 适配器 {name}",
+    "### Perplexity: {value:,.2f}\n"
+    "{tokens:,} tokens under **{under}**. Lower means the model finds the text more "
+    "predictable: fluent, familiar text scores low; scrambled or unusual text scores high. "
+    "Compare texts under the same model only (tokenizers differ).":
+        "### 困惑度：{value:,.2f}\n"
+        "在 **{under}** 下共 {tokens:,} 个词元。越低表示模型觉得文本越可预测：流畅、常见的文本得分低；"
+        "打乱的或不寻常的文本得分高。只在同一模型下比较文本（各模型的分词器不同）。",
+    "{title} (mine)": "{title}（我的）",
+    "Saved '{title}' with fields: {fields}.": "已保存“{title}”，字段：{fields}。",
+    "There is no saved template named '{name}'.": "没有名为“{name}”的已保存模板。",
+    "Deleted '{name}'.": "已删除“{name}”。",
+    "### Result": "### 结果",
+    "Pick **{name}** in *Adapter* (right) to use it in Write and Chat.":
+        "在右侧的 *适配器* 中选择 **{name}**，即可在写作和对话中使用它。",
+    "Cancelled after {steps} steps; nothing was saved.": "在 {steps} 步后取消；没有保存任何内容。",
+    "Adapter '{name}' on {base}: {steps} steps ({epochs} epochs) on {examples} examples in {seconds} s, "
+    "peak memory {memory} MB.":
+        "适配器“{name}”（基于 {base}）：在 {examples} 个样例上训练 {steps} 步（{epochs} 轮），"
+        "用时 {seconds} 秒，峰值内存 {memory} MB。",
+    "Held-out perplexity: {before} (base) -> {after} (adapter), on {examples} examples.":
+        "留出集困惑度：{before}（基础模型）-> {after}（适配器），共 {examples} 个样例。",
+    "Valid JSON: {json_before} -> {json_after}; exact fields: {fields_before} -> {fields_after} "
+    "({examples} held-out prompts).":
+        "有效 JSON：{json_before} -> {json_after}；字段完全正确：{fields_before} -> {fields_after}"
+        "（{examples} 个留出提示）。",
+    "Training: {message}": "训练中：{message}",
+    "Comparing the adapter with the base model…": "正在比较适配器与基础模型…",
+    "Comparing the adapter with the base model on held-out prompts…": "正在用留出提示比较适配器与基础模型…",
+    "No training is running.": "没有正在运行的训练。",
+    "Cancelling at the next step; nothing will be saved.": "将在下一步取消；不会保存任何内容。",
+    "Renamed '{old}' to '{new}'.": "已将“{old}”重命名为“{new}”。",
+    "Choose a saved template to delete.": "请选择要删除的已保存模板。",
+    "Upload a training file (.jsonl, .csv or .txt) first.": "请先上传训练文件（.jsonl、.csv 或 .txt）。",
+    "Choose an adapter to rename.": "请选择要重命名的适配器。",
+    "Choose an adapter to delete.": "请选择要删除的适配器。",
 }
