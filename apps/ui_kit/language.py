@@ -78,7 +78,8 @@ _FIELD = re.compile(r"\{(\w+)(?::[^{}]*)?\}")
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
     """Each runtime template as a regex over finished English text, longest template first
     (the most specific wins), with the Chinese it maps to (format specs dropped: the values
-    come back already formatted)."""
+    come back already formatted). Fields are greedy, so a title with brackets of its own
+    ("Heat (1995) (4% of score)") stays whole."""
     compiled = []
     for english, chinese in RUNTIME_ZH.items():
         if not _FIELD.search(english):
@@ -87,7 +88,7 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
         for m in _FIELD.finditer(english):
             name = m.group(1)
             parts.append(re.escape(english[at : m.start()]))
-            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+            parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+)")
             seen.add(name)
             at = m.end()
         parts.append(re.escape(english[at:]))
@@ -98,8 +99,8 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
 
 def _word(value: str) -> str:
     """A value put into a sentence: translated when it is itself a known text (a state, a
-    source name), else as it is (a number, a question, a name)."""
-    return _EXACT.get(_normal(value), value)
+    source name, a clause with its own template), else as it is (a number, a question, a name)."""
+    return chinese(value) or value
 
 
 def chinese(text: str) -> str | None:
@@ -171,5 +172,14 @@ def tr_frame(frame: pd.DataFrame, cells: bool = True) -> pd.DataFrame:
         return frame
     frame = frame.rename(columns={c: chinese(c) or c for c in frame.columns if isinstance(c, str)})
     if cells:
-        frame = frame.map(lambda v: (chinese(v) or v) if isinstance(v, str) else v)
+        frame = frame.map(lambda v: _cell(v) if isinstance(v, str) else v)
     return frame
+
+
+def _cell(text: str) -> str:
+    """A table cell: the whole text, or each part of a "; "-separated list, translated."""
+    if "; " in text:
+        parts = [chinese(part) for part in text.split("; ")]
+        if all(parts):
+            return "；".join(parts)  # type: ignore[arg-type]
+    return chinese(text) or text

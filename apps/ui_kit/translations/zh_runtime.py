@@ -331,4 +331,69 @@ RUNTIME_ZH: dict[str, str] = {
     "Upload a training file (.jsonl, .csv or .txt) first.": "请先上传训练文件（.jsonl、.csv 或 .txt）。",
     "Choose an adapter to rename.": "请选择要重命名的适配器。",
     "Choose an adapter to delete.": "请选择要删除的适配器。",
+    # ------------------------------------------------------------------ recommendation
+    " Columns: {columns}.": " 列：{columns}。",
+    "**{source}**: {interactions:,} interactions, {users:,} users, "
+    "{items:,} items (density {density:.2%}); "
+    "ratings: {ratings}, timestamps: {timestamps}, "
+    "items with metadata: {items_with_metadata:,}.{columns} Next: *Train & evaluate*.":
+        "**{source}**：{interactions:,} 条交互，{users:,} 个用户，{items:,} 个物品（密度 {density:.2%}）；"
+        "评分：{ratings}，时间戳：{timestamps}，有元数据的物品：{items_with_metadata:,}。{columns}"
+        "下一步：*训练与评估*。",
+    "MovieLens-100k": "MovieLens-100k",
+    "Best on NDCG@{k}: **{best}**, retrained on all interactions and now serving the tabs below. "
+    "Protocol: {protocol}; full ranking over all items, training and validation items masked.":
+        "NDCG@{k} 最佳：**{best}**，已在全部交互上重新训练，现为下方各标签页提供推荐。"
+        "评估协议：{protocol}；在全部物品上完整排序，训练和验证物品已屏蔽。",
+    "Random 80/10/10 per user (RecBole)": "每个用户随机 80/10/10 划分（RecBole）",
+    "Temporal leave-last-out": "按时间留出最后一次",
+    "train s": "训练秒数",
+    "rank": "排名",
+    "title": "标题",
+    "item_id": "物品编号",
+    "user_id": "用户编号",
+    "score": "得分",
+    "strength": "强度",
+    "also because": "其他原因",
+    "text that mattered": "起作用的文字",
+    "rating": "评分",
+    "timestamp": "时间戳",
+    "Because you liked {title}": "因为你喜欢 {title}",
+    "Popular: {count} users interacted with it": "热门：{count} 个用户与之有过交互",
+    "popular": "热门",
+    "Matches your description": "符合你的描述",
+    "Similar to {name}": "与 {name} 相似",
+    "{share} of score · similarity {similarity}": "占得分 {share} · 相似度 {similarity}",
+    "similarity {similarity}": "相似度 {similarity}",
+    "{share} of score": "占得分 {share}",
+    "{share} of score, similarity {similarity}": "占得分 {share}，相似度 {similarity}",
+    "{title} ({share} of score)": "{title}（占得分 {share}）",
+    "{title} (similarity {similarity})": "{title}（相似度 {similarity}）",
+    "{word} (−{share} without it)": "{word}（去掉后 −{share}）",
+    "User {user} has already interacted with {title}; recommendations leave out what a user has seen.":
+        "用户 {user} 已经与 {title} 有过交互；推荐会排除用户已看过的物品。",
+    "{title} ranks {rank} of {candidates} unseen items for user {user}: it {verdict} "
+    "(score {score}, top-{k} cut-off {cutoff}).":
+        "在用户 {user} 未看过的 {candidates} 个物品中，{title} 排第 {rank}：{verdict}"
+        "（得分 {score}，前 {k} 名门槛 {cutoff}）。",
+    "{title} ranks {rank} of {candidates} unseen items for user {user}: it {verdict} "
+    "(score {score}, top-{k} cut-off {cutoff}, {gap} below the cut-off).":
+        "在用户 {user} 未看过的 {candidates} 个物品中，{title} 排第 {rank}：{verdict}"
+        "（得分 {score}，前 {k} 名门槛 {cutoff}，比门槛低 {gap}）。",
+    "is in the top {k}": "在前 {k} 名之内",
+    "is not in the top {k}": "不在前 {k} 名之内",
+    "top-{k} cut-off": "前 {k} 名门槛",
+    "in top {k}": "是否在前 {k} 名",
+    "Nearest reasons in the user's history:": "用户历史中最接近的原因：",
+    "Because they liked {title}": "因为他们喜欢 {title}",
+    "Share of score: the part of the item's score this liked item adds; the model "
+    "adds up a part from every item the user liked, so with a long history each is small.":
+        "占得分：这个已喜欢的物品为该物品得分贡献的部分；模型把用户喜欢的每个物品的贡献相加，"
+        "所以历史越长，每一项越小。",
+    "No item in the user's history points to it (the model's similarity is not positive).":
+        "用户历史中没有物品指向它（模型给出的相似度不为正）。",
+    "Text that matters in its match: {evidence}.": "对其匹配起作用的文字：{evidence}。",
+    "Choose a user first.": "请先选择一个用户。",
+    "Choose the item to ask about.": "请选择要询问的物品。",
+    "Model {model} was not trained; train it first.": "模型 {model} 尚未训练；请先训练它。",
 }
