@@ -19,7 +19,7 @@ import pandas as pd
 from core import ModelManager
 from core.errors import SpringboardError
 
-from .ui_kit import page_errors, tr, tr_frame
+from .ui_kit import page_errors, tr, tr_frame, tr_text
 
 REFRESH_SECONDS = 2.0
 
@@ -86,7 +86,7 @@ def summary_markdown(report: dict) -> str:
         ))
     privacy = report.get("privacy")
     if privacy is not None:
-        kinds = ", ".join(privacy["kinds"]) or "nothing"
+        kinds = ", ".join(tr_text(k) for k in privacy["kinds"]) or "nothing"
         mode = privacy["redaction"]
         if mode == "keep":
             text = tr("**off (keep, opted in)**: personal data is stored and logged as typed")

@@ -12,7 +12,15 @@ from typing import Any
 
 import gradio as gr
 
-from apps.ui_kit import curves_figure, page_errors, progress_callback, text_generator, tr, tr_markdown, tr_text
+from apps.ui_kit import (
+    curves_figure,
+    page_errors,
+    progress_callback,
+    text_generator,
+    tr,
+    tr_markdown,
+    tr_text,
+)
 from core.errors import InvalidInputError
 
 from .chat_format import plain_messages

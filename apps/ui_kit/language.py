@@ -70,7 +70,8 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
-_EXACT = {_normal(k): v for k, v in {**ZH, **RUNTIME_ZH}.items()}
+_TABLE = {**ZH, **RUNTIME_ZH}  # one table: the pages' static texts and the runtime templates
+_EXACT = {_normal(k): v for k, v in _TABLE.items()}
 _FIELD = re.compile(r"\{(\w+)(?::[^{}]*)?\}")
 
 
@@ -123,9 +124,10 @@ def _zh() -> bool:
 
 def tr(template: str, /, **values: Any) -> str:
     """``template.format(**values)`` in the viewer's language (``template`` is the English key
-    of ``RUNTIME_ZH``; a missing entry shows the English)."""
+    of ``RUNTIME_ZH``, or of ``ZH`` for a text the layout also shows; a missing entry shows the
+    English)."""
     if _zh():
-        zh = RUNTIME_ZH.get(template)
+        zh = _TABLE.get(template)
         if zh is not None:
             return zh.format(**{k: _word(v) if isinstance(v, str) else v for k, v in values.items()})
     return template.format(**values)

@@ -162,6 +162,16 @@ RUNTIME_ZH: dict[str, str] = {
     "{mode}: {kinds} replaced by a salted hash before anything is stored or logged":
         "{mode}：{kinds} 在存储或记录前被替换为加盐哈希",
     "nothing": "无",
+    "CPU, {threads} threads ({dtype})": "CPU，{threads} 个线程（{dtype}）",
+    "mask": "遮盖",
+    "hash": "哈希",
+    "email": "邮箱地址",
+    "card": "银行卡号",
+    "iban": "IBAN 账号",
+    "cn_id": "身份证号",
+    "phone": "电话号码",
+    "ip": "IP 地址",
+    "name": "姓名",
     "**Personal-data redaction:** {text}": "**个人数据脱敏：** {text}",
     "**GPU memory:** {allocated:,} MB allocated, {reserved:,} MB reserved":
         "**GPU 显存：** 已分配 {allocated:,} MB，已保留 {reserved:,} MB",
@@ -396,4 +406,79 @@ RUNTIME_ZH: dict[str, str] = {
     "Choose a user first.": "请先选择一个用户。",
     "Choose the item to ask about.": "请选择要询问的物品。",
     "Model {model} was not trained; train it first.": "模型 {model} 尚未训练；请先训练它。",
+    # ------------------------------------------------------------------ speech
+    "**{name}**: {duration:.1f} s, language **{language}**, {what} by `{model}` in {windows}, {segments}.":
+        "**{name}**：{duration:.1f} 秒，语言 **{language}**，由 `{model}` {what}，共 {windows}、{segments}。",
+    "none (no speech heard)": "无（没有听到语音）",
+    "translated to English": "翻译成英文",
+    "transcribed": "转写",
+    "1 window": "1 个窗口",
+    "{n} windows": "{n} 个窗口",
+    "1 segment": "1 个片段",
+    "{n} segments": "{n} 个片段",
+    "file": "文件",
+    "start": "开始",
+    "end": "结束",
+    "text": "文本",
+    "word": "词",
+    "probability": "概率",
+    "Skipped: {error}": "已跳过：{error}",
+    "No speech was heard in {name}.": "在 {name} 中没有听到语音。",
+    "**Word error rate {wer:.1%}**, character error rate {cer:.1%} "
+    "(after normalising case, punctuation and numbers).":
+        "**词错误率 {wer:.1%}**，字错误率 {cer:.1%}（已统一大小写、标点和数字）。",
+    "Upload an audio file or record with the microphone first.": "请先上传音频文件或用麦克风录音。",
+    "None of the files could be read as audio; see the warnings.": "没有一个文件能作为音频读取；请查看警告。",
+    "Transcribe something first.": "请先转写一段音频。",
+    "Paste the reference (correct) transcript first.": "请先粘贴参考（正确的）文字稿。",
+    "Cannot score: {error}.": "无法评分：{error}。",
+    "'{name}' is {minutes} min long; the limit is {limit} ({seconds} s, setting limits.max_audio_seconds). "
+    "Trim or split the recording.":
+        "“{name}”长 {minutes} 分钟；上限为 {limit}（{seconds} 秒，设置项 limits.max_audio_seconds）。"
+        "请剪短或拆分录音。",
+    "'{name}' does not look like an audio file (extension '{ext}'). Supported: {allowed}.":
+        "“{name}”看起来不是音频文件（扩展名“{ext}”）。支持：{allowed}。",
+    "No such audio file: '{name}'.": "没有这个音频文件：“{name}”。",
+    "'{name}' is an empty file.": "“{name}”是空文件。",
+    "'{name}' could not be read as audio: it is corrupt or not an audio file ({error}).":
+        "“{name}”无法作为音频读取：文件已损坏或不是音频文件（{error}）。",
+    "'{name}' contains no audio samples.": "“{name}”不含任何音频采样。",
+    "'{name}' contains NaN or infinite samples.": "“{name}”含有 NaN 或无穷大的采样。",
+    # ------------------------------------------------------------------ vision
+    "label": "标签",
+    "top predictions": "最可能的类别",
+    "error": "错误",
+    "What the model looked at for '{label}' ({score:.0%})": "模型判断“{label}”（{score:.0%}）时关注的区域",
+    "{bad} of {n} files could not be read (see the error column).": "{n} 个文件中有 {bad} 个无法读取（见“错误”列）。",
+    "No objects above the threshold; try a lower one.": "没有高于阈值的物体；试试更低的阈值。",
+    "{name}: {count} objects": "{name}：{count} 个物体",
+    "### Saved as `{name}` ({method})\n"
+    "Held-out accuracy **{accuracy:.1%}**, macro-F1 **{macro_f1:.3f}** on {n_test:,} images "
+    "never seen in training. Training took {seconds:.0f} s. "
+    "Training images per class: {counts}.\n\nThe model is now selectable in the **Classify** tab.":
+        "### 已保存为 `{name}`（{method}）\n"
+        "在 {n_test:,} 张训练中从未见过的图片上，留出集准确率 **{accuracy:.1%}**，宏平均 F1 **{macro_f1:.3f}**。"
+        "训练用时 {seconds:.0f} 秒。每类训练图片数：{counts}。\n\n现在可以在 **分类** 标签页选择这个模型。",
+    "cnn": "卷积网络",
+    "The collection holds **{n:,}** images.": "集合中有 **{n:,}** 张图片。",
+    "Skipped {note}": "已跳过 {note}",
+    "{name}  (similarity {score:.2f})": "{name}（相似度 {score:.2f}）",
+    "Upload an image first (or click an example).": "请先上传一张图片（或点击一个示例）。",
+    "Upload one or more images.": "请上传一张或多张图片。",
+    "Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist.":
+        "未安装 Fashion-MNIST：apt-get install dataset-fashion-mnist。",
+    "Upload a zip file of class_name/image.jpg folders.": "请上传一个按 类别名/图片.jpg 组织的 zip 文件。",
+    "Upload images to add to the collection.": "请上传要加入集合的图片。",
+    "Upload a query image first (or click an example).": "请先上传一张查询图片（或点击一个示例）。",
+    "No image file at {path}.": "{path} 处没有图片文件。",
+    "The image is empty (0 bytes).": "图片是空的（0 字节）。",
+    "The data is not an image in a format that can be read.": "这些数据不是可读取格式的图片。",
+    "The image file is truncated or corrupt ({error}).": "图片文件不完整或已损坏（{error}）。",
+    "The image has too many pixels to process safely ({error}).": "图片像素过多，无法安全处理（{error}）。",
+    "The image has no pixels ({width} x {height}).": "图片没有像素（{width} x {height}）。",
+    "The image is {width} x {height} = {pixels} pixels; the limit is {limit} (SPRINGBOARD_LIMITS__MAX_IMAGE_PIXELS).":
+        "图片为 {width} x {height} = {pixels} 像素；上限为 {limit}（SPRINGBOARD_LIMITS__MAX_IMAGE_PIXELS）。",
+    "None of the images could be read: {errors}": "没有一张图片能读取：{errors}",
+    "These class folders hold no images: {folders}.": "这些类别文件夹里没有图片：{folders}。",
+    "The zip is corrupt ({error}).": "zip 文件已损坏（{error}）。",
 }
