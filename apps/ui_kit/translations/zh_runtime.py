@@ -481,4 +481,15 @@ RUNTIME_ZH: dict[str, str] = {
     "None of the images could be read: {errors}": "没有一张图片能读取：{errors}",
     "These class folders hold no images: {folders}.": "这些类别文件夹里没有图片：{folders}。",
     "The zip is corrupt ({error}).": "zip 文件已损坏（{error}）。",
+    # ------------------------------------------------------------------ home page examples
+    "*Escalated to a human (confidence {confidence}): the bot does not guess.*":
+        "*已转人工（置信度 {confidence}）：机器人不会瞎猜。*",
+    "*Source: FAQ entry `{id}` ({question}); confidence {confidence}; intent `{intent}`.*":
+        "*来源：FAQ 条目 `{id}`（{question}）；置信度 {confidence}；意图 `{intent}`。*",
+    "Pick a movie first.": "请先选择一部电影。",
+    "**{title}** (similarity {score})": "**{title}**（相似度 {score}）",
+    "People who watched **{title}** also watched:": "看过 **{title}** 的人也看了：",
+    "*Language: {language}; {seconds} s of audio.*": "*语言：{language}；音频 {seconds} 秒。*",
+    "Record or upload a clip first.": "请先录制或上传一段音频。",
+    "Upload a photo first.": "请先上传一张照片。",
 }
