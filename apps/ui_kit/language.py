@@ -104,6 +104,7 @@ def _word(value: str) -> str:
     return chinese(value) or value
 
 
+@lru_cache(maxsize=8192)  # pure; a page refreshing every few seconds asks for the same cells again
 def chinese(text: str) -> str | None:
     """The Chinese of one finished English text, or None when no entry matches it."""
     if not text.strip():
