@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import gradio as gr
@@ -72,10 +71,12 @@ def apps_markdown(pages: list[AppPage]) -> str:
 def _shown(example: Callable[[str], str]) -> Callable[[str], str]:
     """An example's Markdown in the viewer's language (its sentences; the data stays as it is)."""
 
-    @functools.wraps(example)
     def call(value: str) -> str:
         return tr_markdown(example(value))
 
+    # Not functools.wraps: Gradio would read the example's own signature (a default ``k``)
+    # and pass it a second argument.
+    call.__name__, call.__doc__ = example.__name__, example.__doc__
     return call
 
 

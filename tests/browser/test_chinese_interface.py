@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 
 from tests.support.server import ServerProcess
 
-from .browser import Browser, launch_chromium
+from .browser import Browser, GradioError, launch_chromium
 from .conftest import _require_chromium
 
 # path -> (the page's heading, texts of its labels and buttons that must show in Chinese)
@@ -188,7 +188,7 @@ def _home(browser: Browser) -> str:
 
 
 def _customer_service(browser: Browser) -> str:
-    _choose_kb(browser, EN_DEMO)
+    browser.wait_for_text("cs-greeting", r"Hello")  # the English demo (the bot test leaves it active)
     browser.wait_idle()
     browser.type("cs-message", "my card never showed up", submit=True)
     sources = browser.wait_for_text("cs-sources", r"答案原文来自", timeout=60)
@@ -241,6 +241,12 @@ def _textgen(browser: Browser) -> str:
     )
     placeholder = field.find_element(By.CSS_SELECTOR, "textarea, input").get_attribute("placeholder")
     assert _CJK.search(placeholder), placeholder
+    browser.click("tg-generate")  # nothing filled in: the page says so, in Chinese
+    with pytest.raises(GradioError, match="请填写“产品”（模板“商品描述”）"):
+        browser.wait_for_text("tg-stats", r"结束原因", timeout=30)
+    browser.open("/textgen", "文本生成")  # a fresh page, without the error toast
+    browser.until(lambda d: "产品" in browser.element("tg-field-0").text, 30, "the fields")
+    browser.type("tg-field-0", "一款折叠自行车")
     browser.set_number("tg-max-new", 12)
     browser.click("tg-generate")
     stats = browser.wait_for_text("tg-stats", r"结束原因", timeout=120)

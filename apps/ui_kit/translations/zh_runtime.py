@@ -338,6 +338,16 @@ RUNTIME_ZH: dict[str, str] = {
     "Cancelling at the next step; nothing will be saved.": "将在下一步取消；不会保存任何内容。",
     "Renamed '{old}' to '{new}'.": "已将“{old}”重命名为“{new}”。",
     "Choose a saved template to delete.": "请选择要删除的已保存模板。",
+    "Fill in '{field}' (template '{template}').": "请填写“{field}”（模板“{template}”）。",
+    "'{field}' must be one of: {choices}; got {value}.": "“{field}”必须是以下之一：{choices}；收到的是 {value}。",
+    "Template '{template}' rendered to an empty prompt.": "模板“{template}”生成的提示词是空的。",
+    "'{name}' is a built-in template; choose another name.": "“{name}”是内置模板；请换一个名称。",
+    "The title is {n} characters; the limit is {limit}.": "标题有 {n} 个字符；上限为 {limit}。",
+    "The description is {n} characters; the limit is {limit}.": "描述有 {n} 个字符；上限为 {limit}。",
+    "The prompt has {n} fields; the limit is {limit}.": "提示词有 {n} 个字段；上限为 {limit}。",
+    "A template name is 2-40 characters: lower-case letters, digits and _, starting with a letter "
+    "(like launch_tweet); got {name}.":
+        "模板名称为 2 到 40 个字符：小写字母、数字和 _，以字母开头（例如 launch_tweet）；收到的是 {name}。",
     "Upload a training file (.jsonl, .csv or .txt) first.": "请先上传训练文件（.jsonl、.csv 或 .txt）。",
     "Choose an adapter to rename.": "请选择要重命名的适配器。",
     "Choose an adapter to delete.": "请选择要删除的适配器。",
