@@ -245,7 +245,9 @@ def _textgen(browser: Browser) -> str:
     with pytest.raises(GradioError, match="请填写“产品”（模板“商品描述”）"):
         browser.wait_for_text("tg-stats", r"结束原因", timeout=30)
     browser.open("/textgen", "文本生成")  # a fresh page, without the error toast
-    browser.until(lambda d: "产品" in browser.element("tg-field-0").text, 30, "the fields")
+    field = browser.until(
+        lambda d: "产品" in browser.element("tg-field-0").text and browser.element("tg-field-0"), 30, "the fields"
+    )
     browser.type("tg-field-0", "一款折叠自行车")
     browser.set_number("tg-max-new", 12)
     browser.click("tg-generate")
