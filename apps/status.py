@@ -68,7 +68,7 @@ def summary_markdown(report: dict) -> str:
             count=len(loaded), used_mb=report["used_mb"], budget_mb=report["budget_mb"],
         ) + "  "
     lines = [
-        tr("**Device:** {device}", device=report["device"]) + "  ",
+        tr("**Device:** {device}", device=tr_text(report["device"])) + "  ",
         where,
         tr(
             "**Process memory:** {rss_mb:,} MB RSS; system memory {percent:.0f}% used",
@@ -86,7 +86,11 @@ def summary_markdown(report: dict) -> str:
         ))
     privacy = report.get("privacy")
     if privacy is not None:
-        kinds = ", ".join(tr_text(k) for k in privacy["kinds"]) or "nothing"
+        # "personal data: email": the kinds' own entries, apart from words such as "card".
+        kinds = ", ".join(
+            shown if (shown := tr_text(f"personal data: {k}")) != f"personal data: {k}" else k
+            for k in privacy["kinds"]
+        ) or tr_text("nothing")
         mode = privacy["redaction"]
         if mode == "keep":
             text = tr("**off (keep, opted in)**: personal data is stored and logged as typed")
@@ -96,7 +100,7 @@ def summary_markdown(report: dict) -> str:
                 if mode == "mask"
                 else "{mode}: {kinds} replaced by a salted hash before anything is stored or logged"
             )
-            text = tr(template, mode=mode, kinds=kinds)
+            text = tr(template, mode=tr_text(mode), kinds=kinds)
         lines.append("  \n" + tr("**Personal-data redaction:** {text}", text=text))
     if "gpu_allocated_mb" in report:
         lines.append("  \n" + tr(

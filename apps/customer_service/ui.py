@@ -113,7 +113,7 @@ def calibration_markdown() -> str:
     if not c["calibrated"]:
         return tr(
             "Confidence threshold {threshold:.2f} ({how}). Import entries to calibrate.",
-            threshold=c["threshold"], how=how,
+            threshold=c["threshold"], how=tr_text(how),
         )
     return tr(
         "**Confidence calibrated on this knowledge base** ({positives} held-out questions, "
@@ -122,7 +122,7 @@ def calibration_markdown() -> str:
         "**{error_rate:.0%}** answered with a wrong one, "
         "**{off_topic_answered:.0%}** of off-topic questions answered. "
         "Threshold {threshold:.2f} ({how}); retrieval model `{embedding_model}`.",
-        how=how,
+        how=tr_text(how),
         **{k: c[k] for k in ("positives", "negatives", "answer_rate", "error_rate",
                              "off_topic_answered", "threshold", "embedding_model")},
     )
@@ -146,7 +146,7 @@ def _sources_markdown(reply: Reply) -> str:
     lines = [
         tr(
             "**Confidence** {confidence:.0%} · **intent** {intent} · **sentiment** {sentiment}",
-            confidence=reply.confidence, intent=intent, sentiment=reply.sentiment,
+            confidence=reply.confidence, intent=intent, sentiment=tr_text(reply.sentiment),
         )
     ]
     if reply.escalated:
@@ -207,7 +207,7 @@ def _why_markdown(why: Explanation) -> str:
             ),
             tr(
                 "| threshold | **{threshold:.2f}** ({source}) |",
-                threshold=why.threshold, source=why.threshold_source,
+                threshold=why.threshold, source=tr_text(why.threshold_source),
             ),
         ]
     if why.intents:
@@ -407,7 +407,8 @@ def train(source: str, upload: str | None, mode: str, epochs: float, progress=gr
     return tr(
         "Trained a **{mode}** model on {n_examples:,} examples, "
         "{n_intents} intents, in {seconds:.0f} s. It is saved and in use.",
-        **{k: report[k] for k in ("mode", "n_examples", "n_intents", "seconds")},
+        mode=tr_text(report["mode"]),
+        **{k: report[k] for k in ("n_examples", "n_intents", "seconds")},
     ), model_info()
 
 
@@ -448,7 +449,7 @@ def model_info() -> str:
     if model is None:
         return tr_text(NO_INTENTS_HINT)
     kind = "fine-tuned MiniLM" if model.mode == "finetune" else "head on frozen shared embeddings"
-    return tr("Current intent model: **{kind}**, {count} intents.", kind=kind, count=len(model.labels))
+    return tr("Current intent model: **{kind}**, {count} intents.", kind=tr_text(kind), count=len(model.labels))
 
 
 @page_errors

@@ -63,8 +63,8 @@ def load_data(source: str, inter_file: str | None, items_file: str | None, drop_
         "{items:,} items (density {density:.2%}); "
         "ratings: {ratings}, timestamps: {timestamps}, "
         "items with metadata: {items_with_metadata:,}.{columns} Next: *Train & evaluate*.",
-        ratings="yes" if summary["has_rating"] else "no",
-        timestamps="yes" if summary["has_timestamp"] else "no",
+        ratings=tr_text("yes" if summary["has_rating"] else "no"),
+        timestamps=tr_text("yes" if summary["has_timestamp"] else "no"),
         columns=columns,
         **{k: summary[k] for k in ("source", "interactions", "users", "items", "density", "items_with_metadata")},
     )
@@ -93,7 +93,7 @@ def train(models: list[str], protocol_label: str, k: float, ws: Workspace | None
     note = tr(
         "Best on NDCG@{k}: **{best}**, retrained on all interactions and now serving the tabs below. "
         "Protocol: {protocol}; full ranking over all items, training and validation items masked.",
-        k=ws.k, best=best, protocol=PROTOCOLS[protocol],
+        k=ws.k, best=best, protocol=tr_text(PROTOCOLS[protocol]),
     )
     return (
         ws,

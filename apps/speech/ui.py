@@ -78,7 +78,7 @@ def _summary(transcripts: list[Transcript]) -> str:
         n = len(t.segments)
         lines.append(tr(
             "**{name}**: {duration:.1f} s, language **{language}**, {what} by `{model}` in {windows}, {segments}.",
-            name=t.name, duration=t.duration, language=language, what=what, model=t.model,
+            name=t.name, duration=t.duration, language=tr_text(language), what=tr_text(what), model=t.model,
             windows=tr("1 window") if t.windows == 1 else tr("{n} windows", n=t.windows),
             segments=tr("1 segment") if n == 1 else tr("{n} segments", n=n),
         ))

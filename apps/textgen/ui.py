@@ -108,7 +108,7 @@ def _stats_md(stream: TextStream) -> str:
     return tr(
         "**{model}** · {prompt_tokens:,} prompt tokens · {new_tokens:,} new tokens "
         "in {seconds:.1f} s ({tokens_per_second:.1f} tokens/s){first} · ended: {ended}",
-        first=first, ended=FINISH_WORDS[s["finish_reason"]],
+        first=first, ended=tr_text(FINISH_WORDS[s["finish_reason"]]),
         **{k: s[k] for k in ("model", "prompt_tokens", "new_tokens", "seconds", "tokens_per_second")},
     )
 

@@ -126,11 +126,12 @@ def _zh() -> bool:
 def tr(template: str, /, **values: Any) -> str:
     """``template.format(**values)`` in the viewer's language (``template`` is the English key
     of ``RUNTIME_ZH``, or of ``ZH`` for a text the layout also shows; a missing entry shows the
-    English)."""
+    English). Values go in as given: pass a word of the page through ``tr_text`` first, so data
+    (an intent called "card", a title) is never taken for one."""
     if _zh():
         zh = _TABLE.get(template)
         if zh is not None:
-            return zh.format(**{k: _word(v) if isinstance(v, str) else v for k, v in values.items()})
+            return zh.format(**values)
     return template.format(**values)
 
 

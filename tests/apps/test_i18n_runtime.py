@@ -124,9 +124,10 @@ def test_finished_sentences_are_matched_with_their_values(viewer):
     # A value that is itself a known text is translated too; data (a title) stays as it is.
     assert tr_text("Similar to Heat (1995)") == "与 Heat (1995) 相似"
     assert tr_text("Heat (1995) (4.2% of score)") == "Heat (1995)（占得分 4.2%）"
-    assert tr("| threshold | **{threshold:.2f}** ({source}) |", threshold=0.5, source="set by hand") == (
+    assert tr("| threshold | **{threshold:.2f}** ({source}) |", threshold=0.5, source=tr_text("set by hand")) == (
         "| 阈值 | **0.50**（手动设置） |"
     )
+    assert tr("Added {id}.", id="default") == "已新增 default。"  # a value is data unless translated first
     # Text the table does not know stays English, and an English viewer sees English.
     assert tr_text("A sentence nobody translated.") == "A sentence nobody translated."
     assert chinese("") is None
@@ -165,6 +166,8 @@ def test_customer_service_sources_and_why_this_answer_in_chinese(viewer, cs_bot)
     assert not _english_words(head), sources
     why = ui._why_markdown(answered.why)
     assert "| 最佳匹配 |" in why and "校准后的置信度" in why and "**意图，前 3 名：**" in why
+    # Data is never taken for a word of the page: the intent "card" stays `card`.
+    assert f"**影响 `{answered.why.intents[0].intent}` 的词**" in why, why
     why_escalated = ui._why_markdown(escalated.why)
     assert "已转人工" in why_escalated, why_escalated
     for text in (why, why_escalated):
