@@ -147,6 +147,40 @@ def metrics_frame(report: dict) -> pd.DataFrame:
     return frame.rename(columns=_METRIC_COLUMNS)
 
 
+_DECODE_COLUMNS = {
+    "model": "model",
+    "active": "decoding",
+    "prefilling": "prefilling",
+    "waiting": "waiting",
+    "kv": "KV cache MB (reserved / budget)",
+    "steps": "decode steps",
+    "joined_mid_batch": "joined mid-batch",
+    "refused": "refused (429)",
+}
+
+
+def decode_loop_frame(report: dict) -> pd.DataFrame:
+    """Each generation model's continuous-batching loop (the ``serving`` entry of its report row):
+    rows decoding and waiting against their bounds, KV cache reserved against its budget,
+    decode steps, rows that joined a running batch, and requests refused."""
+    rows = []
+    for m in report["models"]:
+        s = m.get("serving")
+        if not s or "steps" not in s:  # not a decode loop (or a cluster row's text)
+            continue
+        rows.append({
+            "model": m["model"],
+            "active": f"{s['active']} of {s.get('max_active', '?')}",
+            "prefilling": s["prefilling"],
+            "waiting": f"{s['waiting']} of {s.get('max_waiting', '?')}",
+            "kv": f"{s['kv_reserved_mb']:,} / {s.get('kv_budget_mb', 0):,}",
+            "steps": s["steps"],
+            "joined_mid_batch": s["joined_mid_batch"],
+            "refused": s.get("refused", 0),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=list(_DECODE_COLUMNS)).rename(columns=_DECODE_COLUMNS)
+
+
 def batch_sizes_frame(report: dict) -> pd.DataFrame:
     """Long format for a bar chart: how many batches of each size each model ran."""
     rows = [
@@ -316,6 +350,12 @@ def render_status(
         title="Batch sizes run so far",
         height=260,
     )
+    gr.Markdown(
+        "### Text generation: the continuous-batching loop\n"
+        "Sequences decode together one token a step; new requests join at the next step and "
+        "finished ones leave at once. Beyond the waiting limit a request is refused (HTTP 429)."
+    )
+    decode_loop = gr.Dataframe(interactive=False, elem_id="status-decode-loop")
     gr.Markdown("### API usage per key (/v1, /api/v1)")
     usage = gr.Dataframe(interactive=False)
     backend = manager.backend.kind
@@ -344,6 +384,7 @@ def render_status(
         models,
         metrics,
         batches,
+        decode_loop,
         usage,
         deployments,
         events,
@@ -362,6 +403,7 @@ def render_status(
             tr_frame(models_frame(report)),
             tr_frame(metrics_frame(report)),
             batch_sizes_frame(report),
+            tr_frame(decode_loop_frame(report), cells=False),
             tr_frame(api_usage_frame(report)),
             tr_frame(cluster_frame(report)),
             tr_frame(events_frame(report)),

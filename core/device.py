@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from .settings import Settings
+if TYPE_CHECKING:  # an annotation only: the runners import no pydantic (bench/gpu.py needs that)
+    from .settings import Settings
 
 _threads_lock = threading.Lock()
 _threads_set = False

@@ -14,11 +14,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .device import DevicePolicy
 from .errors import UnknownModelError
-from .settings import Settings
+
+if TYPE_CHECKING:  # an annotation only: the runners import no pydantic (bench/gpu.py needs that)
+    from .settings import Settings
 
 EXTERNAL_PREFIXES = ("hub:", "torchvision:", "local:")
 T = TypeVar("T")

@@ -100,6 +100,7 @@ class DecodeScheduler:
         self._reserved = 0  # KV bytes promised to admitted rows
         self.steps = 0
         self.joined_mid_batch = 0  # rows that joined a batch already decoding
+        self.refused = 0  # requests turned away (queue full or shutting down: HTTP 429)
 
     # ------------------------------------------------------------------ callers
     def generate(self, rows: list[_Row]) -> None:
@@ -118,8 +119,10 @@ class DecodeScheduler:
         queued = [r for r in rows if r.error is None]
         with self._cv:
             if self._closed:
+                self.refused += len(queued)
                 raise OverloadedError(f"{self.name} is shutting down")
             room = self.limits.max_waiting - len(self._waiting)
+            self.refused += len(queued[max(room, 0) :])
             for row in queued[max(room, 0) :]:
                 row.error = OverloadedError(
                     f"{self.name} has {len(self._waiting)} requests waiting to decode "
@@ -145,15 +148,19 @@ class DecodeScheduler:
         return job.result
 
     def stats(self) -> dict[str, int]:
-        """What the loop holds now: for the status page and tests."""
+        """What the loop holds now, against its bounds, and its counters: for the status page."""
         running = self._running
         return {
             "active": len(running.rows) if running is not None else 0,
+            "max_active": self.limits.max_active,
             "prefilling": len(self._prefill_rows),
             "waiting": len(self._waiting),
+            "max_waiting": self.limits.max_waiting,
             "kv_reserved_mb": self._reserved // 2**20,
+            "kv_budget_mb": self.limits.kv_cache_bytes // 2**20,
             "steps": self.steps,
             "joined_mid_batch": self.joined_mid_batch,
+            "refused": self.refused,
         }
 
     def close(self) -> None:

@@ -67,3 +67,38 @@ def test_the_home_pages_models_table_shows_what_this_process_holds(manager):
     table = models_table(manager).set_index("model")
     assert table.loc["minilm-l6", "loaded"] == "yes"
     assert "serving" not in table.columns  # the cluster column is for the Ray backend only
+
+
+def test_the_status_page_shows_the_generation_loop_while_it_decodes_and_after(manager):
+    """The continuous-batching loop's counters from /api/status as a table: a row decoding
+    with its KV cache reserved while a stream runs, and the steps it took afterwards."""
+    from apps.status import decode_loop_frame, full_report
+    from shared_models.types.generation import (
+        TINY_MODEL,
+        GenerationRequest,
+        GenerationResult,
+        TextPiece,
+    )
+
+    handle = manager.handle(TINY_MODEL)
+    handle.call([GenerationRequest(prompt="Warm up", max_new_tokens=2)])
+    before = decode_loop_frame(full_report(manager)).set_index("model").loc[TINY_MODEL]
+    story = [{"role": "user", "content": "Tell me a long story about a lighthouse keeper."}]
+    request = GenerationRequest(messages=story, max_new_tokens=200, temperature=0.0)
+    with handle.stream(request) as stream:
+        assert isinstance(next(stream), TextPiece)  # the first piece: the row is in the running batch
+        during = decode_loop_frame(full_report(manager)).set_index("model").loc[TINY_MODEL]
+        stream.cancel()
+        result = stream.result(timeout=120)
+    assert isinstance(result, GenerationResult) and result.finish_reason == "cancelled"
+    after = decode_loop_frame(full_report(manager)).set_index("model").loc[TINY_MODEL]
+
+    limits = manager.settings.decoding
+    assert during["decoding"] == f"1 of {limits.max_active}"
+    assert during["waiting"] == f"0 of {limits.max_waiting}"
+    reserved, budget = (int(x.replace(",", "")) for x in during["KV cache MB (reserved / budget)"].split(" / "))
+    assert budget == limits.kv_cache_mb and 0 < reserved < budget
+    assert after["decoding"] == f"0 of {limits.max_active}"
+    assert after["KV cache MB (reserved / budget)"] == f"0 / {limits.kv_cache_mb:,}"
+    assert after["decode steps"] > before["decode steps"]
+    assert after["refused (429)"] == before["refused (429)"] == 0

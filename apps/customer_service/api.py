@@ -43,10 +43,13 @@ from .calibration import META_KEY as CALIBRATION_KEY
 from .calibration import Calibration, calibrate
 from .conversations import NO_ANSWER, ConversationStore
 from .datasets import DEMO_FAQ, DEMO_FAQ_ZH, DEMO_INTENTS, read_labelled_csv
+from .embedders import AUTO, Embedders, choose_model, describe
 from .explain import Explanation
 from .importers import FaqEntry, parse_faq, read_faq_file
 from .intents import IntentModel, Mode, ProgressFn, classification_metrics, normalise_examples
-from .knowledge import KnowledgeBase, StoredEntry
+from .knowledge import APP as KB_APP
+from .knowledge import LEGACY_EMBEDDING_MODEL, KnowledgeBase, StoredEntry
+from .knowledge import MIGRATIONS as KB_MIGRATIONS
 from .phrasing import build_request, is_grounded, quarantine_instructions, stream_phrasing
 from .retrieval import Calibrator, HybridRetriever, Retrieval, cjk_share
 from .sentiment import Sentiment, analyse
@@ -62,9 +65,10 @@ KNOWLEDGE_BASES = {
     "demo": "Demo: Kestrel Money (English)",
     "demo-zh": "Demo: Kestrel Money (中文)",
 }
-# Retrieval runs on multilingual-e5-small by default (Chinese, English and mixed text;
-# ~20 ms a question on 2 cores); MiniLM (minilm-l6) is the faster English-only option.
-DEFAULT_EMBEDDING_MODEL = MULTILINGUAL_MODEL
+# By default the model(s) follow the knowledge base's language (embedders.choose_model):
+# an English one is searched with MiniLM and multilingual-e5-small fused, questions in
+# another language with e5 alone; a Chinese one with e5. A model name fixes the choice.
+DEFAULT_EMBEDDING_MODEL = AUTO
 NO_INTENTS_HINT = (
     "Intents are off for this knowledge base: no intent model is trained. Train one in the "
     "Intents tab from a CSV of `text,intent` rows (a few examples per intent is enough)."
@@ -216,15 +220,12 @@ class CustomerServiceBot:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = db or Database(self.data_dir / DB_FILE)
         self.max_chars = settings.limits.max_text_chars
-        self.embedding_model = embedding_model
-        self._embedder = self.manager.handle(embedding_model)
-        self.kb = KnowledgeBase(
-            self.db, self.data_dir / "index", self._embed, settings.limits,
-            embedding_model=embedding_model,
-        )  # fmt: skip
+        # "auto": the model(s) follow the knowledge base's language, chosen at each import.
+        self.auto_embedding = embedding_model == AUTO
+        self._limits = settings.limits
+        self._use_model(self._stored_model() if self.auto_embedding else embedding_model)
         if company is not None:
             self.company = company
-        self.retriever = HybridRetriever(self.kb)
         self._calibration_lock = threading.Lock()
         self.calibration: Calibration | None = None
         self._ensure_calibrated()
@@ -270,6 +271,7 @@ class CustomerServiceBot:
         bot = cls(use_llm=use_llm, **kwargs)
         if bot.kb.get_meta("company") is None:
             bot.company = company_from_filename(Path(path).name)
+        bot._choose_model(entries)
         bot.kb.upsert_many(entries)
         bot.recalibrate()
         return bot
@@ -287,12 +289,50 @@ class CustomerServiceBot:
         bot = cls(use_llm=use_llm, **kwargs)
         if len(bot.kb) == 0:
             demo_faq = DEMO_FAQ_ZH if language == "zh" else DEMO_FAQ
-            bot.kb.upsert_many(read_faq_file(demo_faq, bot.manager.settings.limits))
+            entries = read_faq_file(demo_faq, bot.manager.settings.limits)
+            bot._choose_model(entries)
+            bot.kb.upsert_many(entries)
             bot.recalibrate()
         return bot
 
     def _embed(self, texts: list[str | EmbedText]) -> np.ndarray:
-        return np.stack(self._embedder.call(list(texts)))
+        return self._embedders(texts)
+
+    def _stored_model(self) -> str:
+        """The model(s) this knowledge base was embedded with; for a new one, e5 (it reads
+        any language) until the first import chooses."""
+        self.db.migrate(KB_APP, KB_MIGRATIONS)
+        rows = self.db.query("SELECT value FROM cs_meta WHERE key = 'embedding_model'")
+        if rows:
+            return rows[0]["value"]
+        has_entries = self.db.query("SELECT 1 FROM cs_entries LIMIT 1")
+        return LEGACY_EMBEDDING_MODEL if has_entries else MULTILINGUAL_MODEL
+
+    def _use_model(self, model: str) -> None:
+        """Serve the knowledge base with ``model`` (one name, or two joined by "+"); a
+        knowledge base embedded with another is embedded again."""
+        self.embedding_model = model
+        self._embedders = Embedders(model, self.manager.handle)
+        self.kb = KnowledgeBase(
+            self.db, self.data_dir / "index", self._embed, self._limits,
+            dim=self._embedders.dim, embedding_model=model,
+        )  # fmt: skip
+        self.retriever = HybridRetriever(self.kb, view=self._embedders.view)
+
+    def _choose_model(self, entries: list[FaqEntry], replace: bool = False) -> None:
+        """With ``embedding_model="auto"``: switch to the model(s) for the language of the
+        knowledge base these entries make (before they are stored, so they are embedded once)."""
+        if not self.auto_embedding:
+            return
+        kept = [] if replace else self.kb.all()
+        questions = " ".join(e.question for e in [*entries, *kept][:200])
+        model = choose_model(cjk_share(questions))
+        if model != self.embedding_model:
+            log.info("knowledge base language chooses embedding model %s", model)
+            self._use_model(model)
+            if hasattr(self, "intents_dir"):  # an intent head of the old model is dropped
+                with self._intent_lock:
+                    self._intent_model = self._load_intents()
 
     # ------------------------------------------------------------------ the company
     @property
@@ -382,7 +422,9 @@ class CustomerServiceBot:
                 self.retriever.cross_calibrator = None
                 self.kb.set_meta(CALIBRATION_KEY, None)
                 return None
-            fitted = calibrate(self.kb, self._embed, threshold=DEFAULT_THRESHOLD)
+            fitted = calibrate(
+                self.kb, self._embed, threshold=DEFAULT_THRESHOLD, view=self._embedders.view
+            )
             self.kb.set_meta(CALIBRATION_KEY, fitted.to_json())
             self._use_calibration(fitted)
             log.info("calibrated %d entries in %.1f s", len(self.kb), fitted.seconds)
@@ -418,6 +460,8 @@ class CustomerServiceBot:
             "positives": c.positives if c else 0,
             "negatives": c.negatives if c else 0,
             "embedding_model": self.embedding_model,
+            "embedding_described": describe(self.embedding_model),
+            "embedding_automatic": self.auto_embedding,
         }
 
     # ------------------------------------------------------------------ knowledge base
@@ -445,9 +489,11 @@ class CustomerServiceBot:
         if replace:
             if company is None:
                 company = company_from_filename(Path(name or str(data)).name)
+            self._choose_model(entries, replace=True)
             self.kb.replace_all(entries)
             counts = {"added": len(entries), "updated": 0}
         else:
+            self._choose_model(entries)
             counts = self.kb.upsert_many(entries)
         if company is not None:
             self.company = company

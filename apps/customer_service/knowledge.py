@@ -132,8 +132,10 @@ class KnowledgeBase:
         self.bm25 = BM25Index()
         self.index = self._load_index()
         self.rebuilt_index = False
-        self._sync_from_db()
-        if self.get_meta("embedding_model", LEGACY_EMBEDDING_MODEL) != embedding_model:
+        # Vectors of another model (possibly of another width) are not indexed, but embedded again.
+        stale = self.get_meta("embedding_model", LEGACY_EMBEDDING_MODEL) != embedding_model
+        self._sync_from_db(vectors=not stale)
+        if stale:
             self._reembed()
 
     # ------------------------------------------------------------------ metadata
@@ -201,12 +203,15 @@ class KnowledgeBase:
                 pass  # unreadable or stale: rebuilt from the vectors in SQLite below
         return None  # type: ignore[return-value]
 
-    def _sync_from_db(self) -> None:
+    def _sync_from_db(self, vectors: bool = True) -> None:
         rows = self.db.query("SELECT * FROM cs_entries ORDER BY num")
         self.entries = {row["num"]: _row_entry(row) for row in rows}
         self.by_id = {e.id: e for e in self.entries.values()}
         for num, entry in self.entries.items():
             self.bm25.add(num, lexical_text(entry))
+        if not vectors:
+            self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+            return
         expected = sum(len(e.phrasings) + 1 for e in self.entries.values())
         if self.index is None or self.index.ntotal != expected:
             # The file is missing, stale (a crash between commit and save) or damaged.

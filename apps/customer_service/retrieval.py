@@ -36,6 +36,7 @@ CROSS_FEATURES = ("dense", "margin")  # for a question in another language than 
 CROSS_LINGUAL_GAP = 0.5
 # Before a knowledge base has its own fit (it is empty): a cautious generic map.
 GENERIC_CALIBRATION = {"weights": [10.0, 6.0, 3.0, 1.0], "bias": -8.5}
+View = Callable[..., np.ndarray]  # (question vector, cross_lingual) -> the vector to search with
 
 
 @dataclass
@@ -160,16 +161,22 @@ def fuse(
 class HybridRetriever:
     """Dense + lexical search over a knowledge base, with that knowledge base's calibrator."""
 
-    def __init__(self, kb: KnowledgeBase, calibrator: Calibrator | None = None) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, calibrator: Calibrator | None = None, view: View | None = None
+    ) -> None:
         self.kb = kb
         self.calibrator = calibrator or Calibrator.generic()
         self.cross_calibrator: Calibrator | None = None
         self.kb_cjk_share = 0.0  # of the knowledge base's questions; set by the bot
+        # How a question's vector is weighed before the search (embedders.Embedders.view).
+        self.view: View = view or (lambda vector, cross_lingual=False: vector)
 
     def is_cross_lingual(self, query: str) -> bool:
         return abs(cjk_share(query) - self.kb_cjk_share) > CROSS_LINGUAL_GAP
 
     def search(self, query: str, query_vector: np.ndarray, k: int = 5) -> Retrieval:
+        cross = self.is_cross_lingual(query)
+        query_vector = self.view(query_vector, cross)
         dense_hits = self.kb.dense_search(query_vector, max(k, 20))
         bm25, coverage = self.kb.lexical_search(query)
         ranked, feats = fuse(
@@ -183,7 +190,7 @@ class HybridRetriever:
         )
         if not ranked:
             return Retrieval([], 0.0)
-        cross = self.cross_calibrator is not None and self.is_cross_lingual(query)
+        cross = cross and self.cross_calibrator is not None
         calibrator = self.cross_calibrator if cross else self.calibrator
         assert calibrator is not None
         return Retrieval(ranked, calibrator(feats), feats, cross_lingual=cross, lexical_hits=len(bm25))

@@ -115,16 +115,19 @@ def calibration_markdown() -> str:
             "Confidence threshold {threshold:.2f} ({how}). Import entries to calibrate.",
             threshold=c["threshold"], how=tr_text(how),
         )
-    return tr(
+    template = (
         "**Confidence calibrated on this knowledge base** ({positives} held-out questions, "
         "{negatives} off-topic and unanswerable ones; refitted after every import and edit). "
         "Expected: **{answer_rate:.0%}** of questions answered with the right entry, "
         "**{error_rate:.0%}** answered with a wrong one, "
         "**{off_topic_answered:.0%}** of off-topic questions answered. "
-        "Threshold {threshold:.2f} ({how}); retrieval model `{embedding_model}`.",
-        how=tr_text(how),
+        "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}"
+    )
+    return tr(
+        template + (", chosen from the knowledge base's language." if c["embedding_automatic"] else "."),
+        how=tr_text(how), retrieval=tr_text(c["embedding_described"]),
         **{k: c[k] for k in ("positives", "negatives", "answer_rate", "error_rate",
-                             "off_topic_answered", "threshold", "embedding_model")},
+                             "off_topic_answered", "threshold")},
     )
 
 

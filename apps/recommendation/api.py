@@ -43,6 +43,7 @@ from .explain import (
 )
 from .models import MODELS, Hybrid, RecModel, create_model
 from .retrieval import ItemIndex
+from .text_model import DEFAULT_TEXT_MODEL, choose_text_model
 
 FORMAT_VERSION = 1
 # Models whose score is not a sum over the user's items (BPR) are explained by item
@@ -79,13 +80,30 @@ class Recommender:
         manager: the model manager whose text encoder embeds item metadata
             (hybrid model, text cold start); defaults to the shared one.
         device: "cpu" or "cuda"; defaults to the suite's device policy.
+        text_model: the text encoder for item metadata (hybrid model). ``"auto"``
+            (default) picks multilingual-e5-small when the items' text is not mostly
+            English (Chinese titles, say) and the fast English MiniLM otherwise; or name
+            an embedding model. A saved recommender keeps the encoder it was trained with.
         **params: model hyper-parameters (e.g. ``l2=300`` for EASE, ``epochs=40``).
     """
 
-    def __init__(self, model: str = "ease", *, manager: ModelManager | None = None, device: str | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        model: str = "ease",
+        *,
+        manager: ModelManager | None = None,
+        device: str | None = None,
+        text_model: str = "auto",
+        **params: Any,
+    ) -> None:
         self.model_name = str(model).strip().lower()
         if self.model_name not in MODELS:
             raise InvalidInputError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+        if not isinstance(text_model, str) or not text_model.strip():
+            raise InvalidInputError("text_model must be 'auto' or the name of an embedding model.")
+        self.text_model_choice = text_model.strip()
+        #: The embedding model item text is read with: fixed at ``fit`` (or ``load``).
+        self.text_model = DEFAULT_TEXT_MODEL
         self.params = params
         self._manager = manager
         self._device = torch.device(device) if device else None
@@ -130,6 +148,7 @@ class Recommender:
                 raise InvalidInputError(
                     "The hybrid model needs item metadata (title, text or tags): pass items=..."
                 )
+            self.text_model = choose_text_model(self.text_model_choice, self.texts.values())
             if progress:
                 progress(0.0, "embedding item metadata")
             text = self._embed_items(self.items.ids)
@@ -162,7 +181,8 @@ class Recommender:
         return self._manager
 
     def _embedder(self):
-        return self.manager.handle("embedding")
+        # Always the encoder the model was trained with: its item tower learned that space.
+        return self.manager.handle(self.text_model)
 
     def _embed_texts(self, texts: list[str]) -> np.ndarray:
         handle = self._embedder()
@@ -533,6 +553,7 @@ class Recommender:
             "texts": self.texts,
             "losses": self.losses,
             "train_seconds": self.train_seconds,
+            "text_model": self.text_model,
         }
         tmp = folder / "recommender.json.tmp"
         tmp.write_text(json.dumps(meta), encoding="utf-8")
@@ -558,6 +579,8 @@ class Recommender:
         rec.users, rec.items = IdMap(meta["users"]), IdMap(meta["items"])
         rec.titles, rec.texts = meta["titles"], meta["texts"]
         rec.losses, rec.train_seconds = meta["losses"], meta["train_seconds"]
+        # Saved before the choice existed: those were all trained on the English encoder.
+        rec.text_model = meta.get("text_model", DEFAULT_TEXT_MODEL)
         rec.history = sp.csr_matrix((np.ones(len(indices), np.float32), indices, indptr), shape=shape)
         model = create_model(rec.model_name, rec.device, **rec.params)
         model.n_users, model.n_items = shape

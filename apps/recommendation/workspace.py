@@ -16,9 +16,10 @@ from core.errors import InvalidInputError
 
 from .api import Recommendation, Recommender
 from .columns import NONE, ColumnMapping, guess_mapping
-from .data import load_interactions, load_items, load_movielens_100k, read_header
+from .data import item_text, load_interactions, load_items, load_movielens_100k, read_header
 from .experiment import ModelResult, compare_models, results_table
 from .explain import Reason, TextEvidence, WhyNot
+from .text_model import choose_text_model
 
 Progress = Callable[[float, str], None]
 # Dropdowns list at most this many items (the most popular); any id can still be typed.
@@ -100,6 +101,10 @@ class Workspace:
             "has_timestamp": "timestamp" in df,
             "items_with_metadata": 0 if self.items is None else len(self.items),
             "columns": self.columns,
+            # What the hybrid model will read item text with (multilingual for Chinese titles).
+            "text_encoder": None
+            if self.items is None
+            else choose_text_model("auto", item_text(self.items).values()),
         }
 
     # ------------------------------------------------------------------ training

@@ -126,7 +126,10 @@ def test_bounds_refuse_clearly_beyond_the_waiting_queue_and_the_kv_budget(loaded
         assert isinstance(outs[1], OverloadedError) and "max_waiting" in str(outs[1])
         assert isinstance(outs[0], tg.GenerationResult) and outs[0].new_tokens >= 1
         assert results[0].finish_reason in ("length", "eos")
-        assert runner.scheduler.stats()["waiting"] == 0 and runner.scheduler.stats()["kv_reserved_mb"] == 0
+        stats = runner.scheduler.stats()
+        assert stats["waiting"] == 0 and stats["kv_reserved_mb"] == 0
+        assert stats["refused"] == 1  # the 429; the too-big request is bad input, not a refusal
+        assert (stats["max_active"], stats["max_waiting"]) == (1, 1)
     finally:
         runner.close()
 

@@ -32,9 +32,16 @@ def main(argv: list[str]) -> None:
     audit = AuditLog.from_settings(db, Settings(data_dir=data_dir))
     if pause:
 
+        last: list[str] = []
+
         def trace(sql: str) -> None:
-            print("SQL " + " ".join(sql.split()), flush=True)
-            time.sleep(PAUSE_S)
+            text = " ".join(sql.split())
+            print("SQL " + text, flush=True)
+            # Python reports each trigger firing as its statement again (one line per
+            # deleted row): pause only where a new statement starts, the kill points.
+            if not last or last[-1] != text:
+                time.sleep(PAUSE_S)
+            last[:] = [text]
 
         db.connect().set_trace_callback(trace)
     print("READY", flush=True)

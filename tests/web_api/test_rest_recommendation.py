@@ -72,3 +72,41 @@ def test_limits_are_explicit(client, manager, monkeypatch):
         client.post(f"{REC}/cold-start", json={"liked_items": ["1", "2", "3", "4"]}), 400
     )
     assert "max_batch_items" in error["message"]
+
+
+def test_each_recommendation_carries_its_reasons_with_their_strength(client):
+    items = client.get(f"{REC}/users/196/recommendations", params={"k": 5}).json()["items"]
+    direct = movielens_recommender().recommend("196", k=5)
+    for got, want in zip(items, direct, strict=True):
+        assert got["reasons"], "item-kNN explains every recommendation"
+        assert got["reasons"][0]["item_id"] == got["because_item_id"]
+        strengths = [r["strength"] for r in got["reasons"]]
+        assert strengths == sorted(strengths, reverse=True) and all(s > 0 for s in strengths)
+        assert [(r["item_id"], r["similarity"], r["share"]) for r in got["reasons"]] == [
+            (r.item_id, pytest.approx(r.similarity), pytest.approx(r.share)) for r in want.reasons
+        ]
+        assert all(r["title"] for r in got["reasons"])
+
+
+def test_why_not_ranks_an_item_against_the_top_k(client):
+    rec = movielens_recommender()
+    top = rec.recommend("196", k=30)
+    first = client.get(f"{REC}/users/196/why-not/{top[0].item_id}", params={"k": 10}).json()
+    assert first["in_top_k"] and first["rank"] == 1 and not first["seen"]
+    assert first["score"] >= first["cutoff"] and first["reasons"]
+
+    far = client.get(f"{REC}/users/196/why-not/{top[-1].item_id}", params={"k": 10})
+    assert far.status_code == 200, far.text
+    far = far.json()
+    assert not far["in_top_k"] and far["rank"] > 10 and far["score"] <= far["cutoff"]
+    direct = rec.why_not("196", top[-1].item_id, k=10)
+    assert (far["rank"], far["candidates"]) == (direct.rank, direct.candidates)
+    assert [r["item_id"] for r in far["reasons"]] == [r.item_id for r in direct.reasons]
+
+    seen_item = rec.items.ids[rec.history[rec.users.get("196")].indices[0]]
+    seen = client.get(f"{REC}/users/196/why-not/{seen_item}").json()
+    assert seen["seen"] and seen["rank"] is None and not seen["in_top_k"]
+
+    assert_error(client.get(f"{REC}/users/no-such-user/why-not/50"), 404)
+    assert_error(client.get(f"{REC}/users/196/why-not/no-such-item"), 404)
+    assert_error(client.get(f"{REC}/users/196/why-not/50", params={"k": 0}), 400)

@@ -110,3 +110,35 @@ def test_user_template_round_trip(client):
     assert_error(client.get(f"{TG}/templates/{name}"), 404)
     assert_error(client.delete(f"{TG}/templates/{name}"), 404)
     assert_error(client.delete(f"{TG}/templates/product_description"), 400)  # built-in
+
+
+def test_generate_returns_each_tokens_probability_like_the_python_api(client):
+    body = {"fields": FIELDS, "model": TINY, "max_new_tokens": 8, "temperature": 0, "logprobs": True}
+    r = client.post(f"{TG}/templates/product_description/generate", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    tokens = out["tokens"]
+    assert len(tokens) == out["new_tokens"] and "".join(t["text"] for t in tokens).strip()
+    assert all(0 < t["probability"] <= 1 and t["logprob"] <= 0 for t in tokens)
+    options = GenerationOptions(max_new_tokens=8, temperature=0, logprobs=True)
+    with text_generator(TINY).start_template("product_description", FIELDS, options) as direct:
+        assert direct.consume() == out["text"]
+        expected = direct.tokens
+    assert [t["text"] for t in tokens] == [t.text for t in expected]
+    assert [t["probability"] for t in tokens] == pytest.approx([t.probability for t in expected], rel=1e-4)
+    # Without logprobs there are none.
+    plain = client.post(f"{TG}/templates/product_description/generate", json={**body, "logprobs": False})
+    assert plain.json()["tokens"] is None
+
+
+def test_streamed_pieces_carry_their_tokens_probabilities(client):
+    body = {"fields": FIELDS, "model": TINY, "max_new_tokens": 10, "temperature": 0, "stream": True,
+            "logprobs": True}  # fmt: skip
+    with client.stream("POST", f"{TG}/templates/product_description/generate", json=body) as r:
+        assert r.status_code == 200
+        events = sse_events("".join(r.iter_text()))
+    pieces, final = events[:-1], events[-1]
+    assert pieces and all(set(p) == {"text", "tokens"} for p in pieces)
+    streamed = [t for p in pieces for t in p["tokens"]]
+    assert streamed == final["tokens"] and len(streamed) == final["new_tokens"]
+    assert "".join(t["text"] for t in streamed) == final["text"]

@@ -455,6 +455,12 @@ ZH: dict[str, str] = {
     "# Status\nThe shared model core, live. Refreshes every two seconds.": "# 运行状态\n共享模型核心的实时情况，每两秒刷新一次。",
     "### Models": "### 模型",
     "### Serving: requests, latency and batching per model": "### 服务：各模型的请求、延迟和批处理",
+    "### Text generation: the continuous-batching loop\n"
+    "Sequences decode together one token a step; new requests join at the next step and "
+    "finished ones leave at once. Beyond the waiting limit a request is refused (HTTP 429).":
+    "### 文本生成：连续批处理循环\n"
+    "各序列一起解码，每步一个词元；新请求在下一步加入，完成的序列立即离开。"
+    "等待数超过上限时，请求会被拒绝（HTTP 429）。",
     "### API usage per key (/v1, /api/v1)": "### 各密钥的 API 用量（/v1、/api/v1）",
     "### Cluster deployments (local): replicas, requests in flight, batches": "### 集群部署（本地）：副本、进行中的请求、批次",
     "### Cost: what the requests used, per app, per model and per hour": "### 成本：请求消耗的资源，按应用、模型和小时统计",

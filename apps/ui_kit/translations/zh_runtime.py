@@ -84,11 +84,30 @@ RUNTIME_ZH: dict[str, str] = {
     "Expected: **{answer_rate:.0%}** of questions answered with the right entry, "
     "**{error_rate:.0%}** answered with a wrong one, "
     "**{off_topic_answered:.0%}** of off-topic questions answered. "
-    "Threshold {threshold:.2f} ({how}); retrieval model `{embedding_model}`.":
+    "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}, chosen from the knowledge base's language.":
         "**置信度已在本知识库上校准**（{positives} 个留出问题，{negatives} 个无关或无法回答的问题；"
         "每次导入和编辑后重新拟合）。预计：**{answer_rate:.0%}** 的问题以正确条目回答，"
         "**{error_rate:.0%}** 以错误条目回答，无关问题中 **{off_topic_answered:.0%}** 被回答。"
-        "阈值 {threshold:.2f}（{how}）；检索模型 `{embedding_model}`。",
+        "阈值 {threshold:.2f}（{how}）。检索：{retrieval}，按知识库的语言选择。",
+    "**Confidence calibrated on this knowledge base** ({positives} held-out questions, "
+    "{negatives} off-topic and unanswerable ones; refitted after every import and edit). "
+    "Expected: **{answer_rate:.0%}** of questions answered with the right entry, "
+    "**{error_rate:.0%}** answered with a wrong one, "
+    "**{off_topic_answered:.0%}** of off-topic questions answered. "
+    "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}.":
+        "**置信度已在本知识库上校准**（{positives} 个留出问题，{negatives} 个无关或无法回答的问题；"
+        "每次导入和编辑后重新拟合）。预计：**{answer_rate:.0%}** 的问题以正确条目回答，"
+        "**{error_rate:.0%}** 以错误条目回答，无关问题中 **{off_topic_answered:.0%}** 被回答。"
+        "阈值 {threshold:.2f}（{how}）。检索：{retrieval}。",
+    "`{english}` + `{multilingual}` (English knowledge base; questions in another language: `{alone}` alone)":
+        "`{english}` + `{multilingual}`（英文知识库；其他语言的问题只用 `{alone}`）",
+    "decoding": "解码中",
+    "prefilling": "预填充中",
+    "waiting": "等待中",
+    "KV cache MB (reserved / budget)": "KV 缓存 MB（已预留 / 预算）",
+    "decode steps": "解码步数",
+    "joined mid-batch": "中途加入批次",
+    "refused (429)": "已拒绝（429）",
     "Imported into **{company}**'s knowledge base: {added} added, {updated} updated. "
     "The chat now answers from it.":
         "已导入 **{company}** 的知识库：新增 {added} 条，更新 {updated} 条。对话现在依据它回答。",

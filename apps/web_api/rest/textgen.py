@@ -98,6 +98,17 @@ class GenerateRequest(FieldsIn):
     stream: bool = Field(
         False, description="Send the text as server-sent events while it is written."
     )
+    logprobs: bool = Field(
+        False,
+        description="Also return each generated token with its probability (`tokens`), "
+        "as `TextGenerator.generate(..., logprobs=True)` does.",
+    )
+
+
+class TokenOut(BaseModel):
+    text: str = Field(description="The token as text (may be part of a character).")
+    probability: float = Field(ge=0, le=1, description="How likely the model found it (exp(logprob)).")
+    logprob: float
 
 
 class GenerateOut(BaseModel):
@@ -108,6 +119,9 @@ class GenerateOut(BaseModel):
     new_tokens: int
     notices: list[str] = Field(
         description="What to know: a prompt that was cut, a stop sequence that never came."
+    )
+    tokens: list[TokenOut] | None = Field(
+        None, description="With `logprobs: true`: each generated token and its probability."
     )
 
 
@@ -141,6 +155,11 @@ def _existing(gen: TextGenerator, name: str) -> Template:
     return templates[name]
 
 
+def _tokens(stream: TextStream, start: int = 0) -> list[TokenOut]:
+    return [TokenOut(text=t.text, probability=t.probability, logprob=t.logprob)
+            for t in stream.tokens[start:]]  # fmt: skip
+
+
 def _outcome(stream: TextStream) -> GenerateOut:
     result = stream.result
     return GenerateOut(
@@ -150,6 +169,7 @@ def _outcome(stream: TextStream) -> GenerateOut:
         prompt_tokens=result.prompt_tokens,
         new_tokens=result.new_tokens,
         notices=stream.notices,
+        tokens=_tokens(stream) if stream.request.logprobs else None,
     )
 
 
@@ -219,8 +239,9 @@ def render_template(name: str, body: FieldsIn):
         200: {
             "content": SSE_RESPONSE["content"],
             "description": "The text; with `stream: true`, server-sent events "
-            '`{"text": piece}`, then the outcome (`done: true`, finish reason, token counts), '
-            "then `data: [DONE]`.",
+            '`{"text": piece}` (with `logprobs: true`, also `"tokens"`: the tokens of that '
+            "piece and their probabilities), then the outcome (`done: true`, finish reason, "
+            "token counts), then `data: [DONE]`.",
         },
     },
 )
@@ -236,6 +257,7 @@ def generate(name: str, body: GenerateRequest):
         repetition_penalty=body.repetition_penalty,
         seed=body.seed,
         stop=tuple(body.stop),
+        logprobs=body.logprobs,
     )
     stream = gen.start_template(name, body.fields, options, system=body.system)
     if not body.stream:
@@ -244,9 +266,15 @@ def generate(name: str, body: GenerateRequest):
             return _outcome(stream)
 
     def events():
+        sent = 0
         for piece in stream:
-            yield {"text": piece}
-        yield {"done": True, **_outcome(stream).model_dump()}
+            if not body.logprobs:
+                yield {"text": piece}
+                continue
+            tokens = [t.model_dump() for t in _tokens(stream, sent)]
+            sent += len(tokens)
+            yield {"text": piece, "tokens": tokens}
+        yield {"done": True, **_outcome(stream).model_dump(exclude_none=True)}
 
     rest = events()
     try:
