@@ -12,7 +12,7 @@ from core import ModelManager
 from . import home_examples as ex
 from .pages import AppPage
 from .theme import SUITE_NAME
-from .ui_kit import page_errors
+from .ui_kit import page_errors, tr_frame, tr_markdown
 
 INTRO = f"""
 # {SUITE_NAME}
@@ -68,11 +68,23 @@ def apps_markdown(pages: list[AppPage]) -> str:
     return "\n".join(lines)
 
 
+def _shown(example: Callable[[str], str]) -> Callable[[str], str]:
+    """An example's Markdown in the viewer's language (its sentences; the data stays as it is)."""
+
+    def call(value: str) -> str:
+        return tr_markdown(example(value))
+
+    # Not functools.wraps: Gradio would read the example's own signature (a default ``k``)
+    # and pass it a second argument.
+    call.__name__, call.__doc__ = example.__name__, example.__doc__
+    return call
+
+
 def _example_support() -> None:
     question = gr.Textbox(ex.SUPPORT_QUESTION, label="A customer writes", elem_id="home-cs-input")
     button = gr.Button("Ask the support bot", variant="primary", elem_id="home-cs-run")
     answer = gr.Markdown(elem_id="home-cs-output")
-    button.click(page_errors(ex.ask_support), question, answer, api_name="home_customer_service")
+    button.click(page_errors(_shown(ex.ask_support)), question, answer, api_name="home_customer_service")
 
 
 def _example_recommendation() -> None:
@@ -80,7 +92,7 @@ def _example_recommendation() -> None:
                         elem_id="home-rec-input")
     button = gr.Button("Find similar movies", variant="primary", elem_id="home-rec-run")
     answer = gr.Markdown(elem_id="home-rec-output")
-    button.click(page_errors(ex.similar_movies), movie, answer, api_name="home_recommendation")
+    button.click(page_errors(_shown(ex.similar_movies)), movie, answer, api_name="home_recommendation")
 
 
 def _example_speech() -> None:
@@ -88,7 +100,7 @@ def _example_speech() -> None:
                     label="A voice note (or record your own)", elem_id="home-speech-input")
     button = gr.Button("Transcribe", variant="primary", elem_id="home-speech-run")
     answer = gr.Markdown(elem_id="home-speech-output")
-    button.click(page_errors(ex.transcribe_clip), clip, answer, api_name="home_speech")
+    button.click(page_errors(_shown(ex.transcribe_clip)), clip, answer, api_name="home_speech")
 
 
 def _example_vision() -> None:
@@ -96,7 +108,7 @@ def _example_vision() -> None:
                      height=220, elem_id="home-vision-input")
     button = gr.Button("What is in it?", variant="primary", elem_id="home-vision-run")
     answer = gr.Markdown(elem_id="home-vision-output")
-    button.click(page_errors(ex.classify_photo), photo, answer, api_name="home_vision")
+    button.click(page_errors(_shown(ex.classify_photo)), photo, answer, api_name="home_vision")
 
 
 def _example_textgen() -> None:
@@ -144,8 +156,11 @@ def render_home(manager: ModelManager, pages: list[AppPage], home: gr.Blocks) ->
         "Choose others with `SPRINGBOARD_MODELS__<ROLE>` (see the README)."
     )
     table = gr.Dataframe(value=models_table(manager), interactive=False, wrap=True)
-    gr.Button("Refresh", size="sm").click(
-        lambda: models_table(manager), outputs=table, api_name=False
-    )
+
+    def viewers_table() -> pd.DataFrame:
+        # Headers and yes/no in the viewer's language; names and descriptions are the models'.
+        return tr_frame(models_table(manager))
+
+    gr.Button("Refresh", size="sm").click(viewers_table, outputs=table, api_name=False)
     # Refreshed on every visit so "loaded" is current (not an API endpoint of its own).
-    home.load(lambda: models_table(manager), outputs=table, api_name=False, show_progress="hidden")
+    home.load(viewers_table, outputs=table, api_name=False, show_progress="hidden")

@@ -35,6 +35,7 @@ from .retention import gradio_delete_cache, start_retention
 from .status import full_report, render_status, web_queue_stats
 from .theme import CSS, SUITE_NAME, THEME
 from .ui_kit.i18n import localize_app, navbar_script
+from .ui_kit.language import set_page_language
 from .web_api import UsageMeter, mount_web_api
 
 log = logging.getLogger("springboard")
@@ -110,6 +111,7 @@ def create_app(
     demo = build_blocks(manager, pages, alone=alone, api_usage=api_usage)
     # The pages in Chinese for Chinese browsers (or always/never: ui.language); see apps.ui_kit.i18n.
     language = settings.ui.language
+    set_page_language(language)  # and the text handlers build per request (apps.ui_kit.language)
     i18n = localize_app(demo).i18n(language) if language != "en" else None
     head = navbar_script(["Home", *(p.title for p in pages), "Status"], language) or None
     demo.delete_cache = gradio_delete_cache(settings)  # cached uploads age out with privacy.retention_days

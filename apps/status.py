@@ -19,7 +19,7 @@ import pandas as pd
 from core import ModelManager
 from core.errors import SpringboardError
 
-from .ui_kit import page_errors
+from .ui_kit import page_errors, tr, tr_frame, tr_text
 
 REFRESH_SECONDS = 2.0
 
@@ -55,45 +55,58 @@ def summary_markdown(report: dict) -> str:
     cluster = report.get("cluster")
     if cluster is not None:  # the models live in the cluster's replicas, not in this process
         replicas = cluster.get("replica_memory", [])
-        where = (
-            f"**Models loaded:** {len(loaded)} in {cluster['backend']} replicas "
-            f"({sum(m['memory_mb'] for m in loaded):,.0f} MB of weights; {len(replicas)} replicas "
-            f"using {sum(r['rss_mb'] for r in replicas):,} MB RSS)  "
-        )
+        where = tr(
+            "**Models loaded:** {count} in {backend} replicas ({weights_mb:,.0f} MB of weights; "
+            "{replicas} replicas using {rss_mb:,} MB RSS)",
+            count=len(loaded), backend=cluster["backend"],
+            weights_mb=sum(m["memory_mb"] for m in loaded), replicas=len(replicas),
+            rss_mb=sum(r["rss_mb"] for r in replicas),
+        ) + "  "
     else:
-        where = (
-            f"**Models loaded:** {len(loaded)} ({report['used_mb']:.0f} MB of a "
-            f"{report['budget_mb']:,} MB budget)  "
-        )
+        where = tr(
+            "**Models loaded:** {count} ({used_mb:.0f} MB of a {budget_mb:,} MB budget)",
+            count=len(loaded), used_mb=report["used_mb"], budget_mb=report["budget_mb"],
+        ) + "  "
     lines = [
-        f"**Device:** {report['device']}  ",
+        tr("**Device:** {device}", device=tr_text(report["device"])) + "  ",
         where,
-        f"**Process memory:** {report['process_rss_mb']:,} MB RSS; system memory "
-        f"{report['system_memory_percent']:.0f}% used",
+        tr(
+            "**Process memory:** {rss_mb:,} MB RSS; system memory {percent:.0f}% used",
+            rss_mb=report["process_rss_mb"], percent=report["system_memory_percent"],
+        ),
     ]
     web = report.get("web_queue")
     if web is not None:
-        limit = f" (refused beyond {web['max_waiting']})" if web["max_waiting"] else ""
+        limit = tr(" (refused beyond {max})", max=web["max_waiting"]) if web["max_waiting"] else ""
         queued = sum(m.get("queue_depth", 0) for m in report["metrics"])
-        lines.append(
-            f"  \n**Queue depth:** {web['waiting']} requests waiting{limit}, {web['running']} "
-            f"running; {queued} waiting for a model batch"
-        )
+        lines.append("  \n" + tr(
+            "**Queue depth:** {waiting} requests waiting{limit}, {running} running; "
+            "{queued} waiting for a model batch",
+            waiting=web["waiting"], limit=limit, running=web["running"], queued=queued,
+        ))
     privacy = report.get("privacy")
     if privacy is not None:
-        kinds = ", ".join(privacy["kinds"]) or "nothing"
+        # "personal data: email": the kinds' own entries, apart from words such as "card".
+        kinds = ", ".join(
+            shown if (shown := tr_text(f"personal data: {k}")) != f"personal data: {k}" else k
+            for k in privacy["kinds"]
+        ) or tr_text("nothing")
         mode = privacy["redaction"]
         if mode == "keep":
-            text = "**off (keep, opted in)**: personal data is stored and logged as typed"
+            text = tr("**off (keep, opted in)**: personal data is stored and logged as typed")
         else:
-            how = "masked" if mode == "mask" else "replaced by a salted hash"
-            text = f"{mode}: {kinds} {how} before anything is stored or logged"
-        lines.append(f"  \n**Personal-data redaction:** {text}")
+            template = (
+                "{mode}: {kinds} masked before anything is stored or logged"
+                if mode == "mask"
+                else "{mode}: {kinds} replaced by a salted hash before anything is stored or logged"
+            )
+            text = tr(template, mode=tr_text(mode), kinds=kinds)
+        lines.append("  \n" + tr("**Personal-data redaction:** {text}", text=text))
     if "gpu_allocated_mb" in report:
-        lines.append(
-            f"  \n**GPU memory:** {report['gpu_allocated_mb']:,} MB allocated, "
-            f"{report['gpu_reserved_mb']:,} MB reserved"
-        )
+        lines.append("  \n" + tr(
+            "**GPU memory:** {allocated:,} MB allocated, {reserved:,} MB reserved",
+            allocated=report["gpu_allocated_mb"], reserved=report["gpu_reserved_mb"],
+        ))
     return "\n".join(lines)
 
 
@@ -249,14 +262,17 @@ def costs_markdown(report: dict) -> str:
     costs = report["costs"]
     total, prices = costs["total"], costs["prices"]
     currency = prices["currency"]
-    return (
-        f"**Compute used so far:** {total['requests']:,} requests, "
-        f"{total['cpu_seconds']:.2f} CPU seconds, {total['gpu_seconds']:.2f} GPU seconds: "
-        f"**{_money(total['cost'])} {currency}** at {prices['cpu_hour']:g} {currency} per CPU "
-        f"core-hour and {prices['gpu_hour']:g} {currency} per GPU-hour (settings "
+    return tr(
+        "**Compute used so far:** {requests:,} requests, "
+        "{cpu_seconds:.2f} CPU seconds, {gpu_seconds:.2f} GPU seconds: "
+        "**{cost} {currency}** at {cpu_hour:g} {currency} per CPU "
+        "core-hour and {gpu_hour:g} {currency} per GPU-hour (settings "
         "`cost.cpu_hour_price`, `cost.gpu_hour_price`).  \n"
         "A batch's compute is split among its requests: generation by tokens, other inputs "
-        "equally. The app is the package that called the model."
+        "equally. The app is the package that called the model.",
+        requests=total["requests"], cpu_seconds=total["cpu_seconds"],
+        gpu_seconds=total["gpu_seconds"], cost=_money(total["cost"]), currency=currency,
+        cpu_hour=prices["cpu_hour"], gpu_hour=prices["gpu_hour"],
     )
 
 
@@ -380,19 +396,21 @@ def render_status(
 
     def refresh() -> tuple:
         report = full_report(manager, queue_stats, api_usage)
+        # The tables' headers (and words such as yes/no, loaded) in the viewer's language; the
+        # bar chart's frame keeps its column names, which the plot is keyed by.
         return (
             summary_markdown(report),
-            models_frame(report),
-            metrics_frame(report),
+            tr_frame(models_frame(report)),
+            tr_frame(metrics_frame(report)),
             batch_sizes_frame(report),
-            decode_loop_frame(report),
-            api_usage_frame(report),
-            cluster_frame(report),
-            events_frame(report),
+            tr_frame(decode_loop_frame(report), cells=False),
+            tr_frame(api_usage_frame(report)),
+            tr_frame(cluster_frame(report)),
+            tr_frame(events_frame(report)),
             costs_markdown(report),
-            cost_frame(report, "app"),
-            cost_frame(report, "model"),
-            cost_frame(report, "hour"),
+            tr_frame(cost_frame(report, "app"), cells=False),
+            tr_frame(cost_frame(report, "model"), cells=False),
+            tr_frame(cost_frame(report, "hour"), cells=False),
         )
 
     @page_errors
@@ -402,19 +420,21 @@ def render_status(
     @page_errors
     def load(name: str | None, progress: gr.Progress = gr.Progress()) -> str:
         if not name:
-            return "Choose a model first."
-        progress(0.1, desc=f"Loading {name}…")
+            return tr("Choose a model first.")
+        progress(0.1, desc=tr("Loading {name}…", name=name))
         try:
             manager.load(name)
         except SpringboardError as exc:  # shown in the page's status line; others: page_errors
-            return f"**Could not load {name}:** {exc}"
-        return f"Loaded **{name}**."
+            return tr("**Could not load {name}:** {error}", name=name, error=str(exc))
+        return tr("Loaded **{name}**.", name=name)
 
     @page_errors
     def unload(name: str | None) -> str:
         if not name:
-            return "Choose a model first."
-        return f"Unloaded **{name}**." if manager.unload(name) else f"{name} is not loaded or busy."
+            return tr("Choose a model first.")
+        if manager.unload(name):
+            return tr("Unloaded **{name}**.", name=name)
+        return tr("{name} is not loaded or busy.", name=name)
 
     timer = gr.Timer(REFRESH_SECONDS)
     timer.tick(refresh, outputs=outputs, api_name=False, show_progress="hidden", queue=False)

@@ -17,6 +17,9 @@ from apps.ui_kit import (
     page_errors,
     progress_callback,
     support_bot,
+    tr,
+    tr_frame,
+    tr_text,
 )
 from core.errors import InvalidInputError
 
@@ -108,15 +111,23 @@ def calibration_markdown() -> str:
     c = bot.calibration_summary()
     how = "set by hand" if c["threshold_overridden"] else "default"
     if not c["calibrated"]:
-        return f"Confidence threshold {c['threshold']:.2f} ({how}). Import entries to calibrate."
-    return (
-        f"**Confidence calibrated on this knowledge base** ({c['positives']} held-out questions, "
-        f"{c['negatives']} off-topic and unanswerable ones; refitted after every import and edit). "
-        f"Expected: **{c['answer_rate']:.0%}** of questions answered with the right entry, "
-        f"**{c['error_rate']:.0%}** answered with a wrong one, "
-        f"**{c['off_topic_answered']:.0%}** of off-topic questions answered. "
-        f"Threshold {c['threshold']:.2f} ({how}). Retrieval: {c['embedding_described']}"
-        + (", chosen from the knowledge base's language." if c["embedding_automatic"] else ".")
+        return tr(
+            "Confidence threshold {threshold:.2f} ({how}). Import entries to calibrate.",
+            threshold=c["threshold"], how=tr_text(how),
+        )
+    template = (
+        "**Confidence calibrated on this knowledge base** ({positives} held-out questions, "
+        "{negatives} off-topic and unanswerable ones; refitted after every import and edit). "
+        "Expected: **{answer_rate:.0%}** of questions answered with the right entry, "
+        "**{error_rate:.0%}** answered with a wrong one, "
+        "**{off_topic_answered:.0%}** of off-topic questions answered. "
+        "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}"
+    )
+    return tr(
+        template + (", chosen from the knowledge base's language." if c["embedding_automatic"] else "."),
+        how=tr_text(how), retrieval=tr_text(c["embedding_described"]),
+        **{k: c[k] for k in ("positives", "negatives", "answer_rate", "error_rate",
+                             "off_topic_answered", "threshold")},
     )
 
 
@@ -132,18 +143,26 @@ def automatic_threshold():
 
 # --------------------------------------------------------------------------- chat
 def _sources_markdown(reply: Reply) -> str:
+    intent = f"`{reply.intent}`" + (
+        f" ({reply.intent_confidence:.0%})" if reply.intent_confidence is not None else ""
+    )
     lines = [
-        f"**Confidence** {reply.confidence:.0%} · **intent** `{reply.intent}`"
-        + (f" ({reply.intent_confidence:.0%})" if reply.intent_confidence is not None else "")
-        + f" · **sentiment** {reply.sentiment}"
+        tr(
+            "**Confidence** {confidence:.0%} · **intent** {intent} · **sentiment** {sentiment}",
+            confidence=reply.confidence, intent=intent, sentiment=tr_text(reply.sentiment),
+        )
     ]
     if reply.escalated:
-        lines.append(f"\n🧑‍💼 **Escalated** to a person: ticket #{reply.ticket_id}")
+        lines.append("\n" + tr("🧑‍💼 **Escalated** to a person: ticket #{ticket}", ticket=reply.ticket_id))
     elif reply.source_id:
-        how = "phrased by the language model from" if reply.phrased_by_llm else "verbatim from"
-        lines.append(f"\n📄 Answer {how} **{reply.source_id}**: _{reply.source_question}_")
+        template = (
+            "📄 Answer phrased by the language model from **{id}**: _{question}_"
+            if reply.phrased_by_llm
+            else "📄 Answer verbatim from **{id}**: _{question}_"
+        )
+        lines.append("\n" + tr(template, id=reply.source_id, question=reply.source_question))
     if reply.sources:
-        lines.append("\n| rank | entry | question |\n|---|---|---|")
+        lines.append("\n" + tr("| rank | entry | question |") + "\n|---|---|---|")
         for i, s in enumerate(reply.sources[:3], start=1):
             lines.append(f"| {i} | `{s.id}` | {s.question} |")
     return "\n".join(lines)
@@ -158,40 +177,54 @@ def _md(text: str) -> str:
 
 
 def _rank(rank: int | None) -> str:
-    return f" (rank {rank})" if rank else " (not in this retriever's top 20)"
+    return " " + (tr("(rank {rank})", rank=rank) if rank else tr("(not in this retriever's top 20)"))
 
 
 def _why_markdown(why: Explanation) -> str:
     """The scores, the intent's top 3 with the words that drove it, and any escalation."""
     lines = []
+    # The sentences come from the app in English (apps.customer_service.explain); tr_text
+    # shows them in the viewer's language.
     if why.escalation:
-        lines.append(f"🧑‍💼 **{_md(why.escalation)}**")
+        lines.append(f"🧑‍💼 **{_md(tr_text(why.escalation))}**")
     elif why.decision == "answered":
-        lines.append(f"✅ **Answered** from `{why.entry_id}`: _{_md(why.entry_question or '')}_")
-    lines += [f"ℹ️ {_md(note)}" for note in why.notes]
+        lines.append(tr(
+            "✅ **Answered** from `{id}`: _{question}_",
+            id=why.entry_id, question=_md(why.entry_question or ""),
+        ))
+    lines += [f"ℹ️ {_md(tr_text(note))}" for note in why.notes]
     if why.confidence is not None and why.entry_id is not None:
         lines += [
             "",
-            "| evidence | value |",
+            tr("| evidence | value |"),
             "|---|---|",
-            f"| best match | `{why.entry_id}` |",
-            f"| dense score (cosine) | {why.dense:.3f}{_rank(why.dense_rank)} |",
-            f"| lexical score (BM25) | {why.lexical:.2f}{_rank(why.lexical_rank)}, "
-            f"{why.coverage:.0%} of the question's terms |",
-            f"| calibrated confidence | **{why.confidence:.2f}** ({_md(why.calibration)} calibration) |",
-            f"| threshold | **{why.threshold:.2f}** ({why.threshold_source}) |",
+            tr("| best match | `{id}` |", id=why.entry_id),
+            tr("| dense score (cosine) | {dense:.3f}{rank} |", dense=why.dense, rank=_rank(why.dense_rank)),
+            tr(
+                "| lexical score (BM25) | {lexical:.2f}{rank}, {coverage:.0%} of the question's terms |",
+                lexical=why.lexical, rank=_rank(why.lexical_rank), coverage=why.coverage,
+            ),
+            tr(
+                "| calibrated confidence | **{confidence:.2f}** ({calibration} calibration) |",
+                confidence=why.confidence, calibration=_md(tr_text(why.calibration)),
+            ),
+            tr(
+                "| threshold | **{threshold:.2f}** ({source}) |",
+                threshold=why.threshold, source=tr_text(why.threshold_source),
+            ),
         ]
     if why.intents:
         top = " · ".join(f"`{g.intent}` {g.probability:.0%}" for g in why.intents)
-        lines += ["", f"**Intent, top 3:** {top}"]
+        lines += ["", tr("**Intent, top 3:** {top}", top=top)]
         if why.intent_words:
             words = " · ".join(
                 f"{_md(w.word)} {-w.drop:+.2f}" for w in why.intent_words[:6]
             )
-            lines.append(
-                f"\n**Words that drove `{why.intents[0].intent}`** (change in its probability "
-                f"when the word is left out): {words}"
-            )
+            lines.append("\n" + tr(
+                "**Words that drove `{intent}`** (change in its probability "
+                "when the word is left out): {words}",
+                intent=why.intents[0].intent, words=words,
+            ))
     return "\n".join(lines)
 
 
@@ -215,7 +248,7 @@ def chat(message: str, history: list, session_id: str, use_llm: bool, message_id
             assert why is not None  # every final reply explains itself
             yield history, _sources_markdown(reply), ids, "", why.highlights(), _why_markdown(why)
         else:
-            yield history, "_Writing the answer…_", message_ids, "", gr.skip(), gr.skip()
+            yield history, tr("_Writing the answer…_"), message_ids, "", gr.skip(), gr.skip()
 
 
 @page_errors
@@ -226,7 +259,7 @@ def like(data: gr.LikeData, session_id: str, message_ids: list) -> str:
     if message_id is None:
         raise InvalidInputError("Only the assistant's answers can be rated.")
     get_bot().feedback(message_id, bool(data.liked))
-    return (
+    return tr(
         "Thanks for the feedback!"
         if data.liked
         else "Thanks, we'll use this to improve the answer."
@@ -236,7 +269,10 @@ def like(data: gr.LikeData, session_id: str, message_ids: list) -> str:
 @page_errors
 def hand_over(session_id: str) -> str:
     ticket = get_bot().request_human(session_id)
-    return f"🧑‍💼 Ticket #{ticket} is open: a member of the team will take over this conversation."
+    return tr(
+        "🧑‍💼 Ticket #{ticket} is open: a member of the team will take over this conversation.",
+        ticket=ticket,
+    )
 
 
 def new_session() -> tuple[list, str, list, str]:
@@ -257,8 +293,9 @@ def entries_frame() -> pd.DataFrame:
         }
         for e in get_bot().entries()
     ]
-    return pd.DataFrame(
-        rows, columns=["id", "category", "question", "alternatives", "answer", "version"]
+    return tr_frame(
+        pd.DataFrame(rows, columns=["id", "category", "question", "alternatives", "answer", "version"]),
+        cells=False,
     )
 
 
@@ -275,9 +312,10 @@ def import_file(path: str | None, company: str, replace: bool):
         company=(company or "").strip() or None,
     )
     _set_active("own")
-    message = (
-        f"Imported into **{bot.company}**'s knowledge base: {counts['added']} added, "
-        f"{counts['updated']} updated. The chat now answers from it."
+    message = tr(
+        "Imported into **{company}**'s knowledge base: {added} added, "
+        "{updated} updated. The chat now answers from it.",
+        company=bot.company, added=counts["added"], updated=counts["updated"],
     )
     return (message, "own", *chat_setup(), entries_frame(), calibration_markdown(), model_info())
 
@@ -296,8 +334,12 @@ def search_kb(query: str):
         }
         for c in result.candidates
     ]
-    verdict = "would answer" if bot.would_answer(result.confidence) else "would escalate"
-    return f"Confidence {result.confidence:.0%}: the bot {verdict}.", pd.DataFrame(rows)
+    template = (
+        "Confidence {confidence:.0%}: the bot would answer."
+        if bot.would_answer(result.confidence)
+        else "Confidence {confidence:.0%}: the bot would escalate."
+    )
+    return tr(template, confidence=result.confidence), tr_frame(pd.DataFrame(rows), cells=False)
 
 
 @page_errors
@@ -315,7 +357,8 @@ def load_entry(entry_id: str):
 @page_errors
 def select_row(frame: pd.DataFrame, evt: gr.SelectData):
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-    return (str(frame.iloc[row]["id"]), *load_entry(str(frame.iloc[row]["id"])))
+    entry_id = str(frame.iloc[row, 0])  # by position: the headers are in the viewer's language
+    return (entry_id, *load_entry(entry_id))
 
 
 def _version(version: float | None) -> int | None:
@@ -335,14 +378,18 @@ def save_entry(
     entry, added = get_bot().save_entry(
         entry_id, question, answer, category, alternatives, expected_version=_version(version)
     )
-    message = f"Added {entry.id}." if added else f"Saved {entry.id} (version {entry.version})."
+    message = (
+        tr("Added {id}.", id=entry.id)
+        if added
+        else tr("Saved {id} (version {version}).", id=entry.id, version=entry.version)
+    )
     return message, entries_frame(), entry.id, entry.version
 
 
 @page_errors
 def delete_entry(entry_id: str, version: float | None):
     get_bot().delete_entry(entry_id, expected_version=_version(version))
-    return f"Deleted {entry_id}.", entries_frame(), "", "", "", "", "", None
+    return tr("Deleted {id}.", id=entry_id), entries_frame(), "", "", "", "", "", None
 
 
 # --------------------------------------------------------------------------- intents
@@ -351,18 +398,20 @@ def train(source: str, upload: str | None, mode: str, epochs: float, progress=gr
     examples = load_examples(source, upload)
     finetune = mode.startswith("Fine")
     if finetune:
-        gr.Warning(
+        gr.Warning(tr(
             "Fine-tuning runs on the CPU: BANKING77 takes about 8 minutes for 3 epochs on 2 cores. The bar shows each step."
-        )
+        ))
     report = get_bot().train_intents(
         examples,
         mode="finetune" if finetune else "head",
         epochs=int(epochs) if finetune else None,
         progress=progress_callback(progress),
     )
-    return (
-        f"Trained a **{report['mode']}** model on {report['n_examples']:,} examples, "
-        f"{report['n_intents']} intents, in {report['seconds']:.0f} s. It is saved and in use."
+    return tr(
+        "Trained a **{mode}** model on {n_examples:,} examples, "
+        "{n_intents} intents, in {seconds:.0f} s. It is saved and in use.",
+        mode=tr_text(report["mode"]),
+        **{k: report[k] for k in ("n_examples", "n_intents", "seconds")},
     ), model_info()
 
 
@@ -370,10 +419,14 @@ def train(source: str, upload: str | None, mode: str, epochs: float, progress=gr
 def evaluate(source: str, upload: str | None, progress=gr.Progress()):
     examples = load_examples(source, upload)
     result = get_bot().evaluate_intents(examples, progress=progress_callback(progress))
-    text = f"**Accuracy {result['accuracy']:.1%}** · **macro-F1 {result['macro_f1']:.3f}** on {result['n']:,} utterances."
+    text = tr(
+        "**Accuracy {accuracy:.1%}** · **macro-F1 {macro_f1:.3f}** on {n:,} utterances.",
+        accuracy=result["accuracy"], macro_f1=result["macro_f1"], n=result["n"],
+    )
     if result["unknown_intents"]:
-        text += (
-            f"\n\n⚠️ {len(result['unknown_intents'])} intents in this set are unknown to the model."
+        text += "\n\n" + tr(
+            "⚠️ {count} intents in this set are unknown to the model.",
+            count=len(result["unknown_intents"]),
         )
     confusion = confusion_figure(
         result["confusion"],
@@ -397,9 +450,9 @@ def evaluate(source: str, upload: str | None, progress=gr.Progress()):
 def model_info() -> str:
     model = get_bot().intent_model
     if model is None:
-        return NO_INTENTS_HINT
+        return tr_text(NO_INTENTS_HINT)
     kind = "fine-tuned MiniLM" if model.mode == "finetune" else "head on frozen shared embeddings"
-    return f"Current intent model: **{kind}**, {len(model.labels)} intents."
+    return tr("Current intent model: **{kind}**, {count} intents.", kind=tr_text(kind), count=len(model.labels))
 
 
 @page_errors
@@ -432,11 +485,12 @@ def inbox():
     s = bot.feedback_stats()
     rate = f"{s['helpful_rate']:.0%}" if s["helpful_rate"] is not None else "n/a"
     esc = f"{s['escalation_rate']:.0%}" if s["escalation_rate"] is not None else "n/a"
-    stats = (
-        f"**{s['answers']}** answers · **{s['rated']}** rated · 👍 {s['helpful']} · 👎 {s['not_helpful']} · "
-        f"helpful rate **{rate}** · escalation rate **{esc}**"
+    stats = tr(
+        "**{answers}** answers · **{rated}** rated · 👍 {helpful} · 👎 {not_helpful} · "
+        "helpful rate **{rate}** · escalation rate **{esc}**",
+        rate=rate, esc=esc, **{k: s[k] for k in ("answers", "rated", "helpful", "not_helpful")},
     )
-    return stats, tickets.drop(columns=["status"]), unanswered
+    return stats, tr_frame(tickets.drop(columns=["status"])), tr_frame(unanswered, cells=False)
 
 
 @page_errors
@@ -450,7 +504,7 @@ def close_ticket(ticket_id: float | None):
 @page_errors
 def pick_ticket(frame: pd.DataFrame, evt: gr.SelectData):
     row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-    return int(frame.iloc[row]["id"]), str(frame.iloc[row]["session_id"])
+    return int(frame.iloc[row, 0]), str(frame.iloc[row, 1])  # by position: headers are translated
 
 
 @page_errors

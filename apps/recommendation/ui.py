@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from apps.ui_kit import page_errors, progress_callback
+from apps.ui_kit import page_errors, progress_callback, tr, tr_frame, tr_text
 
 from .columns import mapping_from_choices
 from .experiment import PROTOCOLS
@@ -57,12 +57,16 @@ def load_data(source: str, inter_file: str | None, items_file: str | None, drop_
     else:
         mapping = mapping_from_choices(user_col, item_col, rating_col, time_col, event_col, weights)
         summary = ws.load_files(inter_file, items_file, drop_dupes, mapping=mapping)
-    columns = f" Columns: {summary['columns']}." if summary.get("columns") else ""
-    text = (
-        f"**{summary['source']}**: {summary['interactions']:,} interactions, {summary['users']:,} users, "
-        f"{summary['items']:,} items (density {summary['density']:.2%}); "
-        f"ratings: {'yes' if summary['has_rating'] else 'no'}, timestamps: {'yes' if summary['has_timestamp'] else 'no'}, "
-        f"items with metadata: {summary['items_with_metadata']:,}.{columns} Next: *Train & evaluate*."
+    columns = tr(" Columns: {columns}.", columns=summary["columns"]) if summary.get("columns") else ""
+    text = tr(
+        "**{source}**: {interactions:,} interactions, {users:,} users, "
+        "{items:,} items (density {density:.2%}); "
+        "ratings: {ratings}, timestamps: {timestamps}, "
+        "items with metadata: {items_with_metadata:,}.{columns} Next: *Train & evaluate*.",
+        ratings=tr_text("yes" if summary["has_rating"] else "no"),
+        timestamps=tr_text("yes" if summary["has_timestamp"] else "no"),
+        columns=columns,
+        **{k: summary[k] for k in ("source", "interactions", "users", "items", "density", "items_with_metadata")},
     )
     users = ws.user_choices()
     items = ws.item_choices()
@@ -86,13 +90,14 @@ def train(models: list[str], protocol_label: str, k: float, ws: Workspace | None
     report(0.0, "splitting")
     table = ws.train(list(models or []), protocol, int(k), progress=report)
     best = ws.best_model()
-    note = (
-        f"Best on NDCG@{ws.k}: **{best}**, retrained on all interactions and now serving the tabs below. "
-        f"Protocol: {PROTOCOLS[protocol]}; full ranking over all items, training and validation items masked."
+    note = tr(
+        "Best on NDCG@{k}: **{best}**, retrained on all interactions and now serving the tabs below. "
+        "Protocol: {protocol}; full ranking over all items, training and validation items masked.",
+        k=ws.k, best=best, protocol=tr_text(PROTOCOLS[protocol]),
     )
     return (
         ws,
-        table,
+        tr_frame(table, cells=False),
         metrics_figure(ws.metric_chart(), ws.k),
         loss_figure(ws.loss_curves()),
         note,
@@ -105,14 +110,14 @@ def recommend(user: str, k: float, model: str | None, ws: Workspace | None, prog
     ws = _workspace(ws)
     rec = ws.serve(model or None, progress=progress_callback(progress))
     recs = rec.recommend(str(user or "").strip(), k=int(k), explain_text=True)
-    return recommendations_table(recs), ws.user_history(user)
+    return tr_frame(recommendations_table(recs)), tr_frame(ws.user_history(user), cells=False)
 
 
 @page_errors
 def similar(item: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
     ws = _workspace(ws)
     rec = ws.serve(model or None, progress=progress_callback(progress))
-    return recommendations_table(rec.similar_items(_parse_item(item), k=int(k)))
+    return tr_frame(recommendations_table(rec.similar_items(_parse_item(item), k=int(k))))
 
 
 @page_errors
@@ -120,13 +125,14 @@ def cold_start(liked: list[str], text: str, k: float, model: str | None, ws: Wor
     ws = _workspace(ws)
     rec = ws.serve(model or None, progress=progress_callback(progress))
     items = [_parse_item(x) for x in (liked or [])]
-    return recommendations_table(rec.recommend_for_new_user(items, text=text or None, k=int(k)))
+    return tr_frame(recommendations_table(rec.recommend_for_new_user(items, text=text or None, k=int(k))))
 
 
 @page_errors
 def why_not(user: str, item: str, k: float, model: str | None, ws: Workspace | None, progress=gr.Progress()):
     ws = _workspace(ws)
-    return ws.why_not(user, _parse_item(item), int(k), model or None, progress=progress_callback(progress))
+    return ws.why_not(user, _parse_item(item), int(k), model or None, progress=progress_callback(progress),
+                      translate=tr_text)
 
 
 # --------------------------------------------------------------------------- layout

@@ -142,14 +142,16 @@ class Workspace:
         return self.serving[model]
 
     def why_not(self, user_id: str | None, item_id: str | None, k: int, model: str | None = None,
-                progress: Progress | None = None) -> str:
-        """The page's "why not item Y?" answer for a user, as HTML (see ``why_not_html``)."""
+                progress: Progress | None = None, translate: Callable[[str], str] | None = None) -> str:
+        """The page's "why not item Y?" answer for a user, as HTML (see ``why_not_html``;
+        ``translate`` shows its sentences in the page's language)."""
         user_id, item_id = str(user_id or "").strip(), str(item_id or "").strip()
         if not user_id:
             raise InvalidInputError("Choose a user first.")
         if not item_id:
             raise InvalidInputError("Choose the item to ask about.")
-        return why_not_html(self.serve(model, progress).why_not(user_id, item_id, k=int(k)))
+        answer = self.serve(model, progress).why_not(user_id, item_id, k=int(k))
+        return why_not_html(answer, translate or _same)
 
     def loss_curves(self) -> pd.DataFrame:
         rows = [
@@ -231,43 +233,53 @@ def _percent(x: float) -> str:
     return f"{x:.0%}" if x >= 0.095 else f"{x:.1%}"  # one decimal below 10%: 0.8%, 4.2%, 31%
 
 
-def evidence_text(evidence: tuple[TextEvidence, ...]) -> str:
+def evidence_text(evidence: tuple[TextEvidence, ...], translate: Callable[[str], str] | None = None) -> str:
     """Words and how much of the match each carries: ``Comedy −31%, Romance −12%``."""
-    return ", ".join(f"{e.word} (−{_percent(e.weight)} without it)" for e in evidence)
+    t = translate or _same
+    return ", ".join(t(f"{e.word} (−{_percent(e.weight)} without it)") for e in evidence)
 
 
-def why_not_html(result: WhyNot) -> str:
-    """The why-not answer as HTML: every text from the data is escaped."""
-    esc = html.escape
-    parts = [f'<div id="rec-why-verdict"><p><strong>{esc(result.summary())}</strong></p>']
+def _same(text: str) -> str:
+    return text
+
+
+def why_not_html(result: WhyNot, translate: Callable[[str], str] = _same) -> str:
+    """The why-not answer as HTML: every text from the data is escaped. ``translate`` maps each
+    finished English sentence or label to the page's language (the page passes its own)."""
+    esc, t = html.escape, translate
+    parts = [f'<div id="rec-why-verdict"><p><strong>{esc(t(result.summary()))}</strong></p>']
     if not result.seen and result.score is not None and result.cutoff is not None:
         parts.append(
-            '<table class="rec-why-facts"><tr><th>rank</th><th>score</th>'
-            f"<th>top-{result.k} cut-off</th><th>in top {result.k}</th></tr>"
+            f'<table class="rec-why-facts"><tr><th>{t("rank")}</th><th>{t("score")}</th>'
+            f"<th>{t(f'top-{result.k} cut-off')}</th><th>{t(f'in top {result.k}')}</th></tr>"
             f"<tr><td>{result.rank:,} / {result.candidates:,}</td><td>{result.score:.4g}</td>"
-            f"<td>{result.cutoff:.4g}</td><td>{'yes' if result.in_top_k else 'no'}</td></tr></table>"
+            f"<td>{result.cutoff:.4g}</td><td>{t('yes' if result.in_top_k else 'no')}</td></tr></table>"
         )
     if result.reasons:
-        parts.append("<p>Nearest reasons in the user's history:</p><ul>")
+        parts.append("<p>" + t("Nearest reasons in the user's history:") + "</p><ul>")
         for x in result.reasons:
             fraction = x.share if x.share is not None else x.similarity
+            strength = _short_strength(x) + ("" if x.share is None else f", similarity {x.similarity:.3g}")
             parts.append(
-                f'<li class="rec-why-reason">Because they liked <strong>{esc(x.title)}</strong> '
-                f"[{esc(x.item_id)}]: {esc(_short_strength(x))}"
-                + ("" if x.share is None else f", similarity {x.similarity:.3g}")
+                f'<li class="rec-why-reason">{t(f"Because they liked <strong>{esc(x.title)}</strong>")} '
+                f"[{esc(x.item_id)}]: {esc(t(strength))}"
                 + f'<div style="background:#e5e7eb;width:240px;height:10px;border-radius:3px">'
                 f'<div style="background:#f97316;width:{min(max(fraction, 0.0), 1.0) * 100:.1f}%;'
                 'height:10px;border-radius:3px"></div></div></li>'
             )
         parts.append("</ul>")
         if any(x.share is not None for x in result.reasons):
-            parts.append("<p><small>Share of score: the part of the item's score this liked item adds; the model "
-                         "adds up a part from every item the user liked, so with a long history each is small."
-                         "</small></p>")
+            parts.append("<p><small>" + t(
+                "Share of score: the part of the item's score this liked item adds; the model "
+                "adds up a part from every item the user liked, so with a long history each is small."
+            ) + "</small></p>")
     elif not result.seen:
-        parts.append("<p>No item in the user's history points to it (the model's similarity is not positive).</p>")
+        parts.append("<p>" + t(
+            "No item in the user's history points to it (the model's similarity is not positive)."
+        ) + "</p>")
     if result.text_evidence:
-        parts.append(f"<p>Text that matters in its match: {esc(evidence_text(result.text_evidence))}.</p>")
+        evidence = esc(evidence_text(result.text_evidence, t))
+        parts.append("<p>" + t(f"Text that matters in its match: {evidence}.") + "</p>")
     parts.append("</div>")
     return "".join(parts)
 

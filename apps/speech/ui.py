@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from apps.ui_kit import page_errors, progress_callback, transcriber
+from apps.ui_kit import page_errors, progress_callback, tr, tr_frame, tr_text, transcriber
 from core.errors import InvalidInputError
 
 from . import DEFAULT_MODEL as DEFAULT
@@ -77,11 +77,13 @@ def _summary(transcripts: list[Transcript]) -> str:
     for t in transcripts:
         language = t.language or "none (no speech heard)"
         what = "translated to English" if t.task == "translate" else "transcribed"
-        lines.append(
-            f"**{t.name}**: {t.duration:.1f} s, language **{language}**, {what} by "
-            f"`{t.model}` in {t.windows} window{'s' if t.windows != 1 else ''}, "
-            f"{len(t.segments)} segment{'s' if len(t.segments) != 1 else ''}."
-        )
+        n = len(t.segments)
+        lines.append(tr(
+            "**{name}**: {duration:.1f} s, language **{language}**, {what} by `{model}` in {windows}, {segments}.",
+            name=t.name, duration=t.duration, language=tr_text(language), what=tr_text(what), model=t.model,
+            windows=tr("1 window") if t.windows == 1 else tr("{n} windows", n=t.windows),
+            segments=tr("1 segment") if n == 1 else tr("{n} segments", n=n),
+        ))
     return "\n\n".join(lines)
 
 
@@ -99,7 +101,7 @@ def transcribe(clip, files, model, language, task, words=False, progress=gr.Prog
         except InvalidInputError as exc:
             if len(sources) == 1:
                 raise
-            gr.Warning(f"Skipped: {exc}")
+            gr.Warning(tr_text(f"Skipped: {exc}"))
     if not audios:
         raise InvalidInputError("None of the files could be read as audio; see the warnings.")
     transcripts = tr.transcribe_audio(
@@ -111,7 +113,7 @@ def transcribe(clip, files, model, language, task, words=False, progress=gr.Prog
     )
     for t in transcripts:
         if not t.text:
-            gr.Warning(f"No speech was heard in {t.name}.")
+            gr.Warning(tr_text(f"No speech was heard in {t.name}."))
     if len(transcripts) == 1:
         text = transcripts[0].text
     else:
@@ -120,8 +122,8 @@ def transcribe(clip, files, model, language, task, words=False, progress=gr.Prog
     return (
         _summary(transcripts),
         text,
-        segment_table(transcripts),
-        gr.Dataframe(word_table(transcripts), visible=bool(words)),
+        tr_frame(segment_table(transcripts), cells=False),  # headers in the viewer's language
+        gr.Dataframe(tr_frame(word_table(transcripts), cells=False), visible=bool(words)),
         [str(p) for p in downloads],
         transcripts,
     )
@@ -141,9 +143,10 @@ def score(transcripts, reference):
         cer = character_error_rate([reference], [hypothesis], language)
     except ValueError as exc:  # the metrics' own check, worded for the page
         raise InvalidInputError(f"Cannot score: {exc}.") from None
-    return (
-        f"**Word error rate {wer:.1%}**, character error rate {cer:.1%} "
-        "(after normalising case, punctuation and numbers)."
+    return tr(
+        "**Word error rate {wer:.1%}**, character error rate {cer:.1%} "
+        "(after normalising case, punctuation and numbers).",
+        wer=wer, cer=cer,
     )
 
 

@@ -12,7 +12,15 @@ from typing import Any
 
 import gradio as gr
 
-from apps.ui_kit import curves_figure, page_errors, progress_callback, text_generator
+from apps.ui_kit import (
+    curves_figure,
+    page_errors,
+    progress_callback,
+    text_generator,
+    tr,
+    tr_markdown,
+    tr_text,
+)
 from core.errors import InvalidInputError
 
 from .chat_format import plain_messages
@@ -87,18 +95,21 @@ def _session(request: gr.Request | None, tab: str) -> str:
 
 
 def _notices_md(notices: list[str]) -> str:
-    return "\n".join(f"⚠️ {n}" for n in notices)
+    return "\n".join(f"⚠️ {tr_text(n)}" for n in notices)
 
 
 def _stats_md(stream: TextStream) -> str:
     s = stream.stats()
     first = (
-        f" · first text after {s['first_piece_seconds']:.1f} s" if s["first_piece_seconds"] else ""
+        tr(" · first text after {seconds:.1f} s", seconds=s["first_piece_seconds"])
+        if s["first_piece_seconds"]
+        else ""
     )
-    return (
-        f"**{s['model']}** · {s['prompt_tokens']:,} prompt tokens · {s['new_tokens']:,} new tokens "
-        f"in {s['seconds']:.1f} s ({s['tokens_per_second']:.1f} tokens/s){first} · ended: "
-        f"{FINISH_WORDS[s['finish_reason']]}"
+    return tr(
+        "**{model}** · {prompt_tokens:,} prompt tokens · {new_tokens:,} new tokens "
+        "in {seconds:.1f} s ({tokens_per_second:.1f} tokens/s){first} · ended: {ended}",
+        first=first, ended=tr_text(FINISH_WORDS[s["finish_reason"]]),
+        **{k: s[k] for k in ("model", "prompt_tokens", "new_tokens", "seconds", "tokens_per_second")},
     )
 
 
@@ -144,31 +155,35 @@ def template_form(name: str):
         else BUILTIN_TEMPLATES[name]
     )
     choice, texts = _slots(template)
+    # Names, descriptions, examples and choices in the viewer's language (a choice's value
+    # stays the English the prompt is written with); a user's own template shows as written.
     updates = [
         gr.update(
             visible=choice is not None,
-            label=choice.label if choice else "Option",
-            choices=list(choice.choices) if choice else [],
+            label=tr_text(choice.label if choice else "Option"),
+            choices=[(tr_text(c), c) for c in choice.choices] if choice else [],
             value=(choice.default or choice.choices[0]) if choice else None,
         )
     ]
     for i in range(MAX_FIELDS):
         if i < len(texts):
             f = texts[i]
+            label = tr_text(f.label)
             updates.append(
                 gr.update(
                     visible=True,
-                    label=f.label + ("" if f.required else " (optional)"),
-                    placeholder=f.example or f.default or "",
+                    label=label if f.required else tr("{label} (optional)", label=label),
+                    placeholder=tr_text(f.example or f.default or ""),
                     lines=4 if f.kind == "long" else 1,
                 )
             )
         else:
-            updates.append(gr.update(visible=False, label=f"Field {i + 1}", placeholder=""))
+            updates.append(gr.update(visible=False, label=tr_text(f"Field {i + 1}"), placeholder=""))
+    title = tr_text(template.title)
     note = (
-        f"**{template.title}** — {template.description}"
+        f"**{title}** — {tr_text(template.description)}"
         if template.description
-        else f"**{template.title}**"
+        else f"**{title}**"
     )
     return [note, template.system_prompt, *updates]
 
@@ -202,17 +217,17 @@ def write(model, name, system, choice, *rest, request: gr.Request = None):
         system=system if system is not None and system.strip() != default_system else None,
     )
     for notice in stream.notices:
-        gr.Warning(notice)
+        gr.Warning(tr_text(notice))
     shown_prompt = stream.request.messages
     early = len(stream.notices)  # later ones say how the text ended
     for text, finished in _run_stream(stream, _session(request, "write")):
         coloured = confidence_html(text, stream.tokens) if show else ""
         if not finished:
-            yield text, _notices_md(stream.notices), "Generating…", gr.update(), shown_prompt, coloured
+            yield text, _notices_md(stream.notices), tr("Generating…"), gr.update(), shown_prompt, coloured
             continue
         result = stream.result
         for notice in stream.notices[early:]:
-            gr.Info(notice)
+            gr.Info(tr_text(notice))
         download = gr.update(value=_save_download(result.text, name), visible=bool(result.text))
         yield text, _notices_md(stream.notices), _stats_md(stream), download, shown_prompt, coloured
 
@@ -221,7 +236,7 @@ def cancel(tab: str):
     @page_errors
     def handler(request: gr.Request = None) -> None:
         if _active.cancel(_session(request, tab)) == 0:
-            gr.Info("Nothing is running.")
+            gr.Info(tr("Nothing is running."))
 
     handler.__doc__ = f"Cancel this session's running {tab} generation."
     return handler
@@ -236,7 +251,7 @@ def chat(message, history, system, model, *controls, request: gr.Request = None)
         turns, message, _options(*controls), system=(system or "").strip() or None
     )
     for notice in stream.notices:
-        gr.Warning(notice)
+        gr.Warning(tr_text(notice))
     shown = [*turns, {"role": "user", "content": message}]
     for text, finished in _run_stream(stream, _session(request, "chat")):
         reply = {"role": "assistant", "content": text}
@@ -244,7 +259,7 @@ def chat(message, history, system, model, *controls, request: gr.Request = None)
             yield [*shown, reply], "", _notices_md(stream.notices)
             continue
         if stream.result.finish_reason == "cancelled":
-            reply["content"] = text + " …[cancelled]"
+            reply["content"] = text + tr(" …[cancelled]")
         yield [*shown, reply], "", _notices_md(stream.notices) or _stats_md(stream)
 
 
@@ -252,15 +267,16 @@ def chat(message, history, system, model, *controls, request: gr.Request = None)
 def perplexity(text: str, model: str, adapter: str | None = None, progress=gr.Progress()) -> str:
     """Perplexity of the text under the chosen model and adapter (api: textgen_perplexity)."""
     gen = text_generator(model)
-    progress_callback(progress)(0.0, f"Scoring with {gen.model}…")
+    progress_callback(progress)(0.0, tr("Scoring with {model}…", model=gen.model))
     value = gen.perplexity(text, adapter=_adapter(adapter))
     tokens = gen.count_tokens(text)
-    under = gen.model + (f" + adapter {_adapter(adapter)}" if _adapter(adapter) else "")
-    return (
-        f"### Perplexity: {value:,.2f}\n"
-        f"{tokens:,} tokens under **{under}**. Lower means the model finds the text more "
+    under = gen.model + (tr(" + adapter {name}", name=_adapter(adapter)) if _adapter(adapter) else "")
+    return tr(
+        "### Perplexity: {value:,.2f}\n"
+        "{tokens:,} tokens under **{under}**. Lower means the model finds the text more "
         "predictable: fluent, familiar text scores low; scrambled or unusual text scores high. "
-        "Compare texts under the same model only (tokenizers differ)."
+        "Compare texts under the same model only (tokenizers differ).",
+        value=value, tokens=tokens, under=under,
     )
 
 
@@ -274,7 +290,7 @@ def list_user_templates() -> list[list[str]]:
 
 def _template_choices() -> list[tuple[str, str]]:
     return [
-        (t.title + ("" if t.builtin else " (mine)"), t.name)
+        (tr_text(t.title) if t.builtin else tr("{title} (mine)", title=t.title), t.name)
         for t in text_generator(None).list_templates()
     ]
 
@@ -285,7 +301,10 @@ def save_template(name, title, description, system, prompt, overwrite):
     template = text_generator(None).save_template(
         name, title, system, prompt, description, bool(overwrite)
     )
-    gr.Info(f"Saved '{template.title}' with fields: {', '.join(template.field_names())}.")
+    gr.Info(tr(
+        "Saved '{title}' with fields: {fields}.",
+        title=template.title, fields=", ".join(template.field_names()),
+    ))
     users = [t.name for t in text_generator(None).list_templates() if not t.builtin]
     return (
         list_user_templates(),
@@ -301,9 +320,9 @@ def delete_template(name):
         raise InvalidInputError("Choose a saved template to delete.")
     existed = text_generator(None).delete_template(name)
     if not existed:
-        gr.Warning(f"There is no saved template named '{name}'.")
+        gr.Warning(tr("There is no saved template named '{name}'.", name=name))
     else:
-        gr.Info(f"Deleted '{name}'.")
+        gr.Info(tr("Deleted '{name}'.", name=name))
     users = [t.name for t in text_generator(None).list_templates() if not t.builtin]
     return (
         list_user_templates(),
@@ -361,9 +380,11 @@ def adapter_lists(model: str | None):
 
 
 def _report_md(report: FineTuneReport) -> str:
-    lines = ["### Result", report.summary().replace("\n", "  \n")]
+    lines = [tr("### Result"), tr_markdown(report.summary()).replace("\n", "  \n")]
     if not report.training.cancelled:
-        lines.append(f"Pick **{report.name}** in *Adapter* (right) to use it in Write and Chat.")
+        lines.append(tr(
+            "Pick **{name}** in *Adapter* (right) to use it in Write and Chat.", name=report.name
+        ))
     return "\n\n".join(lines)
 
 
@@ -393,9 +414,10 @@ def train(model, train_file, heldout_file, name, rank, alpha, lr, epochs, batch,
     try:
         for event in run.events():
             report(event.fraction, event.message)
-            yield _loss_figure(run), f"Training: {event.message}", gr.update(), gr.update()
-        report(1.0, "Comparing the adapter with the base model…")
-        yield _loss_figure(run), "Comparing the adapter with the base model on held-out prompts…", gr.update(), gr.update()
+            yield _loss_figure(run), tr("Training: {message}", message=event.message), gr.update(), gr.update()
+        report(1.0, tr("Comparing the adapter with the base model…"))
+        comparing = tr("Comparing the adapter with the base model on held-out prompts…")
+        yield _loss_figure(run), comparing, gr.update(), gr.update()
         result = run.finish()
     finally:
         if _training.get(key) is run:
@@ -410,10 +432,10 @@ def cancel_training(request: gr.Request = None) -> None:
     """Stop this session's fine-tuning run (api: textgen_cancel_train)."""
     run = _training.get(_session(request, "train"))
     if run is None:
-        gr.Info("No training is running.")
+        gr.Info(tr("No training is running."))
         return
     run.cancel()
-    gr.Info("Cancelling at the next step; nothing will be saved.")
+    gr.Info(tr("Cancelling at the next step; nothing will be saved."))
 
 
 @page_errors
@@ -422,7 +444,7 @@ def rename_adapter(model, old, new):
     if not old:
         raise InvalidInputError("Choose an adapter to rename.")
     info = text_generator(model).rename_adapter(old, (new or "").strip())
-    gr.Info(f"Renamed '{old}' to '{info.name}'.")
+    gr.Info(tr("Renamed '{old}' to '{new}'.", old=old, new=info.name))
     return adapter_lists(model)
 
 
@@ -432,7 +454,7 @@ def delete_adapter(model, name):
     if not name:
         raise InvalidInputError("Choose an adapter to delete.")
     if text_generator(model).delete_adapter(name):
-        gr.Info(f"Deleted '{name}'.")
+        gr.Info(tr("Deleted '{name}'.", name=name))
     return adapter_lists(model)
 
 

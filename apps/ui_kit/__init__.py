@@ -5,7 +5,9 @@
 - ``Lazy`` and the apps' shared objects (``support_bot``, ``image_recognizer``,
   ``transcriber``, ``text_generator``, ``movielens_recommender``; ``singletons.py``);
 - ``confusion_figure``, ``curves_figure``, ``bars_figure``: charts that need no closing
-  (``figures.py``).
+  (``figures.py``);
+- ``tr``, ``tr_text``, ``tr_markdown``, ``tr_frame``: text built at run time, in the viewer's
+  language (``language.py``; the static labels are Gradio's i18n, ``i18n.py``).
 
 Page discovery (which apps have a page) is ``apps.pages``.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from .errors import INTERNAL_ERROR, page_error, page_errors
 from .figures import bars_figure, confusion_figure, curves_figure
+from .language import tr, tr_frame, tr_markdown, tr_text, viewer_language
 from .progress import ProgressFn, progress_callback
 from .singletons import (
     Lazy,
@@ -40,5 +43,10 @@ __all__ = [
     "progress_callback",
     "support_bot",
     "text_generator",
+    "tr",
+    "tr_frame",
+    "tr_markdown",
+    "tr_text",
     "transcriber",
+    "viewer_language",
 ]

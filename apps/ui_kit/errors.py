@@ -20,6 +20,8 @@ import gradio as gr
 
 from core.errors import SpringboardError, as_out_of_memory
 
+from .language import tr, tr_text
+
 log = logging.getLogger("springboard.pages")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,15 +45,15 @@ def page_error(exc: BaseException, where: str = "a page handler") -> gr.Error:
     """
     if isinstance(exc, gr.Error):
         return exc
-    if isinstance(exc, SpringboardError):
-        return gr.Error(str(exc), print_exception=False)
+    if isinstance(exc, SpringboardError):  # in the viewer's language where the table knows it
+        return gr.Error(tr_text(str(exc)), print_exception=False)
     error_id = _new_error_id()
     # exc_info=exc: the traceback of this exception even when called after the except block.
     log.error("Error id %s in %s: %s", error_id, where, type(exc).__name__, exc_info=exc)
     oom = as_out_of_memory(exc)
     if oom is not None:
-        return gr.Error(f"{oom} (error id {error_id})", print_exception=False)
-    return gr.Error(INTERNAL_ERROR.format(error_id=error_id), print_exception=False)
+        return gr.Error(f"{tr_text(str(oom))} (error id {error_id})", print_exception=False)
+    return gr.Error(tr(INTERNAL_ERROR, error_id=error_id), print_exception=False)
 
 
 def page_errors(fn: F) -> F:

@@ -9,11 +9,29 @@ a bare ``Figure`` is an ordinary object that goes when the page is done with it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
+import matplotlib
 import numpy as np
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 ACCENT = "#4f46e5"
+_CJK_FAMILY = "Noto Sans CJK SC"
+
+
+def _use_cjk_fallback() -> None:
+    """Let charts draw Chinese (titles and axes in the viewer's language): DejaVu Sans first,
+    then Noto Sans CJK (Debian's fonts-noto-cjk) for the glyphs it lacks. Matplotlib's font
+    cache may predate the CJK package, so its file is added by hand when it is not known."""
+    if not any(f.name == _CJK_FAMILY for f in font_manager.fontManager.ttflist):
+        for path in sorted(Path("/usr/share/fonts").glob("**/NotoSansCJK-Regular.tt[cf]"))[:1]:
+            font_manager.fontManager.addfont(str(path))
+    if any(f.name == _CJK_FAMILY for f in font_manager.fontManager.ttflist):
+        matplotlib.rcParams["font.family"] = ["DejaVu Sans", _CJK_FAMILY]
+
+
+_use_cjk_fallback()
 
 Series = tuple[Sequence[float], Sequence[float]]  # (x values, y values)
 

@@ -17,7 +17,8 @@ anyway, and a plain ``str`` attribute keeps every backend use of a label working
 
 Gradio's navbar shows page titles as given, without translating them, so a few lines of
 script (``navbar_script``) swap the navbar's link texts when the page's language (``<html
-lang>``, which Gradio's i18n sets) is Chinese.
+lang>``, which Gradio's i18n sets) is Chinese. The same script keeps that language in a cookie,
+so text built on the server per request follows it (``apps.ui_kit.language``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Literal
 import gradio as gr
 from gradio.i18n import I18nData
 
+from .language import LANGUAGE_COOKIE
 from .translations.zh import ZH
 
 Language = Literal["auto", "zh", "en"]
@@ -136,7 +138,12 @@ def navbar_script(titles: Iterable[str], language: Language = "auto") -> str:
   const NAMES = {json.dumps(names, ensure_ascii=False)};
   const FORCE = {force};
   const apply = () => {{
-    const zh = FORCE || (document.documentElement.lang || "").toLowerCase().startsWith("zh");
+    const lang = document.documentElement.lang || "";
+    const zh = FORCE || lang.toLowerCase().startsWith("zh");
+    // The language shown, for the text the server builds per request (apps.ui_kit.language).
+    if (lang && !document.cookie.includes("{LANGUAGE_COOKIE}=" + lang)) {{
+      document.cookie = "{LANGUAGE_COOKIE}=" + lang + "; path=/; SameSite=Lax";
+    }}
     for (const a of document.querySelectorAll(".nav-holder nav a")) {{
       const en = a.dataset.sbEn || a.textContent.trim();
       if (!(en in NAMES)) continue;

@@ -18,6 +18,9 @@ from apps.ui_kit import (
     image_recognizer,
     page_errors,
     progress_callback,
+    tr,
+    tr_frame,
+    tr_text,
 )
 from core.errors import InvalidInputError
 
@@ -56,8 +59,8 @@ def classify(image: str | None, top_k: int, model: str):
         raise InvalidInputError("Upload an image first (or click an example).")
     preds = recognizer().classify(image, top_k=int(top_k), model=model)
     table = pd.DataFrame({"label": [p.label for p in preds], "probability": [round(p.score, 4) for p in preds]})
-    bars = bars_figure([p.label for p in preds], [p.score for p in preds], xlabel="probability", percent=True)
-    return bars, table
+    bars = bars_figure([p.label for p in preds], [p.score for p in preds], xlabel=tr("probability"), percent=True)
+    return bars, tr_frame(table, cells=False)
 
 
 @page_errors
@@ -66,7 +69,7 @@ def explain(image: str | None, top_k: int, model: str, show: bool):
     if not show or image is None:
         return gr.update(visible=False, value=None)
     seen = recognizer().explain(image, model=model, top_k=int(top_k))
-    label = f"What the model looked at for '{seen.label}' ({seen.score:.0%})"
+    label = tr("What the model looked at for '{label}' ({score:.0%})", label=seen.label, score=seen.score)
     return gr.update(visible=True, value=seen.overlay, label=label)
 
 
@@ -82,8 +85,8 @@ def classify_many(files: list | None, top_k: int, model: str):
         rows.append({"file": Path(path).name, "top predictions": top, "error": item.error or ""})
     bad = sum(1 for it in items if it.error)
     if bad:
-        gr.Warning(f"{bad} of {len(items)} files could not be read (see the error column).")
-    return pd.DataFrame(rows)
+        gr.Warning(tr("{bad} of {n} files could not be read (see the error column).", bad=bad, n=len(items)))
+    return tr_frame(pd.DataFrame(rows))
 
 
 @page_errors
@@ -111,8 +114,8 @@ def detect(image: str | None, threshold: float, iou: float):
     found = rec.detect(image, threshold=float(threshold), iou=float(iou))
     drawn = draw_detections(rec.upright(image), found)
     if not found:
-        gr.Info("No objects above the threshold; try a lower one.")
-    return drawn, _detections_table(found)
+        gr.Info(tr("No objects above the threshold; try a lower one."))
+    return drawn, tr_frame(_detections_table(found), cells=False)
 
 
 @page_errors
@@ -126,12 +129,13 @@ def detect_many(files: list | None, threshold: float, iou: float):
     for path, item in zip(paths, items, strict=True):
         name = Path(path).name
         if item.error:
-            gr.Warning(f"{name}: {item.error}")
+            gr.Warning(f"{name}: {tr_text(item.error)}")
             continue
-        gallery.append((draw_detections(rec.upright(path), item.result), f"{name}: {len(item.result)} objects"))
+        caption = tr("{name}: {count} objects", name=name, count=len(item.result))
+        gallery.append((draw_detections(rec.upright(path), item.result), caption))
         tables.append(_detections_table(item.result, name))
     table = pd.concat(tables, ignore_index=True) if tables else _detections_table([], "-")
-    return gallery, table
+    return gallery, tr_frame(table, cells=False)
 
 
 # --------------------------------------------------------------------------- train
@@ -152,15 +156,16 @@ def train(source: str, upload: str | None, method: str, epochs: int, fine_tune_e
         progress=progress_callback(progress),
     )
     for warning in report.warnings:
-        gr.Warning(warning)
+        gr.Warning(tr_text(warning))
     m = report.metrics
-    summary = (
-        f"### Saved as `{report.name}` ({report.method})\n"
-        f"Held-out accuracy **{m.accuracy:.1%}**, macro-F1 **{m.macro_f1:.3f}** on {m.n_test:,} images "
-        f"never seen in training. Training took {report.train_seconds:.0f} s. "
-        f"Training images per class: "
-        + ", ".join(f"{k} {v}" for k, v in report.counts.items())
-        + ".\n\nThe model is now selectable in the **Classify** tab."
+    summary = tr(
+        "### Saved as `{name}` ({method})\n"
+        "Held-out accuracy **{accuracy:.1%}**, macro-F1 **{macro_f1:.3f}** on {n_test:,} images "
+        "never seen in training. Training took {seconds:.0f} s. "
+        "Training images per class: {counts}.\n\nThe model is now selectable in the **Classify** tab.",
+        name=report.name, method=report.method, accuracy=m.accuracy, macro_f1=m.macro_f1,
+        n_test=m.n_test, seconds=report.train_seconds,
+        counts=", ".join(f"{k} {v}" for k, v in report.counts.items()),
     )
     choices = recognizer().classifier_choices()
     return (
@@ -194,7 +199,7 @@ def source_changed(source: str):
 # --------------------------------------------------------------------------- search
 def _collection_note() -> str:
     n = len(recognizer().collection)
-    return f"The collection holds **{n:,}** images." if n else "The collection is empty: add images."
+    return tr("The collection holds **{n:,}** images.", n=n) if n else tr("The collection is empty: add images.")
 
 
 @page_errors
@@ -206,7 +211,7 @@ def add_images(files: list | None, progress: gr.Progress = gr.Progress()):
         paths, [Path(p).name for p in paths], progress=progress_callback(progress)
     )
     for note in skipped:
-        gr.Warning(f"Skipped {note}")
+        gr.Warning(tr_text(f"Skipped {note}"))
     return _collection_note()
 
 
@@ -227,7 +232,7 @@ def search(image: str | None, k: int):
     if image is None:
         raise InvalidInputError("Upload a query image first (or click an example).")
     hits = recognizer().similar(image, k=int(k))
-    return [(str(h.path), f"{h.name}  (similarity {h.score:.2f})") for h in hits]
+    return [(str(h.path), tr("{name}  (similarity {score:.2f})", name=h.name, score=h.score)) for h in hits]
 
 
 # --------------------------------------------------------------------------- page

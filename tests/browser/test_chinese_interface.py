@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 
 from tests.support.server import ServerProcess
 
-from .browser import Browser, launch_chromium
+from .browser import Browser, GradioError, launch_chromium
 from .conftest import _require_chromium
 
 # path -> (the page's heading, texts of its labels and buttons that must show in Chinese)
@@ -174,4 +174,127 @@ def test_the_footer_settings_switch_between_chinese_and_english(zh_browser: Brow
     _pick_language(zh_browser, "简体中文")
     zh_browser.wait_for_heading("图像识别")
     zh_browser.until(lambda d: _navbar(zh_browser) == NAVBAR, 30, "the navbar in Chinese again")
+    zh_browser.assert_no_console_errors()
+
+
+# --------------------------------------------------------------------------- text built at run time
+def _home(browser: Browser) -> str:
+    browser.click("home-rec-run")
+    shown = browser.wait_for_text("home-rec-output", r"看过 .+ 的人也看了", timeout=60)
+    assert "相似度" in shown and "also watched" not in shown and "similarity" not in shown, shown
+    body = _visible_text(browser)
+    assert "该角色默认" in body and "权重来源" in body  # the models table, built per request
+    return shown
+
+
+def _customer_service(browser: Browser) -> str:
+    browser.wait_for_text("cs-greeting", r"Hello")  # the English demo (the bot test leaves it active)
+    browser.wait_idle()
+    browser.type("cs-message", "my card never showed up", submit=True)
+    sources = browser.wait_for_text("cs-sources", r"答案原文来自", timeout=60)
+    assert "置信度" in sources and "Confidence" not in sources, sources
+    why = browser.wait_for_text("cs-why-details", r"最佳匹配", timeout=30)
+    assert "校准后的置信度" in why and not re.search(r"best match|threshold|calibration", why), why
+    return sources + "\n" + why
+
+
+def _recommendation(browser: Browser) -> str:
+    browser.click("rec-load")
+    shown = browser.wait_for_text("rec-summary", r"条交互", timeout=90)
+    assert "interactions" not in shown, shown
+    return shown
+
+
+def _speech(browser: Browser) -> str:
+    from apps.speech.examples import example_files
+
+    clips = example_files(Path(browser.server.env["SPRINGBOARD_DATA_DIR"]))
+    assert clips, "the server made no example clips"
+    browser.upload("speech-clip", clips[0])
+    browser.until(
+        lambda d: browser.element("speech-clip").find_elements(By.CSS_SELECTOR, "audio, wave"), 60, "the clip"
+    )
+    browser.click("speech-run")
+    shown = browser.wait_for_text("speech-summary", r"语言", timeout=120)
+    assert "个片段" in shown and "segment" not in shown, shown
+    return shown
+
+
+def _vision(browser: Browser) -> str:
+    from apps.vision.examples import example_photos
+
+    photos = example_photos(Path(browser.server.env["SPRINGBOARD_DATA_DIR"]) / "zh-photos")
+    browser.upload("vision-classify-image", photos["chelsea.png"])
+    browser.until(
+        lambda d: browser.element("vision-classify-image").find_elements(By.CSS_SELECTOR, "img"), 60, "the photo"
+    )
+    browser.click("vision-classify")
+    shown = browser.wait_for_text("vision-classify-table", r"标签", timeout=90)
+    assert "概率" in shown and "probability" not in shown, shown
+    return shown
+
+
+def _textgen(browser: Browser) -> str:
+    # The template's fields are built per request: names, placeholders and the description.
+    field = browser.until(
+        lambda d: "产品" in browser.element("tg-field-0").text and browser.element("tg-field-0"), 30, "the fields"
+    )
+    placeholder = field.find_element(By.CSS_SELECTOR, "textarea, input").get_attribute("placeholder")
+    assert _CJK.search(placeholder), placeholder
+    browser.click("tg-generate")  # nothing filled in: the page says so, in Chinese
+    with pytest.raises(GradioError, match="请填写“产品”（模板“商品描述”）"):
+        browser.wait_for_text("tg-stats", r"结束原因", timeout=30)
+    browser.open("/textgen", "文本生成")  # a fresh page, without the error toast
+    field = browser.until(
+        lambda d: "产品" in browser.element("tg-field-0").text and browser.element("tg-field-0"), 30, "the fields"
+    )
+    browser.type("tg-field-0", "一款折叠自行车")
+    browser.set_number("tg-max-new", 12)
+    browser.click("tg-generate")
+    stats = browser.wait_for_text("tg-stats", r"结束原因", timeout=120)
+    assert "prompt tokens" not in stats, stats
+    return field.text + "\n" + stats
+
+
+def _status(browser: Browser) -> str:
+    summary = browser.wait_for_text("status-cost-summary", r"目前用掉的算力", timeout=30)
+    body = _visible_text(browser)
+    assert "设备" in body and "进程内存" in body and "权重来源" in body, body[:500]
+    assert "Compute used so far" not in body and "Process memory" not in body
+    return summary
+
+
+# path -> (heading, what to do there; returns the runtime text it checked)
+RUNTIME = {
+    "/": ("Springboard", _home),
+    "/customer-service": ("智能客服", _customer_service),
+    "/recommendation": ("推荐系统", _recommendation),
+    "/speech": ("语音转文字", _speech),
+    "/vision": ("图像识别", _vision),
+    "/textgen": ("文本生成", _textgen),
+    "/status": ("运行状态", _status),
+}
+
+
+@pytest.mark.parametrize("path", list(RUNTIME))
+def test_text_built_at_run_time_is_chinese_too(zh_browser: Browser, path: str):
+    """One result per page, built by Python for this request, in Chinese (screenshot: zh-result-*)."""
+    heading, act = RUNTIME[path]
+    zh_browser.open(path, heading)
+    shown = act(zh_browser)
+    assert _CJK.search(shown), shown
+    zh_browser.screenshot("zh-result" + (path.replace("/", "-") if path != "/" else "-home"))
+    zh_browser.assert_no_console_errors()
+
+
+def test_the_footer_switch_also_switches_the_text_built_on_the_server(zh_browser: Browser):
+    """The page's language (not only the browser's) decides: the status page refreshes itself, so
+    after the footer switch its summary follows within a refresh."""
+    zh_browser.open("/status", "运行状态")
+    zh_browser.wait_for_text("status-cost-summary", r"目前用掉的算力", timeout=30)
+    _pick_language(zh_browser, "English")
+    zh_browser.wait_for_text("status-cost-summary", r"Compute used so far", timeout=30)
+    assert "**" not in zh_browser.text("status-cost-summary")
+    _pick_language(zh_browser, "简体中文")
+    zh_browser.wait_for_text("status-cost-summary", r"目前用掉的算力", timeout=30)
     zh_browser.assert_no_console_errors()

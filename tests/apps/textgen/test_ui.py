@@ -42,7 +42,10 @@ def test_page_builds_with_named_endpoints(manager):
 def test_template_form_shows_the_template_fields(manager):
     note, system, choice, *boxes = ui.template_form("translation")
     assert "Translation" in note and "translator" in system
-    assert choice["visible"] and choice["choices"] == ["English", "Simplified Chinese"]
+    # (shown, value) pairs: shown in the viewer's language (English outside a request), sent as is.
+    assert choice["visible"] and choice["choices"] == [
+        ("English", "English"), ("Simplified Chinese", "Simplified Chinese")
+    ]
     assert boxes[0]["visible"] and boxes[0]["label"] == "Text"
     assert not any(b["visible"] for b in boxes[1:])
 
