@@ -48,14 +48,14 @@ def _request(accept_language: str = "", cookie: str = "") -> gr.Request:
 @pytest.fixture
 def viewer() -> Iterator[callable]:
     """Handle "events" for a viewer: ``viewer("zh-CN,zh;q=0.9")`` installs their request."""
-    token = None
+    tokens = []
+    set_page_language("auto")  # a server built earlier in this process may have forced one
 
     def install(accept_language: str, cookie: str = "") -> None:
-        nonlocal token
-        token = LocalContext.request.set(_request(accept_language, cookie))
+        tokens.append(LocalContext.request.set(_request(accept_language, cookie)))
 
     yield install
-    if token is not None:
+    for token in reversed(tokens):  # back to no request at all, not to the first viewer's
         LocalContext.request.reset(token)
     set_page_language("auto")
 
