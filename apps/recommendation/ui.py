@@ -58,6 +58,8 @@ def load_data(source: str, inter_file: str | None, items_file: str | None, drop_
         mapping = mapping_from_choices(user_col, item_col, rating_col, time_col, event_col, weights)
         summary = ws.load_files(inter_file, items_file, drop_dupes, mapping=mapping)
     columns = tr(" Columns: {columns}.", columns=summary["columns"]) if summary.get("columns") else ""
+    if summary.get("text_encoder"):  # which encoder the hybrid model will read item text with
+        columns += tr(" Item text is read by `{model}`.", model=summary["text_encoder"])
     text = tr(
         "**{source}**: {interactions:,} interactions, {users:,} users, "
         "{items:,} items (density {density:.2%}); "

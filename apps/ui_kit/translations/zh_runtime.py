@@ -376,6 +376,7 @@ RUNTIME_ZH: dict[str, str] = {
     "Choose an adapter to delete.": "请选择要删除的适配器。",
     # ------------------------------------------------------------------ recommendation
     " Columns: {columns}.": " 列：{columns}。",
+    " Item text is read by `{model}`.": " 物品文本由 `{model}` 读取。",
     "**{source}**: {interactions:,} interactions, {users:,} users, "
     "{items:,} items (density {density:.2%}); "
     "ratings: {ratings}, timestamps: {timestamps}, "

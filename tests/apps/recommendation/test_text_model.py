@@ -59,3 +59,16 @@ def test_a_chinese_catalogue_is_read_by_the_multilingual_encoder(shop, manager, 
     again = Recommender.load(rec.save(tmp_path / "zh"), manager=manager, device="cpu")
     assert again.text_model == MULTILINGUAL_MODEL
     assert [r.item_id for r in again.similar_items("new", k=5)] == similar
+
+
+def test_the_data_tab_says_which_encoder_reads_the_item_text(shop, tmp_path) -> None:
+    from apps.recommendation import ui
+
+    inter, items = shop
+    inter.to_csv(tmp_path / "orders.csv", index=False)
+    items.to_csv(tmp_path / "products.csv", index=False)
+    _, summary, *_ = ui.load_data(ui.DATA_SOURCES[1], str(tmp_path / "orders.csv"),
+                                  str(tmp_path / "products.csv"), False, None)  # fmt: skip
+    assert f"Item text is read by `{MULTILINGUAL_MODEL}`" in summary
+    _, demo, *_ = ui.load_data(ui.DATA_SOURCES[0], None, None, False, None)
+    assert f"Item text is read by `{DEFAULT_MODEL}`" in demo
