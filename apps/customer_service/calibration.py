@@ -119,6 +119,9 @@ def calibrate(
     same-language map is fitted on same-language views, the cross-language map on
     cross-language ones (with two models, that is e5 alone)."""
     started = time.perf_counter()
+    # The revision this fit sees, read first: an edit made while it runs (edits refit in the
+    # background) must leave the stored fit marked stale, not current.
+    revision = kb.revision()
     view = view or _same
     rng = random.Random(seed)
     general = off_topic_questions()
@@ -154,7 +157,7 @@ def calibrate(
         error_rate=_rate(answered & held & (y == 0), held),
         off_topic_answered=_rate(answered & neg, neg),
         threshold=threshold,
-        kb_revision=kb.revision(),
+        kb_revision=revision,
         embedding_model=kb.embedding_model,
         seconds=round(time.perf_counter() - started, 2),
         fitted_at=time.time(),
