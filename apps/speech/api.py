@@ -217,7 +217,7 @@ class Transcriber:
             )
         if not items:
             return []
-        language = _language_argument(language)
+        language = language_argument(language)
         if task not in ("transcribe", "translate"):
             raise InvalidInputError(f"task must be 'transcribe' or 'translate', got {task!r}.")
         if not isinstance(word_timestamps, bool):
@@ -474,7 +474,8 @@ def _resume_point(
     return segments, covered if more_to_hear(covered) else None
 
 
-def _language_argument(language: str | None) -> str | None:
+def language_argument(language: str | None) -> str | None:
+    """The ``language`` a caller passed, checked: None (detect) or a Whisper language code."""
     if language is None:
         return None
     if not isinstance(language, str):

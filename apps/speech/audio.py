@@ -188,7 +188,7 @@ def to_mono_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _sinc_kernel(orig: int, new: int) -> tuple[np.ndarray, int]:
+def sinc_kernel(orig: int, new: int) -> tuple[np.ndarray, int]:
     """The ``(new, 2 * width + orig)`` filter bank and ``width`` for reduced rates orig -> new.
 
     Output sample ``j`` of each block of ``new`` is the input, around ``j * orig / new``,
@@ -220,7 +220,7 @@ def resample(audio: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
         return audio
     g = math.gcd(orig_rate, new_rate)
     orig, new = orig_rate // g, new_rate // g
-    kernel, width = _sinc_kernel(orig, new)
+    kernel, width = sinc_kernel(orig, new)
     n_taps = kernel.shape[1]
     m = -(-n_taps // orig)  # rows of input each block reads
     taps = np.ascontiguousarray(kernel.T)

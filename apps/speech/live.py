@@ -29,8 +29,8 @@ import numpy as np
 from core.errors import InvalidInputError
 from shared_models.types.speech import SAMPLE_RATE, Segment, TranscriptionRequest
 
-from .api import Task, Transcriber, _language_argument, join_text
-from .audio import _sinc_kernel, resample, to_mono_16k
+from .api import Task, Transcriber, join_text, language_argument
+from .audio import resample, sinc_kernel, to_mono_16k
 from .windows import FRAME, PAUSE_FRAMES, has_speech, speech_frames
 
 # Audio kept before the open stretch: the VAD threshold is relative to the recording, and
@@ -85,7 +85,7 @@ class LiveTranscription:
         live = transcriber.manager.settings.speech
         self.transcriber = transcriber
         self.task = task
-        self.language = _language_argument(language)
+        self.language = language_argument(language)
         self.interval = _positive("interval", interval, live.live_interval)
         self.pause_seconds = _positive("pause_seconds", pause_seconds, live.live_pause_seconds)
         self.max_seconds = _positive("max_seconds", max_seconds, live.live_max_seconds)
@@ -385,7 +385,7 @@ class _StreamResampler:
         self.rate = rate
         g = math.gcd(rate, SAMPLE_RATE)
         self._orig, self._new = rate // g, SAMPLE_RATE // g
-        self._width = _sinc_kernel(self._orig, self._new)[1] if rate != SAMPLE_RATE else 0
+        self._width = sinc_kernel(self._orig, self._new)[1] if rate != SAMPLE_RATE else 0
         self._buf = np.zeros(0, np.float32)
         self._buf_start = 0  # input index of _buf[0]
         self._block = 0  # next output block to emit
