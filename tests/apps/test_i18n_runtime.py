@@ -279,3 +279,11 @@ def test_vision_tables_and_errors_in_chinese(viewer, manager, tmp_path):
     with pytest.raises(gr.Error, match="请先上传一张图片"):
         ui.classify(None, 3, ui.IMAGENET_CHOICE)
     assert isinstance(table, pd.DataFrame)
+
+
+def test_every_bundled_models_description_has_chinese(manager):
+    # The home page's models table shows these in its "about" column.
+    bundled = [s for s in manager.model_specs() if not s.name.startswith("local:")]
+    assert len(bundled) >= 10
+    missing = [s.description for s in bundled if not chinese(s.description)]
+    assert not missing, missing

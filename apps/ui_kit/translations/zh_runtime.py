@@ -526,4 +526,26 @@ RUNTIME_ZH: dict[str, str] = {
     "*Language: {language}; {seconds} s of audio.*": "*语言：{language}；音频 {seconds} 秒。*",
     "Record or upload a clip first.": "请先录制或上传一段音频。",
     "Upload a photo first.": "请先上传一张照片。",
+    # ------------------------------------------------------------------ model descriptions
+    # The home page's models table shows each registered model's description (its "about").
+    "EfficientNet-Lite0 ImageNet-1k classifier, 1280-d image features":
+        "EfficientNet-Lite0 ImageNet-1k 分类器，1280 维图像特征",
+    "Trains image classifiers (linear head, fine-tuning, small CNN) into local: folders":
+        "训练图像分类器（线性头、微调、小型 CNN），保存到 local: 文件夹",
+    "YOLOv3-tiny COCO detector (80 classes), 416x416 letterbox":
+        "YOLOv3-tiny COCO 检测器（80 类），416x416 等比缩放",
+    "Whisper base (74M), multilingual speech recognition and translation to English":
+        "Whisper base（7400 万参数），多语言语音识别及译成英文",
+    "Whisper tiny.en (39M), fast English-only speech recognition":
+        "Whisper tiny.en（3900 万参数），快速的纯英文语音识别",
+    "all-MiniLM-L6-v2 sentence embeddings, 384-d, English": "all-MiniLM-L6-v2 句向量，384 维，英文",
+    "multilingual-e5-small sentence embeddings, 384-d, ~100 languages incl. Chinese":
+        "multilingual-e5-small 句向量，384 维，约 100 种语言（含中文）",
+    "Trains softmax heads on embeddings and fine-tunes MiniLM for intents":
+        "在句向量上训练 softmax 分类头，并为意图识别微调 MiniLM",
+    "Qwen2.5-Coder-0.5B-Instruct: chat, code and copy; English, Chinese and more":
+        "Qwen2.5-Coder-0.5B-Instruct：对话、代码和文案；支持英文、中文等",
+    "SmolLM2-135M-Instruct: tiny and fast, weak at following context":
+        "SmolLM2-135M-Instruct：小而快，但不太会遵循上下文",
+    "Trains LoRA adapters on the text generation models (peft)": "为文本生成模型训练 LoRA 适配器（peft）",
 }
