@@ -85,15 +85,20 @@ def test_the_status_page_shows_the_generation_loop_while_it_decodes_and_after(ma
     before = decode_loop_frame(full_report(manager)).set_index("model").loc[TINY_MODEL]
     story = [{"role": "user", "content": "Tell me a long story about a lighthouse keeper."}]
     request = GenerationRequest(messages=story, max_new_tokens=200, temperature=0.0)
+    limits = manager.settings.decoding
     with handle.stream(request) as stream:
-        assert isinstance(next(stream), TextPiece)  # the first piece: the row is in the running batch
-        during = decode_loop_frame(full_report(manager)).set_index("model").loc[TINY_MODEL]
+        # The first piece is sent as the prompt's prefill ends, a moment before the row joins
+        # the running batch: read the table as pieces come until it shows the row decoding.
+        for piece in stream:
+            assert isinstance(piece, TextPiece)
+            during = decode_loop_frame(full_report(manager)).set_index("model").loc[TINY_MODEL]
+            if during["decoding"] == f"1 of {limits.max_active}":
+                break
         stream.cancel()
         result = stream.result(timeout=120)
     assert isinstance(result, GenerationResult) and result.finish_reason == "cancelled"
     after = decode_loop_frame(full_report(manager)).set_index("model").loc[TINY_MODEL]
 
-    limits = manager.settings.decoding
     assert during["decoding"] == f"1 of {limits.max_active}"
     assert during["waiting"] == f"0 of {limits.max_waiting}"
     reserved, budget = (int(x.replace(",", "")) for x in during["KV cache MB (reserved / budget)"].split(" / "))
