@@ -123,12 +123,15 @@ def calibration_markdown() -> str:
         "**{off_topic_answered:.0%}** of off-topic questions answered. "
         "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}"
     )
-    return tr(
+    text = tr(
         template + (", chosen from the knowledge base's language." if c["embedding_automatic"] else "."),
         how=tr_text(how), retrieval=tr_text(c["embedding_described"]),
         **{k: c[k] for k in ("positives", "negatives", "answer_rate", "error_rate",
                              "off_topic_answered", "threshold")},
     )
+    if c["refitting"]:  # edits refit in the background; the figures above are the last fit's
+        text += tr(" *Refitting after the latest edits; these figures are from the last fit.*")
+    return text
 
 
 @page_errors

@@ -548,4 +548,6 @@ RUNTIME_ZH: dict[str, str] = {
     "SmolLM2-135M-Instruct: tiny and fast, weak at following context":
         "SmolLM2-135M-Instruct：小而快，但不太会遵循上下文",
     "Trains LoRA adapters on the text generation models (peft)": "为文本生成模型训练 LoRA 适配器（peft）",
+    " *Refitting after the latest edits; these figures are from the last fit.*":
+        " *正在根据最新修改重新校准；以上数字来自上一次校准。*",
 }

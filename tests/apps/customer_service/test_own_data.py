@@ -141,3 +141,14 @@ def test_logistic_fit_separates_what_is_separable():
     w, b = fit_logistic(X, y)
     p = 1 / (1 + np.exp(-(X @ w + b)))
     assert ((p >= 0.5) == (y == 1)).mean() > 0.95
+
+
+def test_the_knowledge_base_tab_says_when_a_refit_is_pending(plant_bot, monkeypatch):
+    from apps.customer_service import ui
+
+    monkeypatch.setattr(ui, "get_bot", lambda: plant_bot)  # the page's view of this real bot
+    monkeypatch.setattr(plant_bot._refit, "_delay", 60.0)  # the refit cannot land on its own
+    plant_bot.add_entry("Do you sell seeds?", "Yes, forty kinds.", "orders")
+    assert "Refitting after the latest edits" in ui.calibration_markdown()
+    assert plant_bot.wait_for_calibration()
+    assert "Refitting" not in ui.calibration_markdown()
