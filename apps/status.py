@@ -116,6 +116,7 @@ _MODEL_COLUMNS = {
     "loaded": "loaded",
     "in_use": "running now",
     "memory_mb": "memory MB",
+    "precision": "precision",
     "load_seconds": "load s",
     "loads": "times loaded",
     "source": "weights from",
@@ -133,6 +134,7 @@ def models_frame(report: dict) -> pd.DataFrame:
         columns = {**columns, **_CLUSTER_MODEL_COLUMNS}
     frame = pd.DataFrame(report["models"], columns=list(columns))
     frame["loaded"] = frame["loaded"].map({True: "yes", False: "no"})
+    frame["precision"] = frame["precision"].fillna("")  # cluster rows do not say
     if "replicas" in frame:
         frame["replicas"] = frame["replicas"].map(_replica_states)
     return frame.rename(columns=columns)

@@ -374,6 +374,7 @@ class ModelManager:
                     "load_seconds": round(s.load_seconds, 2),
                     "loads": s.loads,
                     "source": s.spec.source,
+                    "precision": _precision(s.runner),
                     **_serving(s.runner),
                 }
                 for s in self._slots.values()
@@ -436,6 +437,16 @@ def set_manager(manager: ModelManager | None) -> None:
     global _default
     with _default_lock:
         _default = manager
+
+
+def _precision(runner: ModelRunner | None) -> str:
+    """What a loaded runner computes in ("" when not loaded or it cannot say)."""
+    if runner is None:
+        return ""
+    try:
+        return runner.precision()
+    except Exception:  # a report must never fail because of one model
+        return ""
 
 
 def _serving(runner: ModelRunner | None) -> dict[str, Any]:

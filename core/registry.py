@@ -60,6 +60,21 @@ class ModelRunner(ABC):
         """
         return None
 
+    def precision(self) -> str:
+        """The number formats the model computes in, for the status report ("bfloat16",
+        "float32, int8 linears"); "" when the runner holds no torch module."""
+        import torch
+
+        dtypes: set[str] = set()
+        int8 = False
+        for value in vars(self).values():
+            if isinstance(value, torch.nn.Module):
+                dtypes.update(str(t.dtype).removeprefix("torch.") for t in value.parameters())
+                # Dynamic int8 linears keep their weights packed, outside parameters().
+                int8 = int8 or any(hasattr(m, "_packed_params") for m in value.modules())
+        parts = sorted(dtypes) + (["int8 linears"] if int8 else [])
+        return ", ".join(parts)
+
     def memory_bytes(self) -> int:
         """Bytes held by the model's parameters and buffers (0 if unknown)."""
         import torch

@@ -36,6 +36,18 @@ def bf16_supported(device: torch.device | str) -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def native_bf16(device: torch.device | str) -> bool:
+    """True on a CPU with bfloat16 arithmetic in hardware (AMX tiles or AVX512-BF16).
+
+    Stricter than ``bf16_supported``: plain AVX512 runs oneDNN's bfloat16 kernels by
+    converting in software, which for a whole language model is slower than float32.
+    """
+    if torch.device(device).type != "cpu" or not bf16_supported(device):
+        return False
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # private, so look them up
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
 def quantize_linear_int8(module: nn.Module) -> nn.Module:
     """Replace every ``nn.Linear`` inside ``module`` (in place) with a dynamic int8 one.
 

@@ -34,6 +34,8 @@ def test_a_budget_for_two_models_evicts_the_least_recently_used_and_the_page_sho
         models = models_frame(report).set_index("model")
         assert models.loc["minilm-l6", "loaded"] == "no"
         assert models.loc["yolov3-tiny", "loaded"] == "yes"
+        assert models.loc["yolov3-tiny", "precision"] == "float32"  # what it computes in
+        assert models.loc["minilm-l6", "precision"] == ""  # evicted: nothing to say
         assert "140 MB budget" in summary_markdown(report).replace(",", "")
 
         metrics = metrics_frame(report).set_index("model")

@@ -24,6 +24,10 @@ TITLE = "Speech"
 DESCRIPTION = "Transcripts with timestamps and subtitles from calls, voice notes and recordings."
 
 AUTO = "auto"
+# Requests waiting on the speech model cost almost nothing, and those that wait together
+# share its batches (the int8 decoder costs ~3x one row for 8 rows); Gradio's default of
+# four workers per event would keep the rest queued outside, in batches of two at most.
+TRANSCRIBE_CONCURRENCY = 16
 
 
 def _transcriber(model: str) -> Transcriber:
@@ -305,6 +309,7 @@ def build_ui() -> gr.Blocks:
             [clip, files, model, language, task, words],
             [summary, text, table, word_rows, downloads, transcripts],
             api_name="speech_transcribe",
+            concurrency_limit=TRANSCRIBE_CONCURRENCY,
         )
         score_button.click(score, [transcripts, reference], scores, api_name="speech_score")
         _live_section(default)

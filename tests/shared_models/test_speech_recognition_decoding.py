@@ -115,15 +115,19 @@ def test_int8_is_the_cpu_default_and_can_be_turned_off(manager, settings) -> Non
         # Decoder: 4 layers x (self-attention 4 + cross-attention 4 + MLP 2), and the output.
         assert quantized == 4 * 10 + 1
         # An English-only model's encoder goes to bfloat16 with it, where the CPU runs
-        # bfloat16 natively; a multilingual one stays float32 (bfloat16 hurt Chinese).
+        # bfloat16 natively; a multilingual one keeps float32 weights and runs its matrix
+        # products under bfloat16 autocast (bfloat16 throughout hurt Chinese).
         assert encoder_dtype == (torch.bfloat16 if bf16_supported("cpu") else torch.float32)
         with manager.use(DEFAULT) as runner:
             assert runner.encoder_dtype == torch.float32
+            assert runner.encoder_autocast == bf16_supported("cpu")
+            assert "decoder int8 linears" in runner.precision()
+            assert ("autocast" in runner.precision()) == bf16_supported("cpu")
     plain = ModelManager(settings.model_copy(update={"quantize": "none"}))
     try:
         with plain.use(FAST) as runner:
             assert count_int8_linears(runner.model) == 0
-            assert runner.encoder_dtype == runner.dtype
+            assert runner.encoder_dtype == runner.dtype and not runner.encoder_autocast
     finally:
         plain.close()
 

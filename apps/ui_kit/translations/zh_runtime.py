@@ -225,6 +225,7 @@ RUNTIME_ZH: dict[str, str] = {
     "weights from": "权重来源",
     "running now": "正在运行",
     "memory MB": "内存 MB",
+    "precision": "精度",
     "load s": "加载秒数",
     "times loaded": "加载次数",
     "deployment": "部署",
