@@ -88,6 +88,12 @@ TIME_PRECISION = 0.02  # seconds per Whisper timestamp token (2 conv strides x 1
 # high no-speech probability alone also fires on quiet but real speech.
 NO_SPEECH_THRESHOLD = 0.6
 LOGPROB_THRESHOLD = -1.0
+# And one of ours: where the language was left to detection, a window the model thinks
+# holds no speech and whose language it can only guess is silence too. Hiss made
+# whisper-base "detect" Nynorsk at low probability and then write a confident Japanese
+# "thanks for watching" (avg log-prob -0.99, just inside OpenAI's rule); real speech
+# names its language with a probability well above this.
+UNSURE_LANGUAGE = 0.5
 SILENCE_RMS = 1e-3  # about -60 dBFS: below this the model is not run at all
 ENCODER_AUTOCAST = "_springboard_encoder_autocast"  # set on the model by quantize_whisper
 # One window costs 0.3-2 s of CPU; waiting 25 ms for other callers (the core's
@@ -309,8 +315,14 @@ class SpeechRecognizer(ModelRunner):
             else [0.0] * len(requests)
         )
         requested = list(languages)
+        language_p = [1.0] * len(requests)  # how sure the detection was (1: given, not detected)
         if self.multilingual and any(code is None for code in languages):
-            detected = logits[:, self._lang_ids].argmax(-1).tolist()
+            language_probs = logits[:, self._lang_ids].float().softmax(-1)
+            detected = language_probs.argmax(-1).tolist()
+            language_p = [
+                1.0 if code is not None else float(p)
+                for code, p in zip(languages, language_probs.max(-1).values.tolist(), strict=True)
+            ]
             languages = [
                 code if code is not None else self._lang_codes[d]
                 for code, d in zip(languages, detected, strict=True)
@@ -329,7 +341,9 @@ class SpeechRecognizer(ModelRunner):
         decoded = self.decoder.decode(encoded, cache, hidden, prompts, timestamps, max_new)
         finished: dict[int, tuple[list[int], list[Segment]]] = {}
         for k, result in enumerate(decoded):
-            if no_speech[k] > NO_SPEECH_THRESHOLD and result.avg_logprob < LOGPROB_THRESHOLD:
+            if no_speech[k] > NO_SPEECH_THRESHOLD and (
+                result.avg_logprob < LOGPROB_THRESHOLD or language_p[k] < UNSURE_LANGUAGE
+            ):
                 # A language "detected" in noise means nothing: report only a requested one.
                 outputs[rows[k]] = TranscriptionResult("", requested[k], [])
                 continue

@@ -63,7 +63,12 @@ def translation(text: str) -> str | None:
 
 
 def _key(text: str) -> str:
-    return str(I18nData(text))
+    """Gradio's translation marker for ``text`` (what ``str(gr.I18n()(text))`` gives), except
+    that braces inside the text are JSON unicode escapes: Gradio's frontend reads the marker's
+    JSON only up to its first "}", so "Prompt with {fields}" showed as the raw marker."""
+    body = json.dumps(I18nData(text).to_dict())
+    inner = body[1:-1].replace("{", "\\u007b").replace("}", "\\u007d")
+    return f"{_MARKER}{{{inner}}}"
 
 
 @dataclass

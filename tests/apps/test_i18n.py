@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from apps.pages import discover_pages
 from apps.server import build_blocks, create_app
+from apps.ui_kit.i18n import _key as _i18n_key
 from apps.ui_kit.i18n import localize, localize_app, navbar_script, translation
 from apps.ui_kit.translations.zh import ZH
 
@@ -77,11 +78,22 @@ def test_the_language_setting_picks_the_locales():
     assert "const FORCE = false" in script and "const FORCE = true" in navbar_script(["Home"], "zh")
 
 
+def _braces(text: str) -> list[str]:
+    return sorted(re.findall(r"\{\{|\}\}|\{[^{}]*\}", text))
+
+
+def test_a_text_with_braces_gets_a_key_gradios_frontend_can_read():
+    """The frontend reads a marker's JSON up to its first "}": braces in the text are escaped."""
+    key = _i18n_key("Prompt with {fields}")
+    body = key.removeprefix("__i18n__")
+    assert json.loads(body[: body.index("}") + 1])["key"] == "Prompt with {fields}"
+
+
 def test_translations_are_chinese_and_safe_for_gradio():
     for english, chinese in ZH.items():
         assert chinese.strip(), english
-        # Gradio formats translations as ICU messages: a brace would be read as a placeholder.
-        assert "{" not in chinese and "}" not in chinese, english
+        # Braces are syntax the user types ({#id}, {fields}, {{ }}): the same in both languages.
+        assert _braces(chinese) == _braces(english), english
         # No English left in a translation, except names and syntax kept on purpose.
         assert _CJK.search(chinese) or chinese in _NAMES_ONLY, f"{english!r} -> {chinese!r}"
         # Markdown keeps its shape: headings stay headings, links keep their targets.

@@ -67,6 +67,10 @@ def _visible_text(browser: Browser) -> str:
     return browser.driver.find_element(By.TAG_NAME, "body").text
 
 
+def _flat_text(browser: Browser) -> str:
+    return " ".join(_visible_text(browser).split())
+
+
 def _navbar(browser: Browser) -> list[str]:
     return [a.text.strip() for a in browser.driver.find_elements(By.CSS_SELECTOR, ".nav-holder nav a")]
 
@@ -298,3 +302,29 @@ def test_the_footer_switch_also_switches_the_text_built_on_the_server(zh_browser
     _pick_language(zh_browser, "简体中文")
     zh_browser.wait_for_text("status-cost-summary", r"目前用掉的算力", timeout=30)
     zh_browser.assert_no_console_errors()
+
+
+# Texts with braces: Gradio's frontend reads a translation marker's JSON only up to its first
+# "}", and its messages treat braces as placeholders; both are escaped in apps.ui_kit.i18n.
+_BRACES = {
+    "en": [("/customer-service", "Customer service", "Knowledge base", "`## Question {#id}`"),
+           ("/textgen", "Text generation", "My templates", "`{{` and `}}` for literal braces")],
+    "zh": [("/customer-service", "智能客服", "知识库", "`## 问题 {#id}`"),
+           ("/textgen", "文本生成", "我的模板", "`{{` 和 `}}` 表示花括号本身")],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", list(_BRACES))
+def test_texts_with_braces_show_as_written_in_both_languages(browser: Browser, zh_browser: Browser, language: str):
+    viewer = zh_browser if language == "zh" else browser
+    for path, heading, tab, expected in _BRACES[language]:
+        viewer.open(path, heading)
+        viewer.tab(tab)
+        # Code spans show without their backticks, on lines of their own in the body's text.
+        shown = " ".join(expected.replace("`", "").split())
+        viewer.until(lambda d, shown=shown: shown in _flat_text(viewer), 20, f"{shown!r} on {path}")
+        body = _visible_text(viewer)
+        assert "translation_metadata" not in body and "__i18n__" not in body
+    label = "Prompt with {fields}" if language == "en" else "提示词（用 {fields} 标出字段）"
+    assert label in _flat_text(viewer)  # a label with braces, on the textgen tab just opened
+    viewer.screenshot(f"braces-{language}")

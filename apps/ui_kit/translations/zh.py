@@ -142,7 +142,7 @@ ZH: dict[str, str] = {
     "CSV, JSON or Markdown (`## Question {#id}` headings). Entries with an existing id are replaced; "
     "nothing is stored unless the whole file is valid.": (
         "导入包含 `question,answer` 的文件（可选 `id`、`category`，以及用 `|` 分隔的 `alternatives`），"
-        "格式可以是 CSV、JSON 或 Markdown（以 `## 问题 #id` 形式的标题分条）。id 已存在的条目会被替换；"
+        "格式可以是 CSV、JSON 或 Markdown（以 `## 问题 {#id}` 形式的标题分条）。id 已存在的条目会被替换；"
         "只有整个文件都有效时才会保存。"
     ),
     "FAQ file": "FAQ 文件",
@@ -391,14 +391,14 @@ ZH: dict[str, str] = {
     "My templates": "我的模板",
     "Save your own template: write the request with `{fields}` to fill in (letters, digits and `_`; "
     "`{{` and `}}` for literal braces). It appears in the Write tab's template list.": (
-        "保存你自己的模板：在请求中用花括号包住待填写的字段名（字母、数字和 `_`；"
-        "要写花括号本身，请连写两个）。保存后会出现在“写作”标签页的模板列表里。"
+        "保存你自己的模板：在请求中用 `{fields}` 标出待填写的字段（字母、数字和 `_`；"
+        "`{{` 和 `}}` 表示花括号本身）。保存后会出现在“写作”标签页的模板列表里。"
     ),
     "Saved templates": "已保存的模板",
     "launch_tweet": "launch_tweet",
     "Launch tweet": "发布推文",
     "Description (optional)": "描述（可选）",
-    "Prompt with {fields}": "提示词（用花括号标出字段）",
+    "Prompt with {fields}": "提示词（用 {fields} 标出字段）",
     "Overwrite a saved template with the same name": "覆盖同名的已保存模板",
     "Save template": "保存模板",
     "Saved template": "已保存的模板",
