@@ -484,7 +484,7 @@ def _controls(limit: int) -> list[gr.components.Component]:
             value=-1,
             precision=0,
             label="Seed",
-            info="-1 = random; the same number repeats the output",
+            info="-1 = random; the same number repeats the output (word for word in float32 precision)",
         )
         stop = gr.Textbox(
             lines=2,

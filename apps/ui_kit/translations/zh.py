@@ -447,7 +447,9 @@ ZH: dict[str, str] = {
     "0 = no limit": "0 = 不限",
     "Repetition penalty": "重复惩罚",
     "1 = none": "1 = 无",
-    "-1 = random; the same number repeats the output": "-1 = 随机；相同数字会得到相同输出",
+    "-1 = random; the same number repeats the output (word for word in float32 precision)": (
+        "-1 = 随机；相同数字会得到相同输出（float32 精度下逐字相同）"
+    ),
     "Stop sequences": "停止序列",
     "The text ends before the first one that appears": "文本在第一个出现的停止序列之前结束",
     "One per line; \\n means a newline": "每行一个；\\n 表示换行",
