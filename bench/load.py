@@ -141,7 +141,8 @@ def _watch(base: str, pid: int, run: Run, stop: threading.Event, every: float = 
             report = httpx.get(base + "/api/status", timeout=10).json()
             run.status.append({"t": time.perf_counter(), "rss_mb": rss / 2**20,
                                "web_queue": report.get("web_queue", {}),
-                               "metrics": {m["model"]: m for m in report["metrics"]}})
+                               "metrics": {m["model"]: m for m in report["metrics"]},
+                               "precision": {m["model"]: m.get("precision", "") for m in report.get("models", [])}})
         except (httpx.HTTPError, psutil.Error):
             pass
         stop.wait(every)
@@ -216,6 +217,8 @@ def summarise(run: Run, base_latency: dict[str, float], seconds: float, users: i
         "batch_sizes": {model: {"max": m["max_batch"], "mean": m["mean_batch"], "histogram": m["batch_sizes"]}
                         for model, m in last.items()},
         "batch_growth": batch_growth(run.status, buckets=6),
+        # What each loaded model computed in (bfloat16 on CPUs with AMX, float32 elsewhere).
+        "precision": {model: p for model, p in (run.status[-1].get("precision", {}) if run.status else {}).items() if p},
     }
 
 
@@ -233,6 +236,8 @@ def markdown(result: dict) -> str:
         one = f"{a['one_user_s']:.2f}" if a["one_user_s"] else "n/a"
         lines.append(f"| {app} | {a['requests']} | {a['errors']} | {a['p50_s']:.2f} | {a['p95_s']:.2f} | "
                      f"{a['p99_s']:.2f} | {one} | {ratio} |")
+    if result.get("precision"):
+        lines += ["", "Precision: " + "; ".join(f"`{m}` {p}" for m, p in result["precision"].items())]
     lines += ["", "Batch sizes per model over the whole run (mean / max):", ""]
     lines += [f"- `{model}`: mean {b['mean']}, max {b['max']}; batches by size {b['histogram']}"
               for model, b in result["batch_sizes"].items()]
