@@ -47,13 +47,11 @@ def test_the_default_setting_is_auto():
 
 
 @pytest.fixture(scope="module")
-def bf16_manager(settings, tmp_path_factory):
-    """A second manager whose language models run in bfloat16 (the tiny model only)."""
+def bf16_manager(settings):
+    """A second manager whose language models run in bfloat16 (the tiny model only); it shares
+    the session's data folder, so it serves the session's LoRA adapter too."""
     own = settings.model_copy(
-        update={
-            "data_dir": tmp_path_factory.mktemp("bf16-data"),
-            "decoding": settings.decoding.model_copy(update={"precision": "bfloat16"}),
-        }
+        update={"decoding": settings.decoding.model_copy(update={"precision": "bfloat16"})}
     )
     manager = ModelManager(own)
     yield manager
@@ -93,3 +91,17 @@ def test_the_tiny_model_runs_and_streams_in_bfloat16(bf16_manager, manager):
     )
     assert "Paris" in replies[0].text
     assert "blue" in replies[1].text.lower()
+
+
+def test_an_adapter_trained_in_float32_serves_on_a_bfloat16_base(bf16_manager, lora_adapter):
+    """Training runs in float32 on CPU; its adapter must load onto the bfloat16 base and change
+    the reply there, in a batch mixed with plain rows."""
+    from tests.support.lora import SESSION_ADAPTER, example_chats
+
+    prompt = example_chats("heldout.jsonl", 1)[0][:-1]
+    requests = [
+        tg.GenerationRequest(messages=prompt, temperature=0.0, max_new_tokens=30, adapter=adapter)
+        for adapter in (SESSION_ADAPTER, None)
+    ]
+    with_adapter, base = bf16_manager.handle(tg.TINY).call(requests)
+    assert with_adapter.text.strip() and with_adapter.text != base.text
