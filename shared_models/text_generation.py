@@ -154,9 +154,9 @@ def generation_dtype(ctx: LoadContext) -> torch.dtype:
     with bfloat16 in hardware (AMX or AVX512-BF16) it is bfloat16 rather than float32.
     Decoding on CPU is bound by reading every weight once per step, and prefill by
     arithmetic; bfloat16 halves the first and AMX speeds up the second. Measured on the
-    2-core box with Qwen2.5-Coder-0.5B: 2.3x the tokens/s at 8 and 32 streams, prefill
-    2.7x faster, the same speed for one stream, perplexity within 0.3% of float32
-    (bench/RESULTS.md, "Text generation in bfloat16 on CPU").
+    2-core box with Qwen2.5-Coder-0.5B: 2.3-2.5x the tokens/s at 8 and 32 streams, prefill
+    about 3x faster, the same speed for one stream, perplexity within 0.3% of float32
+    (``bench/precision.py``; bench/RESULTS.md, "bfloat16 on the CPU").
     """
     choice, policy = ctx.settings.decoding.precision, ctx.policy
     if choice == "float32":
