@@ -9,6 +9,11 @@ A runner that merges new work into the batch it is running (text generation's
 continuous batching) gets ``concurrency`` > 1: the worker then hands each gathered
 batch to its own thread and goes on gathering, instead of waiting for it to finish.
 
+Fairness: a request larger than ``max_batch_size`` is queued one chunk at a time, and
+each chunk goes to the back of the queue when the previous one finishes. A background
+job that embeds a whole knowledge base therefore lets a chat's one question through
+after at most one chunk, instead of holding the model for the whole job.
+
 Isolation: an output element that is an exception goes to its caller alone. If
 the whole batch raises (say, one input crashes the model or memory runs out),
 each request is retried on its own so only the guilty caller sees the error.
@@ -51,6 +56,7 @@ class _Request:
     return_exceptions: bool = False
     submitted: float = field(default_factory=time.perf_counter)
     app: str = ""  # who is charged for it (core.costs.caller)
+    counted: bool = True  # False for a large request's chunks before its last one
 
 
 class MicroBatcher:
@@ -99,16 +105,24 @@ class MicroBatcher:
         if not inputs:
             future.set_result([])
             return future
+        app = caller(2) if self._costs is not None else ""
+        if len(inputs) > self.max_batch_size:
+            _Chunked(self, list(inputs), future, return_exceptions, app).next_chunk()
+            return future
+        self._put(_Request(list(inputs), future, return_exceptions, app=app))
+        return future
+
+    def _put(self, request: _Request) -> None:
+        if self._closed:
+            raise SpringboardError(f"The batcher for {self.name} is closed")
         self._ensure_worker()
         try:
-            app = caller(2) if self._costs is not None else ""
-            self._queue.put_nowait(_Request(list(inputs), future, return_exceptions, app=app))
+            self._queue.put_nowait(request)
         except queue.Full:
             raise OverloadedError(
                 f"{self.name} has {self._queue.qsize()} requests waiting; try again shortly"
             ) from None
         self._metrics.queue_changed(+1)
-        return future
 
     def __call__(self, inputs: list[Any]) -> list[Any]:
         """Submit and wait."""
@@ -239,12 +253,58 @@ class MicroBatcher:
 
     def _finish(self, req: _Request, result: Any) -> None:
         ok = not isinstance(result, BaseException)
-        self._metrics.record_request(time.perf_counter() - req.submitted, ok)
+        if req.counted or not ok:
+            self._metrics.record_request(time.perf_counter() - req.submitted, ok)
         if req.future.set_running_or_notify_cancel():
             if ok:
                 req.future.set_result(result)
             else:
                 req.future.set_exception(result)
+
+
+class _Chunked:
+    """One large request, fed to the queue a chunk at a time (see "Fairness" above)."""
+
+    def __init__(
+        self, batcher: MicroBatcher, inputs: list[Any], future: Future,
+        return_exceptions: bool, app: str,
+    ) -> None:  # fmt: skip
+        self.batcher, self.inputs, self.future = batcher, inputs, future
+        self.return_exceptions, self.app = return_exceptions, app
+        self.submitted = time.perf_counter()
+        self.outputs: list[Any] = []
+
+    def next_chunk(self) -> None:
+        """Queue the next chunk; raises (from ``submit``) if the first cannot be queued."""
+        start = len(self.outputs)
+        size = self.batcher.max_batch_size
+        last = start + size >= len(self.inputs)
+        part: Future = Future()
+        request = _Request(
+            self.inputs[start : start + size], part, self.return_exceptions,
+            submitted=self.submitted if last else time.perf_counter(),
+            app=self.app, counted=last,
+        )  # fmt: skip
+        part.add_done_callback(self._chunk_done)
+        self.batcher._put(request)
+
+    def _chunk_done(self, part: Future) -> None:
+        # Runs on the worker thread that finished the chunk; queueing the next chunk here
+        # puts it behind whatever arrived while this one ran.
+        if self.future.done():  # cancelled by the caller: run no more chunks
+            return
+        error = part.exception()
+        if error is not None:
+            self.future.set_exception(error)
+            return
+        self.outputs.extend(part.result())
+        if len(self.outputs) >= len(self.inputs):
+            self.future.set_result(self.outputs)
+            return
+        try:
+            self.next_chunk()
+        except SpringboardError as exc:  # closed or overloaded between chunks
+            self.future.set_exception(exc)
 
 
 def _slices(batch: list[_Request], outputs: list[Any]) -> list[tuple[str, list[Any], list[Any]]]:

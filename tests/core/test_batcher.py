@@ -88,6 +88,47 @@ def test_a_large_request_is_run_in_chunks_and_keeps_order():
     batcher.close()
 
 
+def test_a_small_request_is_served_between_the_chunks_of_a_large_one():
+    # A background job (a knowledge base's calibration) must not hold the model for its
+    # whole length: a chat's question that arrives meanwhile waits one chunk at most.
+    order: list[str] = []
+    first_chunk_started = threading.Event()
+
+    def run(inputs: list) -> list:
+        order.append("small" if inputs == ["q"] else f"chunk{inputs[0] // 8}")
+        first_chunk_started.set()
+        time.sleep(0.02)
+        return [x if x == "q" else x * 2 for x in inputs]
+
+    batcher = MicroBatcher("fair", run, max_batch_size=8, max_wait_ms=1)
+    metrics = batcher._metrics
+    big = batcher.submit(list(range(80)))
+    assert first_chunk_started.wait(5)
+    assert batcher(["q"]) == ["q"]
+    assert not big.done()  # the small one finished while the large one still ran
+    assert big.result(timeout=10) == [v * 2 for v in range(80)]
+    assert order.index("small") <= 2, order
+    assert sorted(o for o in order if o != "small") == sorted(f"chunk{i}" for i in range(10))
+    assert metrics.snapshot()["requests"] == 2  # the large request counts once
+    batcher.close()
+
+
+def test_a_failing_chunk_fails_the_large_request_and_stops_it():
+    calls: list[int] = []
+
+    def run(inputs: list) -> list:
+        calls.append(inputs[0])
+        if 16 in inputs:
+            raise InvalidInputError("bad chunk")
+        return inputs
+
+    batcher = MicroBatcher("chunks", run, max_batch_size=8, max_wait_ms=1)
+    with pytest.raises(InvalidInputError, match="bad chunk"):
+        batcher(list(range(40)))
+    assert calls == [0, 8, 16]  # nothing after the failing chunk ran
+    batcher.close()
+
+
 def test_empty_request_returns_empty_list():
     batcher = MicroBatcher("square", _Square(), max_batch_size=8)
     assert batcher([]) == []

@@ -98,7 +98,7 @@ def killed(tmp_path_factory):
         while not stop.is_set():
             question = f"where is my card {n}?"
             try:
-                client.predict(question, [], "kill-chat", False, [], api_name="/customer_service_chat")
+                client.predict(question, [], False, api_name="/customer_service_chat")
             except Exception as exc:
                 errors.append(f"chat: {type(exc).__name__}")
                 return
@@ -143,8 +143,8 @@ def test_everything_acknowledged_before_sigkill_is_there_after_restart(killed, m
         assert loaded[0] == f"Fault question number {n} about parcel {n}?" and loaded[2] == f"Fault answer {n}."
     # the restarted app answers from the recovered entries (dense + lexical index)
     history, *_ = client.predict(
-        f"Fault question number {int(edits[-1].split('-')[1])} about parcel", [], "after-restart",
-        False, [], api_name="/customer_service_chat",
+        f"Fault question number {int(edits[-1].split('-')[1])} about parcel", [], False,
+        api_name="/customer_service_chat",
     )  # fmt: skip
     assert _text(history[-1])
 
@@ -197,7 +197,7 @@ def test_a_model_that_cannot_load_fails_clearly_and_other_apps_keep_working(kill
     assert "cup" in [row[0] for row in table["data"]], table
     # (A question with its own entry: the demo has none about freezing a card, and since
     # each knowledge base is calibrated on its own entries the bot escalates that one.)
-    history, *_ = client.predict("When will my card arrive?", [], "other-app", False, [],
+    history, *_ = client.predict("When will my card arrive?", [], False,
                                  api_name="/customer_service_chat")  # fmt: skip
     assert history[-1]["role"] == "assistant" and "delivery" in _text(history[-1]).lower()
     assert server.proc.poll() is None

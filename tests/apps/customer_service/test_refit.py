@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from apps.customer_service.refit import DebouncedRefit
 
@@ -52,3 +53,42 @@ def test_a_failing_fit_is_kept_and_the_next_one_runs() -> None:
     assert isinstance(refit.last_error, RuntimeError)
     refit.request()
     assert refit.wait(timeout=10) and refit.last_error is None and refit.fits == 2
+
+
+def test_steady_requests_leave_a_rest_as_long_as_the_last_fit() -> None:
+    # Edits that never pause must not keep a fit running all the time: after a fit of
+    # 0.3 s, the next starts no sooner than 0.3 s after it ended, so chats get the CPU.
+    spans: list[tuple[float, float]] = []
+
+    def fit() -> None:
+        started = time.monotonic()
+        time.sleep(0.3)
+        spans.append((started, time.monotonic()))
+
+    refit = DebouncedRefit(fit, delay=0.01)
+    refit.request()
+    while not spans:
+        time.sleep(0.01)
+    refit.request()  # right after the first fit ended
+    deadline = time.monotonic() + 5
+    while len(spans) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(spans) == 2
+    rest = spans[1][0] - spans[0][1]
+    assert rest >= 0.29, rest
+
+
+def test_a_waiter_does_not_sit_out_the_rest() -> None:
+    calls: list[float] = []
+
+    def fit() -> None:
+        calls.append(time.monotonic())
+        time.sleep(0.5)
+
+    refit = DebouncedRefit(fit, delay=0.01)
+    refit.request()
+    assert refit.wait(timeout=5)
+    refit.request()  # its rest would be 0.5 s; wait() asks for it now
+    asked = time.monotonic()
+    assert refit.wait(timeout=5)
+    assert len(calls) == 2 and calls[1] - asked < 0.4, calls[1] - asked
