@@ -34,7 +34,7 @@ from .pages import AppPage, discover_pages
 from .retention import gradio_delete_cache, start_retention
 from .status import full_report, render_status, web_queue_stats
 from .theme import CSS, SUITE_NAME, THEME
-from .ui_kit.i18n import localize_app, navbar_script
+from .ui_kit.i18n import localize_app, mark_example_tables, navbar_script
 from .ui_kit.language import set_page_language
 from .web_api import UsageMeter, mount_web_api
 
@@ -113,7 +113,8 @@ def create_app(
     language = settings.ui.language
     set_page_language(language)  # and the text handlers build per request (apps.ui_kit.language)
     i18n = localize_app(demo).i18n(language) if language != "en" else None
-    head = navbar_script(["Home", *(p.title for p in pages), "Status"], language) or None
+    titles = ["Home", *(p.title for p in pages), "Status"]
+    head = navbar_script(titles, language, mark_example_tables(demo)) or None
     demo.delete_cache = gradio_delete_cache(settings)  # cached uploads age out with privacy.retention_days
     demo.queue(
         default_concurrency_limit=settings.queue_concurrency, max_size=settings.queue_max_size

@@ -38,7 +38,10 @@ class DevicePolicy:
         if self.is_cuda:
             name = torch.cuda.get_device_name(self.device)
             return f"{name} (cuda, {str(self.dtype).removeprefix('torch.')})"
-        return f"CPU, {self.threads} threads ({str(self.dtype).removeprefix('torch.')})"
+        # Language models may run in bfloat16 on CPUs that have it (settings.decoding.precision):
+        # the policy's dtype is only the default, so the line says where the truth is.
+        dtype = str(self.dtype).removeprefix("torch.")
+        return f"CPU, {self.threads} threads ({dtype} unless a model's precision says otherwise)"
 
 
 def resolve_policy(settings: Settings) -> DevicePolicy:

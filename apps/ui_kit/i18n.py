@@ -131,16 +131,62 @@ def localize_app(demo: gr.Blocks) -> Localized:
     return localize(list(demo.blocks.values()))
 
 
-def navbar_script(titles: Iterable[str], language: Language = "auto") -> str:
-    """A ``<script>`` for the page head that shows the navbar's page titles in Chinese when
-    the page's language is Chinese (or always, with ``language="zh"``)."""
+EXAMPLES_CLASS = "sb-examples"  # on every example table, so the page script finds their headers
+
+
+def mark_example_tables(demo: gr.Blocks) -> list[str]:
+    """Give the pages' example tables (``gr.Examples``) the class ``EXAMPLES_CLASS`` and
+    return the texts they show that a person reads: column headers and the choices of radio
+    buttons and dropdowns. Gradio copies both when a page is built (headers from the input labels, a
+    choice as its value) and shows them without translating, so ``navbar_script`` swaps
+    them in the browser like the navbar's titles. Typed example inputs stay as they are:
+    they are what a click fills in."""
+    texts: set[str] = set()
+    for block in demo.blocks.values():
+        if not isinstance(block, gr.Dataset):
+            continue
+        classes = list(block.elem_classes or [])
+        block.elem_classes = classes if EXAMPLES_CLASS in classes else [*classes, EXAMPLES_CLASS]
+        texts.update(h for h in block.headers or [] if h)
+        for column, component in enumerate(getattr(block, "_components", [])):
+            if isinstance(component, (gr.Radio, gr.Dropdown)):
+                # A cell shows its choice's label, in English (as a key, once ``localize`` ran).
+                shown = {
+                    value: _unkey(label) for label, value in (_pair(c) for c in component.choices or [])
+                }
+                texts.update(
+                    shown[row[column]] for row in block.samples or []
+                    if column < len(row) and isinstance(row[column], str)
+                    and isinstance(shown.get(row[column]), str)
+                )  # fmt: skip
+    return sorted(texts)
+
+
+def _unkey(text: object) -> object:
+    """The English text of a translation key made by ``_key``; anything else as it is."""
+    if isinstance(text, str) and text.startswith(_MARKER):
+        return json.loads(text.removeprefix(_MARKER)).get("key", text)
+    return text
+
+
+def _pair(choice: object) -> tuple[object, object]:
+    """A choice as (label, value): Gradio keeps them as pairs, or one value for both."""
+    return choice if isinstance(choice, tuple) and len(choice) == 2 else (choice, choice)  # type: ignore[return-value]
+
+
+def navbar_script(titles: Iterable[str], language: Language = "auto", examples: Iterable[str] = ()) -> str:
+    """A ``<script>`` for the page head that shows the navbar's page titles, and the texts of
+    the example tables (``mark_example_tables``), in Chinese when the page's language is
+    Chinese (or always, with ``language="zh"``)."""
     names = {t: zh for t in titles if (zh := translation(t)) is not None}
-    if language == "en" or not names:
+    example_names = {t: zh for t in examples if (zh := translation(t)) is not None}
+    if language == "en" or not (names or example_names):
         return ""
     force = "true" if language == "zh" else "false"
     return f"""<script>
 (() => {{
   const NAMES = {json.dumps(names, ensure_ascii=False)};
+  const EXAMPLES = {json.dumps(example_names, ensure_ascii=False)};
   const FORCE = {force};
   const apply = () => {{
     const lang = document.documentElement.lang || "";
@@ -149,13 +195,17 @@ def navbar_script(titles: Iterable[str], language: Language = "auto") -> str:
     if (lang && !document.cookie.includes("{LANGUAGE_COOKIE}=" + lang)) {{
       document.cookie = "{LANGUAGE_COOKIE}=" + lang + "; path=/; SameSite=Lax";
     }}
-    for (const a of document.querySelectorAll(".nav-holder nav a")) {{
-      const en = a.dataset.sbEn || a.textContent.trim();
-      if (!(en in NAMES)) continue;
-      a.dataset.sbEn = en;
-      const text = zh ? NAMES[en] : en;
-      if (a.textContent !== text) a.textContent = text;
-    }}
+    const swap = (selector, table) => {{
+      for (const el of document.querySelectorAll(selector)) {{
+        const en = el.dataset.sbEn || el.textContent.trim();
+        if (!(en in table)) continue;
+        el.dataset.sbEn = en;
+        const text = zh ? table[en] : en;
+        if (el.textContent !== text) el.textContent = text;
+      }}
+    }};
+    swap(".nav-holder nav a", NAMES);
+    swap(".{EXAMPLES_CLASS} thead th, .{EXAMPLES_CLASS} tbody td", EXAMPLES);
   }};
   new MutationObserver(apply).observe(document.documentElement, {{
     subtree: true, childList: true, attributes: true, attributeFilter: ["lang"],

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from apps.pages import discover_pages
 from apps.server import build_blocks, create_app
 from apps.ui_kit.i18n import _key as _i18n_key
-from apps.ui_kit.i18n import localize, localize_app, navbar_script, translation
+from apps.ui_kit.i18n import localize, localize_app, mark_example_tables, navbar_script, translation
 from apps.ui_kit.translations.zh import ZH
 
 # Visible English texts of the suite that may still lack a translation. Raise it only with a
@@ -113,8 +113,11 @@ def test_every_page_is_in_chinese_but_for_a_few_texts(manager):
         f"apps/ui_kit/translations/zh.py):\n{listing}"
     )
     assert len(result.used) > 250
-    # Every page title has a navbar name.
+    # Every page title has a navbar name, and every example table's header a Chinese one.
     assert all(translation(t) for t in ["Home", "Status", *(p.title for p in pages)])
+    shown = mark_example_tables(demo)
+    assert "Your message" in shown and "MovieLens-100k demo" in shown, shown
+    assert [t for t in shown if translation(t) is None] == ["LinkedIn"]  # a name stays a name
 
 
 @pytest.mark.parametrize("language", ["auto", "zh", "en"])
@@ -136,3 +139,5 @@ def test_the_server_sends_the_translations_the_setting_asks_for(manager, languag
     assert ("en" in translations) == (language == "zh")
     assert _key("Your message") in labels
     assert "智能客服" in page  # the navbar script, in the page head
+    # and the example table's header (the script sits JSON-escaped in the page's config)
+    assert re.search(r"const EXAMPLES = \{[^}]*Your message[^}]*你的消息", page)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from apps.ui_kit.i18n import EXAMPLES_CLASS, translation
 from tests.support.server import ServerProcess
 
 from .browser import Browser, GradioError, launch_chromium
@@ -71,6 +72,13 @@ def _flat_text(browser: Browser) -> str:
     return " ".join(_visible_text(browser).split())
 
 
+def _example_texts(browser: Browser, cell: str) -> list[str]:
+    """The visible texts of the page's example tables (``gr.Examples``): ``cell`` "th" for
+    the column headers, "td" for the examples."""
+    cells = browser.driver.find_elements(By.CSS_SELECTOR, f".{EXAMPLES_CLASS} {cell}")
+    return [c.text.strip() for c in cells if c.is_displayed() and c.text.strip()]
+
+
 def _navbar(browser: Browser) -> list[str]:
     return [a.text.strip() for a in browser.driver.find_elements(By.CSS_SELECTOR, ".nav-holder nav a")]
 
@@ -85,6 +93,14 @@ def test_every_page_is_in_chinese(zh_browser: Browser, path: str):
     missing = [t for t in texts if t not in body]
     assert not missing, f"not shown on {path}: {missing}"
     assert "__i18n__" not in body and "translation_metadata" not in body
+    # The example tables' headers too (Gradio shows them untranslated; the page script swaps them).
+    headers = _example_texts(zh_browser, "th")
+    assert not [h for h in headers if translation(h)], headers  # none left in English
+    if path == "/recommendation":  # a radio button's choices, shown as the examples' cells
+        cells = _example_texts(zh_browser, "td")
+        assert "数据" in headers and {"MovieLens-100k 演示数据", "上传我自己的文件"} <= set(cells), cells
+    if path == "/textgen":  # the template dropdown's names
+        assert "模板" in headers and "商品描述" in _example_texts(zh_browser, "td")
     assert zh_browser.js("return document.documentElement.lang") == "zh-CN"
     zh_browser.assert_no_console_errors()
     shot = zh_browser.screenshot("zh" + (path.replace("/", "-") if path != "/" else "-home"))

@@ -181,7 +181,9 @@ RUNTIME_ZH: dict[str, str] = {
     "{mode}: {kinds} replaced by a salted hash before anything is stored or logged":
         "{mode}：{kinds} 在存储或记录前被替换为加盐哈希",
     "nothing": "无",
-    "CPU, {threads} threads ({dtype})": "CPU，{threads} 个线程（{dtype}）",
+    "CPU, {threads} threads ({dtype} unless a model's precision says otherwise)": (
+        "CPU，{threads} 个线程（默认 {dtype}；各模型以“精度”列为准）"
+    ),
     "mask": "遮盖",
     "hash": "哈希",
     "personal data: email": "邮箱地址",
