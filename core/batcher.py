@@ -239,16 +239,13 @@ class MicroBatcher:
             log.exception("cost accounting failed for a batch of %s", self.name)
 
     def _run_checked(self, inputs: list[Any]) -> list[Any]:
-        # Large single requests run in chunks so memory stays bounded.
-        outputs: list[Any] = []
-        for i in range(0, len(inputs), self.max_batch_size):
-            chunk = inputs[i : i + self.max_batch_size]
-            out = list(self._run(chunk))
-            if len(out) != len(chunk):
-                raise SpringboardError(
-                    f"{self.name} returned {len(out)} outputs for {len(chunk)} inputs"
-                )
-            outputs.extend(out)
+        # A batch never holds more than max_batch_size inputs: submit() splits larger
+        # requests into chunks (see "Fairness"), which also keeps memory bounded.
+        outputs = list(self._run(inputs))
+        if len(outputs) != len(inputs):
+            raise SpringboardError(
+                f"{self.name} returned {len(outputs)} outputs for {len(inputs)} inputs"
+            )
         return outputs
 
     def _finish(self, req: _Request, result: Any) -> None:
