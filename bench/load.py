@@ -79,7 +79,7 @@ class Run:
 
 def _requests(example_dir: Path) -> dict[str, Callable[[Client, random.Random], object]]:
     """One function per app: a real request a user of that page would send."""
-    clip = str(example_dir / "speech" / "examples" / "invoice_note.wav")
+    clip = str(example_dir / "speech" / "examples" / "invoice_delivery.wav")
     photos = [str(p) for p in sorted((example_dir / "vision" / "examples").glob("*.png"))
               if not p.name.startswith("fashion")]
 

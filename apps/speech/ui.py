@@ -16,7 +16,7 @@ from . import FAST_MODEL as FAST
 from . import LANGUAGES
 from .api import Transcriber, Transcript, exports_folder, save_exports
 from .audio import Audio, describe_limit
-from .examples import example_files
+from .examples import example_files, example_language
 from .live import LiveText, LiveTranscription
 from .metrics import character_error_rate, word_error_rate
 
@@ -256,7 +256,9 @@ def build_ui() -> gr.Blocks:
                     label="Model",
                     elem_id="speech-model",
                 )
-                language = gr.Dropdown(language_choices(), value=AUTO, label="Language")
+                language = gr.Dropdown(
+                    language_choices(), value=AUTO, label="Language", elem_id="speech-language"
+                )
                 task = gr.Radio(
                     [("Transcribe", "transcribe"), ("Translate to English", "translate")],
                     value="transcribe",
@@ -270,11 +272,15 @@ def build_ui() -> gr.Blocks:
                     elem_id="speech-words",
                 )
                 run = gr.Button("Transcribe", variant="primary", elem_id="speech-run")
-                examples = [[str(p)] for p in example_files(default.data_dir)]
+                # Each example also sets the language menu: the Mandarin clip's language is
+                # given, because detection mistakes espeak-ng's Mandarin voice for Thai.
+                examples = [
+                    [str(p), example_language(p) or AUTO] for p in example_files(default.data_dir)
+                ]
                 if examples:
                     gr.Examples(
                         examples,
-                        inputs=[clip],
+                        inputs=[clip, language],
                         label="Examples (generated with espeak-ng; LibriVox read speech)",
                     )
             with gr.Column(scale=2):

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import gradio as gr
+from gradio.helpers import Examples
 from gradio.i18n import I18nData
 
 from .language import LANGUAGE_COOKIE
@@ -127,8 +128,33 @@ def _swap_choice(choice: object, kind: str, result: Localized) -> object:
 
 
 def localize_app(demo: gr.Blocks) -> Localized:
-    """``localize`` every component of the suite (home, app pages, status)."""
-    return localize(list(demo.blocks.values()))
+    """``localize`` every component of the suite (home, app pages, status), and what the
+    example tables send back when an example is clicked."""
+    result = localize(list(demo.blocks.values()))
+    for examples in _example_sets(demo):
+        # A click on an example sends its inputs their value together with the properties
+        # they had when the table was made, labels and choices included: made before
+        # ``localize`` ran, those were English, and a click turned a Chinese "语言" back
+        # into "Language". Read them again from the now localized components.
+        examples.input_component_props = [
+            c.recover_kwargs(c.get_config(), ["value"]) for c in examples.inputs_with_examples
+        ]
+    return result
+
+
+def _example_sets(demo: gr.Blocks) -> list[Examples]:
+    """The example tables (``gr.Examples``) of ``demo``. Gradio keeps no list of them; each is reachable from
+    the click handler it registered on its table."""
+    found: list[Examples] = []
+    for function in demo.fns.values():
+        for cell in getattr(function.fn, "__closure__", None) or ():
+            try:
+                held = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if isinstance(held, Examples) and all(held is not f for f in found):
+                found.append(held)
+    return found
 
 
 EXAMPLES_CLASS = "sb-examples"  # on every example table, so the page script finds their headers

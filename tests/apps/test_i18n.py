@@ -120,6 +120,27 @@ def test_every_page_is_in_chinese_but_for_a_few_texts(manager):
     assert [t for t in shown if translation(t) is None] == ["LinkedIn"]  # a name stays a name
 
 
+def test_clicking_an_example_keeps_the_inputs_labels_in_chinese(manager):
+    # An example click sends its inputs the properties they had when the table was made.
+    # They must be the localized ones, or a click turns "语言" back into "Language".
+    from gradio.helpers import Examples
+
+    from apps.ui_kit.i18n import _example_sets
+
+    demo = build_blocks(manager, discover_pages())
+    localize_app(demo)
+    example_sets = _example_sets(demo)
+    assert len(example_sets) >= 5 and all(isinstance(e, Examples) for e in example_sets)
+    sent = [props for e in example_sets for props in e.input_component_props]
+    labels = [props["label"] for props in sent if isinstance(props.get("label"), str)]
+    keyed = [label for label in labels if label.startswith("__i18n__")]
+    english = [label for label in labels if translation(label) is not None]
+    assert keyed and not english, english
+    speech = next(e for e in example_sets if any("speech" in str(row[0]) for row in e.examples))
+    language = next(props for props in speech.input_component_props if props.get("choices"))
+    assert "__i18n__" in language["label"] and "Language" in language["label"]
+
+
 @pytest.mark.parametrize("language", ["auto", "zh", "en"])
 def test_the_server_sends_the_translations_the_setting_asks_for(manager, language):
     settings = manager.settings.model_copy(

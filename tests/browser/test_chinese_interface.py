@@ -107,6 +107,20 @@ def test_every_page_is_in_chinese(zh_browser: Browser, path: str):
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 
+def test_clicking_an_example_keeps_the_page_in_chinese(zh_browser: Browser):
+    # A click sends the example's inputs their properties too; they must be the Chinese ones.
+    zh_browser.open("/speech", PAGES["/speech"][0])
+    rows = zh_browser.driver.find_elements(By.CSS_SELECTOR, f".{EXAMPLES_CLASS} tbody tr")
+    mandarin = [r for r in rows if "mandarin" in r.text]
+    assert mandarin and "中文" in mandarin[0].text, [r.text for r in rows]
+    mandarin[0].click()
+    menu = zh_browser.element("speech-language").find_element(By.CSS_SELECTOR, "input")
+    zh_browser.until(lambda d: "中文" in menu.get_property("value"), 30, "the example's language")
+    label = zh_browser.element("speech-language").find_element(By.CSS_SELECTOR, "[data-testid='block-info']")
+    assert label.text == "语言", label.text
+    zh_browser.assert_no_console_errors()
+
+
 def _choose_kb(browser: Browser, label: str) -> None:
     """Pick a knowledge base in the page's dropdown by its (Chinese) name, as a person would."""
     field = browser.element("cs-kb").find_element(By.CSS_SELECTOR, "input")

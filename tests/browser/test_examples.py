@@ -90,7 +90,7 @@ def test_recommendation_trains_then_recommends_and_finds_similar_items(browser: 
 def test_speech_transcribes_an_uploaded_example(browser: Browser):
     clips = {p.name: p for p in example_files(_data_dir(browser))}
     assert clips, "the server made no example clips (espeak-ng or pocketsphinx-testdata)"
-    clip = clips.get("invoice_note.wav") or next(iter(clips.values()))
+    clip = clips.get("invoice_delivery.wav") or next(iter(clips.values()))
     browser.open("/speech", "Speech to text")
     model = browser.element("speech-model").find_element(By.CSS_SELECTOR, "input")
     assert "tiny" in model.get_property("value").lower(), "the configured model is preselected"
@@ -102,7 +102,7 @@ def test_speech_transcribes_an_uploaded_example(browser: Browser):
     )
     browser.click("speech-run")
     transcript = browser.wait_for_text("speech-transcript", r"\w+ \w+")
-    if clip.name == "invoice_note.wav":  # "Please send the invoice to our office before Friday."
+    if clip.name == "invoice_delivery.wav":  # "Please send the invoice to our office before Friday. …"
         assert re.search(r"invoice|office|friday", transcript, re.I), transcript
     assert clip.name in browser.text("speech-summary")
     _screenshot(browser, "example-speech")

@@ -15,7 +15,7 @@ def test_speech_word_timestamps_show_a_words_table(browser: Browser):
     data_dir = Path(browser.server.env["SPRINGBOARD_DATA_DIR"])
     clips = {p.name: p for p in example_files(data_dir)}
     assert clips, "the server made no example clips"
-    clip = clips.get("invoice_note.wav") or next(iter(clips.values()))
+    clip = clips.get("invoice_delivery.wav") or next(iter(clips.values()))
     browser.open("/speech", "Speech to text")
     assert (
         not browser.driver.find_elements(By.ID, "speech-words-table")

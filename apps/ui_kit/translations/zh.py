@@ -284,6 +284,9 @@ ZH: dict[str, str] = {
     "Whisper base: multilingual, can translate": "Whisper base：多语言，可翻译",
     "Whisper tiny.en: fast, English only": "Whisper tiny.en：速度快，仅英文",
     "Detect automatically": "自动识别",
+    # The language menu lists Whisper's languages by their English names; Chinese, which an
+    # example sets, is named in Chinese too.
+    "Chinese (zh)": "中文 (zh)",
     "Translate to English": "翻译成英文",
     "Examples (generated with espeak-ng; LibriVox read speech)": "示例（espeak-ng 合成语音；LibriVox 朗读录音）",
     "Transcript": "文字稿",
