@@ -16,6 +16,7 @@ asked once with the language model off. Reported per company and pipeline:
 "old" is the customer-service package of commit ``OLD_COMMIT`` (MiniLM, character
 n-gram BM25, the demo's calibration for every KB), extracted with ``git archive`` and
 imported under another name, so both run on the same machine in the same process.
+``--previous COMMIT`` adds a third pipeline the same way (e.g. the commit before a change).
 """
 
 from __future__ import annotations
@@ -47,18 +48,18 @@ HELD_OUT = "quayside"
 OLD_COMMIT = "3c05747"  # main before issue 14's customer-service work
 
 
-def load_old_package(tmp: Path) -> Any:
-    """The old ``apps/customer_service`` as the top-level package ``old_customer_service``."""
-    archive = tmp / "old.tar"
+def load_old_package(tmp: Path, commit: str = OLD_COMMIT, name: str = "old_customer_service") -> Any:
+    """``apps/customer_service`` of ``commit`` as the top-level package ``name``."""
+    archive = tmp / f"{name}.tar"
     subprocess.run(
-        ["git", "-C", str(PROJECT_ROOT), "archive", "-o", str(archive), OLD_COMMIT, "apps/customer_service"],
+        ["git", "-C", str(PROJECT_ROOT), "archive", "-o", str(archive), commit, "apps/customer_service"],
         check=True,
     )
     with tarfile.open(archive) as tar:
-        tar.extractall(tmp / "old", filter="data")
-    (tmp / "old" / "apps" / "customer_service").rename(tmp / "old" / "old_customer_service")
-    sys.path.insert(0, str(tmp / "old"))
-    return importlib.import_module("old_customer_service")
+        tar.extractall(tmp / name, filter="data")
+    (tmp / name / "apps" / "customer_service").rename(tmp / name / name)
+    sys.path.insert(0, str(tmp / name))
+    return importlib.import_module(name)
 
 
 def questions(company: str) -> list[dict[str, str]]:
@@ -107,11 +108,17 @@ def main() -> None:
     parser.add_argument("--companies", default=",".join(COMPANIES))
     parser.add_argument("--out", type=Path, default=Path("data/customer_service/bench_own_data.json"))
     parser.add_argument("--no-old", action="store_true", help="skip the old pipeline")
+    parser.add_argument(
+        "--previous",
+        metavar="COMMIT",
+        help="also run this commit's package (one since issue 14's work began: same API) as 'previous'",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         old = None if args.no_old else load_old_package(tmp)
+        previous = load_old_package(tmp, args.previous, "previous_customer_service") if args.previous else None
         for company in args.companies.split(","):
             faq, rows = DATA / company / "faq.csv", questions(company)
             started = time.perf_counter()
@@ -121,6 +128,10 @@ def main() -> None:
             entry["calibration"] = bot.calibration_summary()
             entry["greeting"] = bot.greeting()
             entry["new"] = run(bot, rows)
+            if previous is not None:
+                prev_bot = previous.CustomerServiceBot(data_dir=tmp / "previous-data" / company)
+                prev_bot.import_faq(faq, replace=True, company=COMPANIES[company])
+                entry["previous"] = run(prev_bot, rows)
             if old is not None:
                 old_bot = old.CustomerServiceBot(data_dir=tmp / "old-data" / company, company=COMPANIES[company])
                 old_bot.import_faq(faq)
@@ -140,7 +151,7 @@ def table(results: dict[str, Any]) -> str:
     ]
     for company, entry in results.items():
         name = company + (" (held out)" if entry["held_out"] else "")
-        for pipe in ("old", "new"):
+        for pipe in ("old", "previous", "new"):
             if pipe not in entry:
                 continue
             r = entry[pipe]

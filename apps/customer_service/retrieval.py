@@ -2,11 +2,11 @@
 
 Ranking uses weighted reciprocal rank fusion, which needs no score scaling.
 Confidence is a different question, "is the top entry the right answer?", so it
-is a logistic model over scale-free features of the top candidate (its cosine,
-its margin over the runner-up, the share of the query's terms it covers, and
-whether both retrievers agree). Each knowledge base fits its own coefficients
-(``calibration.py``) on import and after edits; ``GENERIC_CALIBRATION`` serves
-only until the first fit.
+is a logistic model over features of the top candidate (its cosine, its margin
+over the runner-up, the share of the query's terms it covers, and whether both
+retrievers agree). The cosine and the margin are measured against this knowledge
+base's own scale, set on import and after edits (``calibration.py``);
+``GENERIC_CALIBRATION`` serves only until then.
 """
 
 from __future__ import annotations
@@ -68,28 +68,42 @@ class Retrieval:
 
 
 class Calibrator:
-    """Logistic map from top-candidate features to P(top entry answers the question)."""
+    """Logistic map from top-candidate features to P(top entry answers the question).
+
+    ``center`` and ``spread`` put the cosine and the margin on the knowledge base's own
+    scale: the cosine becomes ``(cosine - center) / spread`` and the margin
+    ``margin / spread`` (``calibration.py`` measures both on off-topic questions).
+    """
 
     def __init__(
         self,
         weights: list[float],
         bias: float,
         features: tuple[str, ...] = FEATURES,
-        dense_shift: float = 0.0,
+        center: float = 0.0,
+        spread: float = 1.0,
     ) -> None:
         self.weights = np.asarray(weights, dtype=np.float64)
         self.bias = float(bias)
         self.features = features
-        # Added to the cosine first: cross-lingual cosines run lower than same-language ones.
-        self.dense_shift = float(dense_shift)
+        self.center = float(center)
+        self.spread = max(float(spread), 1e-6)
 
     @classmethod
     def generic(cls) -> Calibrator:
         return cls(GENERIC_CALIBRATION["weights"], GENERIC_CALIBRATION["bias"])
 
+    def scaled(self, features: dict[str, float]) -> list[float]:
+        """The features in this map's order, cosine and margin on the knowledge base's scale."""
+        values = {
+            **features,
+            "dense": (features["dense"] - self.center) / self.spread,
+            "margin": features["margin"] / self.spread,
+        }
+        return [values[f] for f in self.features]
+
     def __call__(self, features: dict[str, float]) -> float:
-        values = {**features, "dense": features["dense"] + self.dense_shift}
-        z = float(np.dot(self.weights, [values[f] for f in self.features])) + self.bias
+        z = float(np.dot(self.weights, self.scaled(features))) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 

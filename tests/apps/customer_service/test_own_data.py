@@ -6,7 +6,7 @@ import pytest
 
 from apps.customer_service import CustomerServiceBot
 from apps.customer_service.api import NO_INTENTS_HINT, company_from_filename
-from apps.customer_service.calibration import fit_logistic
+from apps.customer_service.calibration import fit_logistic, shared_map
 from apps.customer_service.lexical import tokenize
 from core.errors import InvalidInputError
 
@@ -69,6 +69,26 @@ def test_import_calibrates_the_knowledge_base_itself(plant_bot):
     assert plant_bot.wait_for_calibration()
     assert plant_bot._refit.fits == fits + 1 and not plant_bot.calibration_summary()["refitting"]
     assert plant_bot.calibration.kb_revision == plant_bot.kb.revision() > before
+
+
+def test_each_knowledge_base_is_read_on_its_own_scale(plant_bot, cafe_bot):
+    # One set of weights serves every knowledge base; what differs is the scale, measured on
+    # the bundled off-topic questions: MiniLM puts unrelated English far lower than e5 puts
+    # unrelated Chinese, so the same cosine means something else in each.
+    plant, cafe = plant_bot.calibration, cafe_bot.calibration
+    assert plant.weights == cafe.weights == shared_map().weights
+    assert plant.center < 0.5 < cafe.center and cafe.spread < plant.spread
+    assert plant.cross_center > plant.center  # the cross-language view is e5's alone
+    # A cosine that is ordinary for the cafe's e5 reads as far above off-topic for the shop.
+    features = {"dense": cafe.center, "margin": 0.0, "coverage": 0.0, "agree": 0.0}
+    assert plant_bot.retriever.calibrator(features) > 0.5 > 0.1 > cafe_bot.retriever.calibrator(features)
+
+
+def test_the_shared_weights_never_count_evidence_against_an_answer():
+    shared = shared_map()
+    assert len(shared.weights) == 4 and len(shared.cross_weights) == 2
+    assert min(shared.weights + shared.cross_weights) >= 0.0
+    assert shared.bias < 0 and shared.cross_bias < 0  # an average off-topic question is escalated
 
 
 def test_own_knowledge_base_answers_and_escalates(plant_bot):
