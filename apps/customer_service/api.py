@@ -471,6 +471,7 @@ class CustomerServiceBot:
             "answer_rate": c.answer_rate if c else None,
             "error_rate": c.error_rate if c else None,
             "off_topic_answered": c.off_topic_answered if c else None,
+            "unanswerable_answered": c.unanswerable_answered if c else None,
             "positives": c.positives if c else 0,
             "negatives": c.negatives if c else 0,
             "embedding_model": self.embedding_model,

@@ -94,7 +94,8 @@ class Calibration:
     negatives: int  # unanswerable, off-topic and shuffled questions
     answer_rate: float  # held-out phrasings answered with their own entry
     error_rate: float  # held-out phrasings answered with another entry
-    off_topic_answered: float  # negatives answered anyway
+    off_topic_answered: float  # bundled general off-topic questions in its language, answered anyway
+    unanswerable_answered: float  # its own phrasings with their entry taken out, answered anyway
     threshold: float
     kb_revision: int
     embedding_model: str
@@ -172,6 +173,12 @@ def calibrate(
     answered = np.array([calibrator(s.features) >= threshold for s in samples], dtype=bool)
     held = np.array([s.kind == "held_out" for s in samples], dtype=bool)
     neg = ~held
+    # Reported apart: a general question ("how tall is Everest") is easy to turn away, a
+    # question worded like the entries but with no entry to answer it is not.
+    off_topic = np.array(
+        [s.kind == "off_topic" and (cjk_share(s.text) > 0.5) == kb_zh for s in samples], dtype=bool
+    )
+    unanswerable = np.array([s.kind == "unanswerable" for s in samples], dtype=bool)
     return Calibration(
         weights=list(shared.weights),
         bias=shared.bias,
@@ -185,7 +192,8 @@ def calibrate(
         negatives=int(neg.sum()),
         answer_rate=_rate(answered & held & (y == 1), held),
         error_rate=_rate(answered & held & (y == 0), held),
-        off_topic_answered=_rate(answered & neg, neg),
+        off_topic_answered=_rate(answered & off_topic, off_topic),
+        unanswerable_answered=_rate(answered & unanswerable, unanswerable),
         threshold=threshold,
         kb_revision=revision,
         embedding_model=kb.embedding_model,

@@ -116,18 +116,20 @@ def calibration_markdown() -> str:
             threshold=c["threshold"], how=tr_text(how),
         )
     template = (
-        "**Confidence calibrated on this knowledge base** ({positives} held-out questions, "
-        "{negatives} off-topic and unanswerable ones; refitted after every import and edit). "
-        "Expected: **{answer_rate:.0%}** of questions answered with the right entry, "
-        "**{error_rate:.0%}** answered with a wrong one, "
-        "**{off_topic_answered:.0%}** of off-topic questions answered. "
+        "**Confidence calibrated to this knowledge base**: weights learned from several "
+        "companies' customer questions, read on this knowledge base's own scale (measured "
+        "again after every import and edit). Expected, on its {positives} held-out questions "
+        "and {negatives} off-topic and unanswerable ones: **{answer_rate:.0%}** answered with "
+        "the right entry, **{error_rate:.0%}** with a wrong one, "
+        "**{off_topic_answered:.0%}** of off-topic questions answered, and "
+        "**{unanswerable_answered:.0%}** of its questions whose entry was taken out. "
         "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}"
     )
     text = tr(
         template + (", chosen from the knowledge base's language." if c["embedding_automatic"] else "."),
         how=tr_text(how), retrieval=tr_text(c["embedding_described"]),
         **{k: c[k] for k in ("positives", "negatives", "answer_rate", "error_rate",
-                             "off_topic_answered", "threshold")},
+                             "off_topic_answered", "unanswerable_answered", "threshold")},
     )
     if c["refitting"]:  # edits refit in the background; the figures above are the last fit's
         text += tr(" *Refitting after the latest edits; these figures are from the last fit.*")

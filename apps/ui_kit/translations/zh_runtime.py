@@ -79,25 +79,31 @@ RUNTIME_ZH: dict[str, str] = {
     # ------------------------------------------------------------------ customer service: knowledge base
     "Confidence threshold {threshold:.2f} ({how}). Import entries to calibrate.":
         "置信度阈值 {threshold:.2f}（{how}）。导入条目后即可校准。",
-    "**Confidence calibrated on this knowledge base** ({positives} held-out questions, "
-    "{negatives} off-topic and unanswerable ones; refitted after every import and edit). "
-    "Expected: **{answer_rate:.0%}** of questions answered with the right entry, "
-    "**{error_rate:.0%}** answered with a wrong one, "
-    "**{off_topic_answered:.0%}** of off-topic questions answered. "
+    "**Confidence calibrated to this knowledge base**: weights learned from several "
+    "companies' customer questions, read on this knowledge base's own scale (measured "
+    "again after every import and edit). Expected, on its {positives} held-out questions "
+    "and {negatives} off-topic and unanswerable ones: **{answer_rate:.0%}** answered with "
+    "the right entry, **{error_rate:.0%}** with a wrong one, "
+    "**{off_topic_answered:.0%}** of off-topic questions answered, and "
+    "**{unanswerable_answered:.0%}** of its questions whose entry was taken out. "
     "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}, chosen from the knowledge base's language.":
-        "**置信度已在本知识库上校准**（{positives} 个留出问题，{negatives} 个无关或无法回答的问题；"
-        "每次导入和编辑后重新拟合）。预计：**{answer_rate:.0%}** 的问题以正确条目回答，"
-        "**{error_rate:.0%}** 以错误条目回答，无关问题中 **{off_topic_answered:.0%}** 被回答。"
+        "**置信度已按本知识库校准**：权重从多家公司的客户问题中学得，按本知识库自己的尺度解读"
+        "（每次导入和编辑后重新测量）。在它的 {positives} 个留出问题和 {negatives} 个无关或无法回答的问题上，"
+        "预计：**{answer_rate:.0%}** 以正确条目回答，**{error_rate:.0%}** 以错误条目回答，"
+        "无关问题中 **{off_topic_answered:.0%}** 被回答，去掉对应条目后的本库问题中 **{unanswerable_answered:.0%}** 被回答。"
         "阈值 {threshold:.2f}（{how}）。检索：{retrieval}，按知识库的语言选择。",
-    "**Confidence calibrated on this knowledge base** ({positives} held-out questions, "
-    "{negatives} off-topic and unanswerable ones; refitted after every import and edit). "
-    "Expected: **{answer_rate:.0%}** of questions answered with the right entry, "
-    "**{error_rate:.0%}** answered with a wrong one, "
-    "**{off_topic_answered:.0%}** of off-topic questions answered. "
+    "**Confidence calibrated to this knowledge base**: weights learned from several "
+    "companies' customer questions, read on this knowledge base's own scale (measured "
+    "again after every import and edit). Expected, on its {positives} held-out questions "
+    "and {negatives} off-topic and unanswerable ones: **{answer_rate:.0%}** answered with "
+    "the right entry, **{error_rate:.0%}** with a wrong one, "
+    "**{off_topic_answered:.0%}** of off-topic questions answered, and "
+    "**{unanswerable_answered:.0%}** of its questions whose entry was taken out. "
     "Threshold {threshold:.2f} ({how}). Retrieval: {retrieval}.":
-        "**置信度已在本知识库上校准**（{positives} 个留出问题，{negatives} 个无关或无法回答的问题；"
-        "每次导入和编辑后重新拟合）。预计：**{answer_rate:.0%}** 的问题以正确条目回答，"
-        "**{error_rate:.0%}** 以错误条目回答，无关问题中 **{off_topic_answered:.0%}** 被回答。"
+        "**置信度已按本知识库校准**：权重从多家公司的客户问题中学得，按本知识库自己的尺度解读"
+        "（每次导入和编辑后重新测量）。在它的 {positives} 个留出问题和 {negatives} 个无关或无法回答的问题上，"
+        "预计：**{answer_rate:.0%}** 以正确条目回答，**{error_rate:.0%}** 以错误条目回答，"
+        "无关问题中 **{off_topic_answered:.0%}** 被回答，去掉对应条目后的本库问题中 **{unanswerable_answered:.0%}** 被回答。"
         "阈值 {threshold:.2f}（{how}）。检索：{retrieval}。",
     "`{english}` + `{multilingual}` (English knowledge base; questions in another language: `{alone}` alone)":
         "`{english}` + `{multilingual}`（英文知识库；其他语言的问题只用 `{alone}`）",
