@@ -39,7 +39,6 @@ import numpy as np
 from apps.customer_service import CustomerServiceBot
 from apps.customer_service.calibration import SHARED_FILE, fit_logistic, off_topic_questions
 from apps.customer_service.datasets import DEMO_DIR
-from apps.customer_service.retrieval import cjk_share
 from bench.own_data import COMPANIES, DATA, HELD_OUT, questions
 
 ANSWER_ODDS = 1.5  # answer when the fitted P(right) >= 0.6
@@ -93,10 +92,9 @@ def labelled(name: str, tmp: Path) -> Labelled:
             same.append(bot.retriever.calibrator.scaled(r.features))
             same_y.append(right)
             same_kind.append(row["kind"])
-    kb_zh = cjk_share(" ".join(e.question for e in bot.kb.all())) > 0.5
     for text in off_topic_questions():
-        if (cjk_share(text) > 0.5) != kb_zh:
-            r = bot.search(text, k=5)
+        r = bot.search(text, k=5)
+        if r.cross_lingual:  # in the other language: the cross-language map judges it
             cross.append(bot.retriever.cross_calibrator.scaled(r.features))
             cross_y.append(0)
             cross_kind.append("general")

@@ -163,8 +163,10 @@ def calibrate(
     cross_probe = view(np.ones(kb.dim, dtype=np.float32), True)
     if np.array_equal(cross_probe, view(np.ones(kb.dim, dtype=np.float32), False)):
         cross_samples = samples
-    else:
-        cross_samples = _samples(kb, texts, vectors, len(general), random.Random(seed), lambda v: view(v, True))
+    else:  # only the off-topic questions set the cross-language scale
+        cross_samples = _samples(
+            kb, texts, vectors, len(general), random.Random(seed), lambda v: view(v, True), held_out=False
+        )
     kb_zh = _is_chinese(kb)
     center, spread = _scale(samples, same_language=True, kb_zh=kb_zh)
     cross_center, cross_spread = _scale(cross_samples, same_language=False, kb_zh=kb_zh)
@@ -176,7 +178,7 @@ def calibrate(
     # Reported apart: a general question ("how tall is Everest") is easy to turn away, a
     # question worded like the entries but with no entry to answer it is not.
     off_topic = np.array(
-        [s.kind == "off_topic" and (cjk_share(s.text) > 0.5) == kb_zh for s in samples], dtype=bool
+        [s.kind == "off_topic" and _in_language(s.text, kb_zh) for s in samples], dtype=bool
     )
     unanswerable = np.array([s.kind == "unanswerable" for s in samples], dtype=bool)
     return Calibration(
@@ -210,12 +212,17 @@ def _is_chinese(kb: KnowledgeBase) -> bool:
     return cjk_share(" ".join(e.question for e in kb.all()[:200])) > 0.5
 
 
+def _in_language(text: str, chinese: bool) -> bool:
+    """Whether ``text`` is Chinese (``chinese``) or not (the off-topic list has both)."""
+    return (cjk_share(text) > 0.5) == chinese
+
+
 def _scale(samples: list[_Sample], same_language: bool, kb_zh: bool) -> tuple[float, float]:
     """Mean and standard deviation of the top cosine the bundled general off-topic questions
     reach: those in the knowledge base's language (``same_language``) or in the other one.
     They come in both languages; with too few of one kind, all of them are used."""
     off = [s for s in samples if s.kind == "off_topic"]
-    mine = [s for s in off if ((cjk_share(s.text) > 0.5) == kb_zh) == same_language]
+    mine = [s for s in off if _in_language(s.text, kb_zh) == same_language]
     cosines = np.array([s.features["dense"] for s in (mine if len(mine) >= 5 else off)])
     if len(cosines) < 2:
         return 0.0, 1.0
@@ -230,9 +237,10 @@ def fit_logistic(
     X: np.ndarray, y: np.ndarray, l2: float = L2, steps: int = 50, weight: np.ndarray | None = None
 ) -> tuple[np.ndarray, float]:
     """``_fit`` with every weight kept >= 0: more similarity, coverage or agreement never
-    lowers the confidence. A small knowledge base (a handful of held-out questions) can
-    otherwise learn that covering the question's words is a bad sign. A feature whose
-    weight comes out negative is dropped and the rest refitted."""
+    lowers the confidence. ``bench/cs_shared_calibration.py`` fits the shared weights with
+    it; a few dozen labelled questions could otherwise learn that covering the question's
+    words is a bad sign. A feature whose weight comes out negative is dropped and the rest
+    refitted."""
     active = list(range(X.shape[1]))
     while True:
         w, b = _fit(X[:, active], y, l2, steps, weight)
@@ -283,9 +291,11 @@ def _samples(
     n_general: int,
     rng: random.Random,
     view: Callable[[np.ndarray], np.ndarray],
+    held_out: bool = True,
 ) -> list[_Sample]:
-    """Held-out, unanswerable and off-topic samples; ``texts`` are the off-topic questions
-    (the first ``n_general`` bundled, the rest shuffled words) with their vectors."""
+    """Held-out, unanswerable (unless ``held_out`` is False) and off-topic samples; ``texts``
+    are the off-topic questions (the first ``n_general`` bundled, the rest shuffled words)
+    with their vectors."""
     entries = kb.all()
     if not entries:
         return []
@@ -318,7 +328,7 @@ def _samples(
         return (ranked[0].entry.num, feats) if ranked else (None, None)
 
     samples: list[_Sample] = []
-    for entry in chosen:
+    for entry in chosen if held_out else ():
         own = vectors[entry.num]
         without = {n: e for n, e in by_num.items() if n != entry.num}
         for j, text in enumerate(entry.phrasings[:MAX_PHRASINGS]):
