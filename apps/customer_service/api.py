@@ -60,6 +60,14 @@ log = logging.getLogger(__name__)
 
 REFIT_DELAY_S = 1.0  # after the last single edit; a burst of edits costs one refit
 DEFAULT_THRESHOLD = 0.5  # calibrated P(correct); below it the bot escalates
+# An escalated question whose best match is at least this likely to be right also gets the
+# top entries as suggestions, so the customer can help themselves while a person looks.
+# On bench/own_data's six tuning companies and the demo (never quayside) a floor of 0.15
+# put the right entry among the 3 suggested for 22% of answerable questions, about two
+# thirds of the escalated ones, and showed suggestions for 6% of unrelated questions
+# (bench/RESULTS.md).
+SUGGESTION_FLOOR = 0.15
+MAX_SUGGESTIONS = 3
 DEMO_COMPANY = "Kestrel Money"
 # The knowledge bases the page offers: each has its own folder, index, calibration and chats.
 KNOWLEDGE_BASES = {
@@ -83,6 +91,7 @@ HUMAN_HANDOVER = (
     "Of course. I've passed this conversation to our support team (ticket #{ticket}); "
     "a person will pick it up here shortly."
 )
+SUGGESTIONS_INTRO = "\n\nIn the meantime, one of these help articles may answer it:"
 OFFER_HUMAN = (
     "\n\nI'm sorry this has been frustrating. If you'd like, I can hand you over to a member "
     'of our team: just say "talk to a human".'
@@ -94,6 +103,7 @@ IN_CHINESE = {
         "工作人员会在这里回复您。"
     ),
     HUMAN_HANDOVER: "好的。我已把这段对话转给我们的客服团队（工单号 #{ticket}），工作人员很快会在这里接手。",
+    SUGGESTIONS_INTRO: "\n\n在此期间，以下帮助文章也许能解答您的问题：",
     OFFER_HUMAN: "\n\n很抱歉给您带来了不便。如果您愿意，我可以为您转接人工客服：回复“转人工”即可。",
 }
 THANKS = {
@@ -156,6 +166,8 @@ class Reply:
     session_id: str = ""
     source_question: str | None = None
     sources: list[Source] = field(default_factory=list)
+    # Escalated, but a likely match: the entries suggested to the customer (SUGGESTION_FLOOR).
+    suggestions: list[Source] = field(default_factory=list)
     phrased_by_llm: bool = False
     done: bool = True
     why: Explanation | None = None  # on the final reply: why this answer (see explain.py)
@@ -209,8 +221,11 @@ class CustomerServiceBot:
         embedding_model: str = DEFAULT_EMBEDDING_MODEL,
         demo_intents: bool = False,
         refit_delay_s: float = REFIT_DELAY_S,
+        suggestion_floor: float = SUGGESTION_FLOOR,
     ) -> None:
         """``threshold`` overrides the stored one for this bot only (see ``set_threshold``);
+        an escalated question at least ``suggestion_floor`` likely to match its best entry
+        is answered with the top entries as suggestions (1.0 or more: never);
         ``company`` is stored with the knowledge base; ``demo_intents`` trains the demo
         intent model when none is saved (only the demo knowledge bases do). After single
         edits the calibration is refitted in the background once edits pause for
@@ -220,6 +235,7 @@ class CustomerServiceBot:
             _check_threshold(threshold)
         self.use_llm = bool(use_llm)
         self._threshold = None if threshold is None else float(threshold)
+        self.suggestion_floor = float(suggestion_floor)
         self.manager = manager or get_manager()
         settings = self.manager.settings  # an app reads settings through its manager
         self.data_dir = Path(data_dir) if data_dir else settings.data_dir / APP_FOLDER
@@ -325,7 +341,9 @@ class CustomerServiceBot:
             self.db, self.data_dir / "index", self._embed, self._limits,
             dim=self._embedders.dim, embedding_model=model,
         )  # fmt: skip
-        self.retriever = HybridRetriever(self.kb, view=self._embedders.view)
+        self.retriever = HybridRetriever(
+            self.kb, view=self._embedders.view, second_view=self._embedders.second_view
+        )
 
     def _choose_model(self, entries: list[FaqEntry], replace: bool = False) -> None:
         """With ``embedding_model="auto"``: switch to the model(s) for the language of the
@@ -431,7 +449,11 @@ class CustomerServiceBot:
                 self.kb.set_meta(CALIBRATION_KEY, None)
                 return None
             fitted = calibrate(
-                self.kb, self._embed, threshold=DEFAULT_THRESHOLD, view=self._embedders.view
+                self.kb,
+                self._embed,
+                threshold=DEFAULT_THRESHOLD,
+                view=self._embedders.view,
+                second_view=self._embedders.second_view,
             )
             self.kb.set_meta(CALIBRATION_KEY, fitted.to_json())
             self._use_calibration(fitted)
@@ -669,9 +691,14 @@ class CustomerServiceBot:
             )  # fmt: skip
             return
         if not route.confident:
+            suggestions = (
+                base["sources"][:MAX_SUGGESTIONS]
+                if retrieval.confidence >= self.suggestion_floor
+                else []
+            )
             yield self._finish(
                 question, "", base, None, retrieval.confidence,
-                escalated=True, reason=NO_ANSWER, why=explanation,
+                escalated=True, reason=NO_ANSWER, why=explanation, suggestions=suggestions,
             )  # fmt: skip
             return
 
@@ -858,11 +885,16 @@ class CustomerServiceBot:
         offer_human: bool = False,
         used_llm: bool = False,
         why: Explanation | None = None,
+        suggestions: list[Source] | None = None,
     ) -> Reply:
         template = self.say(HUMAN_HANDOVER if reason == "customer asked for a human" else FALLBACK)
         if escalated:
             # The ticket number goes into the text, so store first with a placeholder.
             answer = template.format(ticket="{ticket}")
+            if suggestions:
+                # Braces in an entry's question must not read as format fields below.
+                listed = "".join(f"\n• {s.question}".replace("{", "{{").replace("}", "}}") for s in suggestions)
+                answer += self.say(SUGGESTIONS_INTRO) + listed
         message_id, ticket_id = self.conversations.record_turn(
             base["session_id"],
             question,
@@ -893,6 +925,7 @@ class CustomerServiceBot:
             phrased_by_llm=used_llm,
             done=True,
             why=why,
+            suggestions=list(suggestions or []),
             **base,
         )
 

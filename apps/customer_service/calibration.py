@@ -7,10 +7,13 @@ Chinese near 0.85. So, on import and after each edit, every knowledge base measu
 its own scale: the mean and spread of the top cosine that the bundled general
 off-topic questions reach against it, in its own language and in the other one.
 The cosine is then read as a z-score against that, and the margin in units of the
-spread. On that scale one set of weights (``calibration_shared.json``) serves every
+spread. An English knowledge base is embedded by two models (MiniLM ranks, e5 beside
+it): it measures e5's scale too, and each term is the mean of the two models'
+readings. On that scale one set of weights (``calibration_shared.json``) serves every
 knowledge base. It was fitted by ``bench/cs_shared_calibration.py`` on customers'
-labelled questions to three knowledge bases (bench/own_data's fernleaf and xiaoman,
-and the English demo), never on the held-out quayside set.
+labelled questions to seven knowledge bases (bench/own_data's six tuning companies,
+three English and three Chinese, and the English demo), never on the held-out
+quayside set.
 
 Why not fit each knowledge base's own weights: with 20 entries a knowledge base has
 about 20 phrasings to hold out as positives, and its own phrasings sit closer to
@@ -45,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from .knowledge import KnowledgeBase, StoredEntry, lexical_text
-from .retrieval import CROSS_FEATURES, FEATURES, Calibrator, View, cjk_share, fuse
+from .retrieval import CROSS_FEATURES, FEATURES, Calibrator, View, cjk_share, fuse, second_opinion
 
 OFF_TOPIC_FILE = Path(__file__).parent / "calibration_off_topic.txt"
 SHARED_FILE = Path(__file__).parent / "calibration_shared.json"
@@ -88,6 +91,8 @@ class Calibration:
     cross_bias: float
     center: float  # mean top cosine of off-topic questions in the knowledge base's language
     spread: float  # their standard deviation
+    second_center: float | None  # the same for the second model alone (two models), else None
+    second_spread: float | None
     cross_center: float  # the same for off-topic questions in the other language
     cross_spread: float
     positives: int  # held-out phrasings
@@ -103,7 +108,8 @@ class Calibration:
     fitted_at: float
 
     def calibrator(self) -> Calibrator:
-        return Calibrator(self.weights, self.bias, FEATURES, self.center, self.spread)
+        second = None if self.second_center is None else (self.second_center, self.second_spread or 1.0)
+        return Calibrator(self.weights, self.bias, FEATURES, self.center, self.spread, second)
 
     def cross_calibrator(self) -> Calibrator:
         return Calibrator(
@@ -143,12 +149,14 @@ def calibrate(
     seed: int = 0,
     view: View | None = None,
     shared: SharedMap | None = None,
+    second_view: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Calibration:
     """Measure ``kb``'s scale and its expected rates; ``embed`` is the knowledge base's own
     embedder and ``view`` how a question's vector is weighed (``embedders.Embedders.view``):
     the same-language scale is measured on same-language views, the cross-language one on
-    cross-language views (with two models, that is e5 alone). ``shared`` defaults to the
-    bundled weights."""
+    cross-language views (with two models, that is e5 alone). ``second_view``, with two
+    models, is the second one alone (``Embedders.second_view``): its scale is measured on
+    the same-language off-topic questions. ``shared`` defaults to the bundled weights."""
     started = time.perf_counter()
     # The revision this fit sees, read first: an edit made while it runs (edits refit in the
     # background) must leave the stored fit marked stale, not current.
@@ -159,7 +167,9 @@ def calibrate(
     general = off_topic_questions()
     texts = general + _shuffled(kb.all(), rng)
     vectors = embed(texts) if kb.all() else np.zeros((0, kb.dim), dtype=np.float32)
-    samples = _samples(kb, texts, vectors, len(general), random.Random(seed), lambda v: view(v, False))
+    samples = _samples(
+        kb, texts, vectors, len(general), random.Random(seed), lambda v: view(v, False), second_view
+    )
     cross_probe = view(np.ones(kb.dim, dtype=np.float32), True)
     if np.array_equal(cross_probe, view(np.ones(kb.dim, dtype=np.float32), False)):
         cross_samples = samples
@@ -170,7 +180,10 @@ def calibrate(
     kb_zh = _is_chinese(kb)
     center, spread = _scale(samples, same_language=True, kb_zh=kb_zh)
     cross_center, cross_spread = _scale(cross_samples, same_language=False, kb_zh=kb_zh)
-    calibrator = Calibrator(shared.weights, shared.bias, FEATURES, center, spread)
+    second = None
+    if second_view is not None:
+        second = _scale(samples, same_language=True, kb_zh=kb_zh, key="best2")
+    calibrator = Calibrator(shared.weights, shared.bias, FEATURES, center, spread, second)
     y = np.array([s.label for s in samples])
     answered = np.array([calibrator(s.features) >= threshold for s in samples], dtype=bool)
     held = np.array([s.kind == "held_out" for s in samples], dtype=bool)
@@ -188,6 +201,8 @@ def calibrate(
         cross_bias=shared.cross_bias,
         center=round(center, 5),
         spread=round(spread, 5),
+        second_center=None if second is None else round(second[0], 5),
+        second_spread=None if second is None else round(second[1], 5),
         cross_center=round(cross_center, 5),
         cross_spread=round(cross_spread, 5),
         positives=int(held.sum()),
@@ -217,13 +232,16 @@ def _in_language(text: str, chinese: bool) -> bool:
     return (cjk_share(text) > 0.5) == chinese
 
 
-def _scale(samples: list[_Sample], same_language: bool, kb_zh: bool) -> tuple[float, float]:
+def _scale(
+    samples: list[_Sample], same_language: bool, kb_zh: bool, key: str = "dense"
+) -> tuple[float, float]:
     """Mean and standard deviation of the top cosine the bundled general off-topic questions
     reach: those in the knowledge base's language (``same_language``) or in the other one.
-    They come in both languages; with too few of one kind, all of them are used."""
-    off = [s for s in samples if s.kind == "off_topic"]
+    They come in both languages; with too few of one kind, all of them are used. ``key``
+    "best2" reads the second model's own top cosine instead."""
+    off = [s for s in samples if s.kind == "off_topic" and key in s.features]
     mine = [s for s in off if _in_language(s.text, kb_zh) == same_language]
-    cosines = np.array([s.features["dense"] for s in (mine if len(mine) >= 5 else off)])
+    cosines = np.array([s.features[key] for s in (mine if len(mine) >= 5 else off)])
     if len(cosines) < 2:
         return 0.0, 1.0
     return float(cosines.mean()), max(MIN_SPREAD, float(cosines.std()))
@@ -291,11 +309,13 @@ def _samples(
     n_general: int,
     rng: random.Random,
     view: Callable[[np.ndarray], np.ndarray],
+    second_view: Callable[[np.ndarray], np.ndarray] | None = None,
     held_out: bool = True,
 ) -> list[_Sample]:
     """Held-out, unanswerable (unless ``held_out`` is False) and off-topic samples; ``texts``
     are the off-topic questions (the first ``n_general`` bundled, the rest shuffled words)
-    with their vectors."""
+    with their vectors. With ``second_view``, each sample also carries the second model's
+    opinion of its top entry, as ``HybridRetriever.search`` adds it."""
     entries = kb.all()
     if not entries:
         return []
@@ -307,7 +327,9 @@ def _samples(
     owners = np.concatenate([np.full(len(v), num) for num, v in vectors.items()])
     matrix = np.concatenate(list(vectors.values()))
 
-    def dense_hits(query: np.ndarray, drop: int | None, extra: np.ndarray | None) -> list[tuple[int, float]]:
+    def dense_hits(
+        query: np.ndarray, drop: int | None, extra: np.ndarray | None, depth: int | None = 20
+    ) -> list[tuple[int, float]]:
         scores = matrix @ query
         best: dict[int, float] = {}
         for num, s in zip(owners.tolist(), scores.tolist(), strict=True):
@@ -317,15 +339,27 @@ def _samples(
                 best[num] = s
         if extra is not None and drop is not None:
             best[drop] = float((extra @ query).max())
-        return sorted(best.items(), key=lambda kv: -kv[1])[:20]
+        return sorted(best.items(), key=lambda kv: -kv[1])[:depth]
 
     def run(
-        text: str, hits: list[tuple[int, float]], view: dict[int, StoredEntry]
+        text: str,
+        hits: list[tuple[int, float]],
+        view: dict[int, StoredEntry],
+        second: dict[int, float] | None = None,
     ) -> tuple[int | None, dict[str, float] | None]:
         scores, coverage = bm25.scores(text)
         sims = dict(hits)
         ranked, feats = fuse(text, view, hits, scores, coverage, lambda n: sims.get(n, 0.0), 5)
-        return (ranked[0].entry.num, feats) if ranked else (None, None)
+        if not ranked:
+            return None, None
+        if second is not None:
+            feats.update(second_opinion(second, ranked[0].entry.num))
+        return ranked[0].entry.num, feats
+
+    def second_hits(vector: np.ndarray, drop: int | None, extra: np.ndarray | None) -> dict[int, float] | None:
+        if second_view is None:
+            return None
+        return dict(dense_hits(second_view(vector), drop, extra, depth=None))
 
     samples: list[_Sample] = []
     for entry in chosen if held_out else ():
@@ -339,17 +373,21 @@ def _samples(
             # right entry look weaker than any real question ever sees it.
             rest = np.delete(own, j, axis=0)
             bm25.add(entry.num, _lexical_without(entry, j))
-            top, feats = run(text, dense_hits(query, entry.num, rest), by_num)
+            top, feats = run(
+                text, dense_hits(query, entry.num, rest), by_num, second_hits(own[j], entry.num, rest)
+            )
             if feats is not None:
                 samples.append(_Sample(feats, int(top == entry.num), "held_out"))
             # Unanswerable: the same question with its whole entry gone.
             bm25.remove(entry.num)
-            _, feats = run(text, dense_hits(query, entry.num, None), without)
+            _, feats = run(
+                text, dense_hits(query, entry.num, None), without, second_hits(own[j], entry.num, None)
+            )
             if feats is not None:
                 samples.append(_Sample(feats, 0, "unanswerable"))
             bm25.add(entry.num, lexical_text(entry))
     for i, (text, vec) in enumerate(zip(texts, text_vectors, strict=True)):
-        _, feats = run(text, dense_hits(view(vec), None, None), by_num)
+        _, feats = run(text, dense_hits(view(vec), None, None), by_num, second_hits(vec, None, None))
         if feats is not None:
             kind = "off_topic" if i < n_general else "shuffled"
             samples.append(_Sample(feats, 0, kind, text))

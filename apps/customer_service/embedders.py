@@ -71,5 +71,13 @@ class Embedders:
         share = 0.0 if cross_lingual else MINILM_SHARE
         return np.concatenate([share * minilm, (1.0 - share) * e5], axis=-1).astype(np.float32)
 
+    @property
+    def second_view(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """With two models: the question vector as the second (e5) alone sees it, for a
+        second opinion on a same-language match; None with one model."""
+        if len(self.parts) == 1:
+            return None
+        return lambda vector: self.view(vector, cross_lingual=True)
+
 
 __all__ = ["AUTO", "BOTH", "Embedders", "choose_model", "describe"]

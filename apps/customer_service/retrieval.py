@@ -6,7 +6,9 @@ is a logistic model over features of the top candidate (its cosine, its margin
 over the runner-up, the share of the query's terms it covers, and whether both
 retrievers agree). The cosine and the margin are measured against this knowledge
 base's own scale, set on import and after edits (``calibration.py``);
-``GENERIC_CALIBRATION`` serves only until then.
+``GENERIC_CALIBRATION`` serves only until then. A knowledge base embedded by two
+models (English: MiniLM ranks, e5 beside it) also reads the top entry's cosine and
+margin as e5 alone sees them, a second opinion on the same scale-free terms.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class Calibrator:
     ``center`` and ``spread`` put the cosine and the margin on the knowledge base's own
     scale: the cosine becomes ``(cosine - center) / spread`` and the margin
     ``margin / spread`` (``calibration.py`` measures both on off-topic questions).
+    ``second`` is the same scale for the second model's opinion (``dense2``, ``margin2``):
+    when both are there, each scaled term is the mean of the two models' readings.
     """
 
     def __init__(
@@ -82,7 +86,9 @@ class Calibrator:
         features: tuple[str, ...] = FEATURES,
         center: float = 0.0,
         spread: float = 1.0,
+        second: tuple[float, float] | None = None,
     ) -> None:
+        self.second = None if second is None else (float(second[0]), max(float(second[1]), 1e-6))
         self.weights = np.asarray(weights, dtype=np.float64)
         self.bias = float(bias)
         self.features = features
@@ -95,11 +101,15 @@ class Calibrator:
 
     def scaled(self, features: dict[str, float]) -> list[float]:
         """The features in this map's order, cosine and margin on the knowledge base's scale."""
-        values = {
-            **features,
-            "dense": (features["dense"] - self.center) / self.spread,
-            "margin": features["margin"] / self.spread,
-        }
+        dense = (features["dense"] - self.center) / self.spread
+        margin = features["margin"] / self.spread
+        if self.second is not None and "dense2" in features:
+            # Two models, one vote each: a ranking one model is sure of and the other
+            # doubts is the likeliest wrong answer (bench/RESULTS.md, eighth session).
+            center2, spread2 = self.second
+            dense = (dense + (features["dense2"] - center2) / spread2) / 2
+            margin = (margin + features["margin2"] / spread2) / 2
+        values = {**features, "dense": dense, "margin": margin}
         return [values[f] for f in self.features]
 
     def __call__(self, features: dict[str, float]) -> float:
@@ -122,6 +132,16 @@ def features_of(
         if dense_hits and dense_hits[0][0] == top.entry.num and lexical_best == top.entry.num
         else 0.0,
     }
+
+
+def second_opinion(scores: dict[int, float], top: int) -> dict[str, float]:
+    """The top entry's cosine and margin as the second model sees them, from that model's
+    cosine for each entry (``scores``), and that model's own best cosine (its scale is
+    measured on that, as the first model's is on its top cosine)."""
+    others = [s for num, s in scores.items() if num != top]
+    dense = scores.get(top, 0.0)
+    best = max(scores.values()) if scores else 0.0
+    return {"dense2": dense, "margin2": dense - (max(others) if others else 0.0), "best2": best}
 
 
 def cjk_share(text: str) -> float:
@@ -176,7 +196,11 @@ class HybridRetriever:
     """Dense + lexical search over a knowledge base, with that knowledge base's calibrator."""
 
     def __init__(
-        self, kb: KnowledgeBase, calibrator: Calibrator | None = None, view: View | None = None
+        self,
+        kb: KnowledgeBase,
+        calibrator: Calibrator | None = None,
+        view: View | None = None,
+        second_view: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self.kb = kb
         self.calibrator = calibrator or Calibrator.generic()
@@ -184,12 +208,15 @@ class HybridRetriever:
         self.kb_cjk_share = 0.0  # of the knowledge base's questions; set by the bot
         # How a question's vector is weighed before the search (embedders.Embedders.view).
         self.view: View = view or (lambda vector, cross_lingual=False: vector)
+        # With two models: the question as the second one alone sees it (embedders.Embedders).
+        self.second_view = second_view
 
     def is_cross_lingual(self, query: str) -> bool:
         return abs(cjk_share(query) - self.kb_cjk_share) > CROSS_LINGUAL_GAP
 
     def search(self, query: str, query_vector: np.ndarray, k: int = 5) -> Retrieval:
         cross = self.is_cross_lingual(query)
+        raw_vector = query_vector
         query_vector = self.view(query_vector, cross)
         dense_hits = self.kb.dense_search(query_vector, max(k, 20))
         bm25, coverage = self.kb.lexical_search(query)
@@ -205,6 +232,13 @@ class HybridRetriever:
         if not ranked:
             return Retrieval([], 0.0)
         cross = cross and self.cross_calibrator is not None
+        if self.second_view is not None and not cross:
+            second = self.second_view(raw_vector)
+            hits = dict(self.kb.dense_search(second, max(k, 20)))
+            top = ranked[0].entry.num
+            if top not in hits:
+                hits[top] = self.kb.entry_similarity(second, top)
+            feats.update(second_opinion(hits, top))
         calibrator = self.cross_calibrator if cross else self.calibrator
         assert calibrator is not None
         return Retrieval(ranked, calibrator(feats), feats, cross_lingual=cross, lexical_hits=len(bm25))

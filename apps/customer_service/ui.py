@@ -159,6 +159,9 @@ def _sources_markdown(reply: Reply) -> str:
     ]
     if reply.escalated:
         lines.append("\n" + tr("🧑‍💼 **Escalated** to a person: ticket #{ticket}", ticket=reply.ticket_id))
+        if reply.suggestions:
+            ids = ", ".join(f"`{x.id}`" for x in reply.suggestions)
+            lines.append("\n" + tr("💡 Suggested to the customer meanwhile: {ids}", ids=ids))
     elif reply.source_id:
         template = (
             "📄 Answer phrased by the language model from **{id}**: _{question}_"

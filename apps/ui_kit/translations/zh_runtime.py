@@ -27,6 +27,7 @@ RUNTIME_ZH: dict[str, str] = {
     "neutral": "中性",
     "angry": "愤怒",
     "🧑‍💼 **Escalated** to a person: ticket #{ticket}": "🧑‍💼 **已转人工**：工单 #{ticket}",
+    "💡 Suggested to the customer meanwhile: {ids}": "💡 同时向客户推荐了：{ids}",
     "📄 Answer phrased by the language model from **{id}**: _{question}_":
         "📄 答案由语言模型根据 **{id}** 改写：_{question}_",
     "📄 Answer verbatim from **{id}**: _{question}_": "📄 答案原文来自 **{id}**：_{question}_",

@@ -114,6 +114,10 @@ class ReplyOut(BaseModel):
     session_id: str
     source_question: str | None
     sources: list[SourceOut]
+    suggestions: list[SourceOut] = Field(
+        default_factory=list,
+        description="Escalated but a likely match: the help entries suggested to the customer.",
+    )
     phrased_by_llm: bool
     done: bool
     why: ExplanationOut | None = Field(None, description="On the final reply: why this answer.")

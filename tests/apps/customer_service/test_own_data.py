@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.customer_service import CustomerServiceBot
-from apps.customer_service.api import NO_INTENTS_HINT, company_from_filename
+from apps.customer_service.api import NO_INTENTS_HINT, SUGGESTION_FLOOR, company_from_filename
 from apps.customer_service.calibration import fit_logistic, shared_map
 from apps.customer_service.lexical import tokenize
 from core.errors import InvalidInputError
@@ -85,6 +85,27 @@ def test_each_knowledge_base_is_read_on_its_own_scale(plant_bot, cafe_bot):
     # A cosine that is ordinary for the cafe's e5 reads as far above off-topic for the shop.
     features = {"dense": cafe.center, "margin": 0.0, "coverage": 0.0, "agree": 0.0}
     assert plant_bot.retriever.calibrator(features) > 0.5 > 0.1 > cafe_bot.retriever.calibrator(features)
+
+
+def test_an_english_knowledge_base_asks_its_second_model_for_a_second_opinion(plant_bot, cafe_bot):
+    # English: MiniLM ranks and e5 is stored beside it; e5's own scale is measured too, and
+    # each term of the confidence is the mean of the two models' readings. Chinese: e5 alone.
+    plant, cafe = plant_bot.calibration, cafe_bot.calibration
+    assert plant.second_center is not None and plant.second_spread > 0
+    assert plant.second_center > plant.center  # e5 puts unrelated text higher than MiniLM does
+    assert cafe.second_center is None and cafe.second_spread is None
+    r = plant_bot.search("how long does shipping take?")
+    assert r.top.entry.id == "ship-time" and {"dense2", "margin2"} <= set(r.features)
+    assert r.features["margin2"] > 0  # e5 agrees
+    scaled = plant_bot.retriever.calibrator.scaled(r.features)
+    minilm = (r.features["dense"] - plant.center) / plant.spread
+    e5 = (r.features["dense2"] - plant.second_center) / plant.second_spread
+    assert scaled[0] == pytest.approx((minilm + e5) / 2)
+    # The same MiniLM reading, with e5 preferring another entry, is less sure.
+    doubted = {**r.features, "dense2": plant.second_center, "margin2": -0.05}
+    calibrator = plant_bot.retriever.calibrator
+    assert calibrator(doubted) < calibrator(r.features)
+    assert "dense2" not in cafe_bot.search("外卖多久能送到").features
 
 
 def test_the_shared_weights_never_count_evidence_against_an_answer():
@@ -175,3 +196,28 @@ def test_the_knowledge_base_tab_says_when_a_refit_is_pending(plant_bot, monkeypa
     assert "Refitting after the latest edits" in ui.calibration_markdown()
     assert plant_bot.wait_for_calibration()
     assert "Refitting" not in ui.calibration_markdown()
+
+
+def test_a_likely_match_that_is_escalated_is_also_suggested_to_the_customer(plant_bot, cafe_bot):
+    # Below the answer threshold but a likely match: the customer gets the top entries to
+    # look at while a person takes the ticket; an unrelated question gets none.
+    reply = plant_bot.ask("can my dog chew on the fern", session_id="suggest")
+    assert reply.escalated and reply.ticket_id is not None
+    assert SUGGESTION_FLOOR <= reply.confidence < plant_bot.threshold
+    assert [s.id for s in reply.suggestions][0] == "pet-safe" and len(reply.suggestions) <= 3
+    assert "help articles may answer it" in reply.answer
+    assert "• Are your plants safe for cats and dogs?" in reply.answer
+    assert f"#{reply.ticket_id}" in reply.answer
+    stored = plant_bot.conversations.history("suggest")[-1]["content"]
+    assert stored == reply.answer  # the conversation keeps what the customer saw
+    off = plant_bot.ask("who won the football world cup in 2018?", session_id="suggest-off")
+    assert off.escalated and off.suggestions == [] and "•" not in off.answer
+    floor = cafe_bot.suggestion_floor
+    try:
+        cafe_bot.suggestion_floor = 0.0  # suggest whatever is escalated, to see the wording
+        zh = cafe_bot.ask("我的咖啡怎么还没到", session_id="suggest-zh")
+        assert zh.escalated and zh.suggestions and "以下帮助文章也许能解答您的问题" in zh.answer
+        cafe_bot.suggestion_floor = 1.0  # never
+        assert cafe_bot.ask("我的咖啡怎么还没到", session_id="suggest-zh2").suggestions == []
+    finally:
+        cafe_bot.suggestion_floor = floor
