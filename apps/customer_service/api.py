@@ -606,6 +606,10 @@ class CustomerServiceBot:
         query = self._check_text(query)
         return self.retriever.search(query, self._embed([query])[0], k)
 
+    def _suggests(self, retrieval: Retrieval) -> bool:
+        """Whether an escalated question's best entries are suggested to the customer."""
+        return retrieval.top is not None and retrieval.confidence >= self.suggestion_floor
+
     def would_answer(self, confidence: float) -> bool:
         """Whether a match this confident is answered (else the bot escalates to a person)."""
         return confidence >= self.threshold
@@ -691,11 +695,7 @@ class CustomerServiceBot:
             )  # fmt: skip
             return
         if not route.confident:
-            suggestions = (
-                base["sources"][:MAX_SUGGESTIONS]
-                if retrieval.confidence >= self.suggestion_floor
-                else []
-            )
+            suggestions = base["sources"][:MAX_SUGGESTIONS] if self._suggests(retrieval) else []
             yield self._finish(
                 question, "", base, None, retrieval.confidence,
                 escalated=True, reason=NO_ANSWER, why=explanation, suggestions=suggestions,
@@ -854,6 +854,8 @@ class CustomerServiceBot:
             explanation.escalation = (
                 why.below_threshold(retrieval, route.threshold) if retrieval.top else why.NOTHING_FOUND
             )
+            if self._suggests(retrieval):
+                explanation.notes.append(why.suggestions_note(retrieval.confidence, self.suggestion_floor))
         if route.follow_up:
             explanation.notes.append(why.FOLLOW_UP_NOTE)
         if decision == "small talk":

@@ -181,6 +181,13 @@ def small_talk_note(retrieval: Retrieval, threshold: float) -> str:
     )
 
 
+def suggestions_note(confidence: float, floor: float) -> str:
+    return (
+        "Suggested the best entries to the customer with the ticket: a likely match "
+        f"(confidence {confidence:.2f}, suggestion floor {floor:.2f})."
+    )
+
+
 def angry_note(score: float) -> str:
     return f"Offered a person: the message reads as angry (sentiment {score:+.2f})."
 

@@ -36,6 +36,7 @@ def test_ask_answers_from_the_knowledge_base(client):
     assert reply["answer"] == support_bot().entry(same).answer
     assert reply["sources"][0]["id"] == same
     assert 0.5 <= reply["confidence"] <= 1
+    assert reply["suggestions"] == []  # answered: suggestions come only with an escalation
 
 
 def test_ask_explains_the_answer_and_on_request_the_intent(client):
@@ -203,6 +204,7 @@ def test_escalation_ticket_lifecycle(client):
         f"{CS}/ask", json={"question": "what's the weather like tomorrow?", "session_id": session}
     ).json()
     assert reply["escalated"] and reply["ticket_id"]
+    assert reply["suggestions"] == []  # unrelated: nothing worth suggesting
     ticket_id = reply["ticket_id"]
     ticket = client.get(f"{CS}/tickets/{ticket_id}").json()
     assert ticket["status"] == "open" and ticket["session_id"] == session
@@ -247,3 +249,12 @@ def test_conversations_and_feedback(client):
     assert_error(client.get(f"{CS}/conversations/{_session()}"), 404)
     assert_error(client.post(f"{CS}/conversations/{_session()}/handover"), 404)
     assert_error(client.get(f"{CS}/conversations/bad%20id!"), 400)
+
+
+def test_an_escalated_likely_match_comes_with_suggestions(client):
+    question = "what's the maximum i can pay by tapping my card"
+    reply = client.post(f"{CS}/ask", json={"question": question, "session_id": _session()}).json()
+    assert reply["escalated"] and reply["ticket_id"]
+    ids = [s["id"] for s in reply["suggestions"]]
+    assert "card-contactless" in ids and len(ids) <= 3
+    assert all(s["question"] in reply["answer"] for s in reply["suggestions"])

@@ -73,6 +73,9 @@ RUNTIME_ZH: dict[str, str] = {
     "Answered as small talk: the words are a greeting or thanks, and no entry was confident "
     "enough ({confidence}, threshold {threshold}).":
         "按闲聊回答：这是问候或致谢，且没有足够可信的条目（{confidence}，阈值 {threshold}）。",
+    "Suggested the best entries to the customer with the ticket: a likely match "
+    "(confidence {confidence}, suggestion floor {floor}).":
+        "已随工单向客户推荐最佳条目：可能匹配（置信度 {confidence}，推荐下限 {floor}）。",
     "Offered a person: the message reads as angry (sentiment {score}).":
         "已提议转人工：这条消息读起来带有怒气（情绪 {score}）。",
     "Read as a follow-up: matched together with the previous question.":

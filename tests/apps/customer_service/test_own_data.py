@@ -210,8 +210,11 @@ def test_a_likely_match_that_is_escalated_is_also_suggested_to_the_customer(plan
     assert f"#{reply.ticket_id}" in reply.answer
     stored = plant_bot.conversations.history("suggest")[-1]["content"]
     assert stored == reply.answer  # the conversation keeps what the customer saw
+    why = plant_bot.explain("can my dog chew on the fern")
+    assert any(note.startswith("Suggested the best entries") for note in why.notes)
     off = plant_bot.ask("who won the football world cup in 2018?", session_id="suggest-off")
     assert off.escalated and off.suggestions == [] and "•" not in off.answer
+    assert not any("Suggested" in note for note in plant_bot.explain("who won the football world cup in 2018?").notes)
     floor = cafe_bot.suggestion_floor
     try:
         cafe_bot.suggestion_floor = 0.0  # suggest whatever is escalated, to see the wording
