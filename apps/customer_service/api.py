@@ -489,6 +489,7 @@ class CustomerServiceBot:
         return {
             "threshold": self.threshold,
             "threshold_overridden": self.threshold_overridden,
+            "suggestion_floor": self.suggestion_floor,
             "calibrated": c is not None,
             "answer_rate": c.answer_rate if c else None,
             "error_rate": c.error_rate if c else None,

@@ -131,6 +131,12 @@ def calibration_markdown() -> str:
         **{k: c[k] for k in ("positives", "negatives", "answer_rate", "error_rate",
                              "off_topic_answered", "unanswerable_answered", "threshold")},
     )
+    if c["suggestion_floor"] < c["threshold"]:
+        text += tr(
+            " Below the threshold, a likely match (confidence at least {floor:.2f}) is escalated "
+            "with the best entries suggested to the customer.",
+            floor=c["suggestion_floor"],
+        )
     if c["refitting"]:  # edits refit in the background; the figures above are the last fit's
         text += tr(" *Refitting after the latest edits; these figures are from the last fit.*")
     return text

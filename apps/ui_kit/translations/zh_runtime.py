@@ -109,6 +109,9 @@ RUNTIME_ZH: dict[str, str] = {
         "预计：**{answer_rate:.0%}** 以正确条目回答，**{error_rate:.0%}** 以错误条目回答，"
         "无关问题中 **{off_topic_answered:.0%}** 被回答，去掉对应条目后的本库问题中 **{unanswerable_answered:.0%}** 被回答。"
         "阈值 {threshold:.2f}（{how}）。检索：{retrieval}。",
+    " Below the threshold, a likely match (confidence at least {floor:.2f}) is escalated "
+    "with the best entries suggested to the customer.":
+        "低于阈值但可能匹配（置信度不低于 {floor:.2f}）的问题，转人工的同时会向客户推荐最佳条目。",
     "`{english}` + `{multilingual}` (English knowledge base; questions in another language: `{alone}` alone)":
         "`{english}` + `{multilingual}`（英文知识库；其他语言的问题只用 `{alone}`）",
     "decoding": "解码中",

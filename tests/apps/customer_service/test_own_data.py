@@ -195,7 +195,9 @@ def test_the_knowledge_base_tab_says_when_a_refit_is_pending(plant_bot, monkeypa
     plant_bot.add_entry("Do you sell seeds?", "Yes, forty kinds.", "orders")
     assert "Refitting after the latest edits" in ui.calibration_markdown()
     assert plant_bot.wait_for_calibration()
-    assert "Refitting" not in ui.calibration_markdown()
+    text = ui.calibration_markdown()
+    assert "Refitting" not in text
+    assert f"confidence at least {SUGGESTION_FLOOR:.2f}) is escalated with the best entries" in text
 
 
 def test_a_likely_match_that_is_escalated_is_also_suggested_to_the_customer(plant_bot, cafe_bot):
