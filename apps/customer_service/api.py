@@ -235,6 +235,10 @@ class CustomerServiceBot:
             _check_threshold(threshold)
         self.use_llm = bool(use_llm)
         self._threshold = None if threshold is None else float(threshold)
+        if isinstance(suggestion_floor, bool) or not isinstance(suggestion_floor, (int, float)) or not (
+            float(suggestion_floor) >= 0.0
+        ):
+            raise InvalidInputError("The suggestion floor is a confidence of 0 or more (1 or more: never suggest).")
         self.suggestion_floor = float(suggestion_floor)
         self.manager = manager or get_manager()
         settings = self.manager.settings  # an app reads settings through its manager
@@ -893,11 +897,9 @@ class CustomerServiceBot:
         template = self.say(HUMAN_HANDOVER if reason == "customer asked for a human" else FALLBACK)
         if escalated:
             # The ticket number goes into the text, so store first with a placeholder.
-            answer = template.format(ticket="{ticket}")
+            answer = template
             if suggestions:
-                # Braces in an entry's question must not read as format fields below.
-                listed = "".join(f"\n• {s.question}".replace("{", "{{").replace("}", "}}") for s in suggestions)
-                answer += self.say(SUGGESTIONS_INTRO) + listed
+                answer += self.say(SUGGESTIONS_INTRO) + "".join(f"\n• {s.question}" for s in suggestions)
         message_id, ticket_id = self.conversations.record_turn(
             base["session_id"],
             question,
@@ -911,7 +913,8 @@ class CustomerServiceBot:
             ticket_reason=reason if escalated else None,
         )
         if ticket_id is not None:
-            answer = answer.format(ticket=ticket_id)
+            # Not str.format: the suggested entries' questions may hold braces of their own.
+            answer = answer.replace("{ticket}", str(ticket_id))
             with self.db.transaction() as conn:
                 conn.execute(
                     "UPDATE cs_messages SET content = ? WHERE id = ?", (answer, message_id)

@@ -226,3 +226,9 @@ def test_a_likely_match_that_is_escalated_is_also_suggested_to_the_customer(plan
         assert cafe_bot.ask("我的咖啡怎么还没到", session_id="suggest-zh2").suggestions == []
     finally:
         cafe_bot.suggestion_floor = floor
+
+
+@pytest.mark.parametrize("floor", ["0.2", -0.1, float("nan"), True, None])
+def test_a_bad_suggestion_floor_is_refused_clearly(floor, tmp_path):
+    with pytest.raises(InvalidInputError, match="suggestion floor"):
+        CustomerServiceBot(data_dir=tmp_path, suggestion_floor=floor)
