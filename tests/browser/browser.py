@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -234,21 +238,36 @@ class Browser:
         self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
         el.click()
 
-    def choose(self, elem_id: str, option: str) -> None:
-        """Open a dropdown, type to filter its options, and pick ``option``, as a person would."""
-        field = self.element(elem_id).find_element(By.CSS_SELECTOR, "input")
-        self.js("arguments[0].scrollIntoView({block: 'center'});", field)
-        field.click()
-        self.until(
-            lambda d: d.find_elements(
-                By.CSS_SELECTOR, f"li[data-testid=dropdown-option][aria-label='{option}']"
-            ),
-            30,
-            f"the option {option!r} of #{elem_id}",
-        )
-        self.type(elem_id, option, submit=True)
-        field.send_keys(Keys.TAB)
-        self.until(lambda d: field.get_property("value") == option, 10, f"#{elem_id} = {option}")
+    def choose(self, elem_id: str, option: str, attempts: int = 3) -> None:
+        """Open a dropdown, type to filter its options, and click ``option``, as a person would.
+
+        A page event still in flight (a ``.then`` refreshing the choices, say) may reset the
+        value just after it was picked; then it is picked again, up to ``attempts`` times.
+        """
+        option_css = f"li[data-testid=dropdown-option][aria-label='{option}']"
+        for attempt in range(1, attempts + 1):
+            field = self.element(elem_id).find_element(By.CSS_SELECTOR, "input")
+            self.js("arguments[0].scrollIntoView({block: 'center'});", field)
+            field.click()
+            self.until(lambda d: d.find_elements(By.CSS_SELECTOR, option_css), 30,
+                       f"the option {option!r} of #{elem_id}")  # fmt: skip
+            self.type(elem_id, option)
+            try:
+                item = self.until(lambda d: d.find_elements(By.CSS_SELECTOR, option_css), 10,
+                                  f"the option {option!r} of #{elem_id}, filtered")[0]  # fmt: skip
+                item.click()
+                self.until(lambda d: self._value(elem_id) == option, 10, f"#{elem_id} = {option}")
+                self.wait_idle(strict=False)
+                if self._value(elem_id) == option:
+                    return
+            except (TimeoutException, StaleElementReferenceException, ElementClickInterceptedException):
+                if attempt == attempts:
+                    raise
+        raise TimeoutException(f"#{elem_id} did not keep the value {option!r} after {attempts} picks")
+
+    def _value(self, elem_id: str) -> str:
+        """The text a dropdown or text field shows now (found afresh: Gradio may redraw it)."""
+        return self.element(elem_id).find_element(By.CSS_SELECTOR, "input").get_property("value")
 
     def check(self, elem_id: str, on: bool = True) -> None:
         """Tick (or untick) a checkbox."""
