@@ -161,14 +161,54 @@ def leave_one_out(
     return lines
 
 
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    above = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(above / (len(pos) * len(neg)))
+
+
+def threshold_ceiling(data: dict[str, Labelled], max_wrong: float = 0.05) -> list[str]:
+    """Each set under the map fitted on the others, then the threshold that set itself
+    would pick (an oracle): how many right answers a threshold alone could reach."""
+    lines = [
+        "| set | top-1 | AUC | right / wrong now | best threshold for this set |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in data.items():
+        w, b = fit([data[o] for o in data if o != name], cross=False)
+        z = s.same @ np.array(w) + b
+        para = np.array([k == "paraphrase" for k in s.same_kind])
+
+        def rates(t: float, z: np.ndarray = z, para: np.ndarray = para, y: np.ndarray = s.same_y) -> tuple[float, float]:
+            answered = z >= t
+            return float((answered & (y == 1) & para).sum() / para.sum()), float(
+                (answered & (y == 0) & para).sum() / para.sum()
+            )
+
+        best = max((rates(t) for t in z if rates(t)[1] <= max_wrong), default=(0.0, 0.0))
+        lines.append(
+            f"| {name} | {s.same_y[para].mean():.0%} | {auc(z, s.same_y):.3f} | "
+            f"{_pct(rates(0.0))} | {_pct(best)} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--write", action="store_true", help=f"store the weights in {SHARED_FILE}")
     parser.add_argument("--answer-odds", type=float, default=ANSWER_ODDS, help="to compare choices")
     parser.add_argument("--cross-answer-odds", type=float, default=CROSS_ANSWER_ODDS)
+    parser.add_argument(
+        "--ceiling", action="store_true", help="also each set's best threshold (an oracle) and AUC"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = {name: labelled(name, Path(tmp)) for name in SETS}
+    if args.ceiling:
+        print("\n".join(threshold_ceiling(data)))
     weights, bias = fit(list(data.values()), cross=False, odds=args.answer_odds)
     cross_weights, cross_bias = fit(list(data.values()), cross=True, odds=args.cross_answer_odds)
     table = leave_one_out(data, args.answer_odds, args.cross_answer_odds)
