@@ -252,6 +252,8 @@ class TextGenerator(ModelRunner):
                 elif isinstance(item, PerplexityRequest):
                     if not isinstance(item.text, str) or not item.text.strip():
                         raise InvalidInputError("PerplexityRequest.text must be a non-empty string.")
+                    if item.context is not None and not isinstance(item.context, str):
+                        raise InvalidInputError("PerplexityRequest.context must be a string or None.")
                     scoring.append(i)
                 else:
                     outputs[i] = self._answer_directly(item)
@@ -271,7 +273,7 @@ class TextGenerator(ModelRunner):
             for i in scoring:  # each text is its own forward pass; lengths vary too much to pad
                 try:
                     adapter = self._adapter_key(inputs[i].adapter, set())
-                    outputs[i] = self._perplexity(inputs[i].text, adapter)
+                    outputs[i] = self._perplexity(inputs[i].text, adapter, inputs[i].context)
                 except InvalidInputError as exc:
                     outputs[i] = exc
             if self.adapters is not None:
@@ -282,8 +284,10 @@ class TextGenerator(ModelRunner):
         """Hand the rows to the decode loop (they join the running batch) and wait for them."""
         scheduler = self.scheduler
         for i in scoring:
-            def score(text: str = inputs[i].text, name: str | None = inputs[i].adapter) -> float:
-                return self._perplexity(text, self._adapter_key(name, scheduler.adapters_in_use()))
+            def score(
+                text: str = inputs[i].text, name: str | None = inputs[i].adapter, context: str | None = inputs[i].context
+            ) -> float:
+                return self._perplexity(text, self._adapter_key(name, scheduler.adapters_in_use()), context)
 
             try:
                 outputs[i] = scheduler.exclusive(score)
@@ -700,10 +704,13 @@ class TextGenerator(ModelRunner):
         return row.cancelled
 
     # ------------------------------------------------------------------ perplexity
-    def _perplexity(self, text: str, adapter: str = BASE) -> float:
-        """exp(mean negative log-likelihood) over the text's tokens, after the first."""
+    def _perplexity(self, text: str, adapter: str = BASE, context: str | None = None) -> float:
+        """exp(mean negative log-likelihood) over the text's tokens, after the first
+        (with a ``context``: over all of them, each given the context before it)."""
         if self.adapters is not None and self.adapters.active:
             self.adapters.set_rows([adapter])
+        if context:
+            return self._conditional_perplexity(context, text)
         ids = self._tokenize(text)
         if len(ids) < 2:
             raise InvalidInputError("Perplexity needs a text of at least two tokens.")
@@ -727,6 +734,22 @@ class TextGenerator(ModelRunner):
             scored_to = end
             begin += stride
         return float(torch.exp(torch.tensor(total / count)))
+
+    def _conditional_perplexity(self, context: str, text: str) -> float:
+        """Perplexity of ``text``'s tokens after ``context``, in one forward pass."""
+        window = min(PERPLEXITY_WINDOW, self.context_tokens)
+        target = self._tokenize(text)
+        if len(target) >= window:
+            raise InvalidInputError(
+                f"The text is {len(target)} tokens; after a context it may have at most {window - 1}."
+            )
+        prefix = self._tokenize(context)[-(window - len(target)) :]
+        if not prefix:  # a context of only whitespace: score the text alone
+            return self._perplexity(text)
+        tokens = torch.tensor(prefix + target, device=self.device)
+        logits = self.model(input_ids=tokens.unsqueeze(0), logits_to_keep=len(target) + 1).logits[0, :-1]
+        nll = torch.nn.functional.cross_entropy(logits.float(), tokens[len(prefix) :], reduction="mean")
+        return float(torch.exp(nll))
 
 
 def _fill_prefix(cache: Any, matches: list[PrefixMatch | None], head: int) -> None:

@@ -157,10 +157,16 @@ class PerplexityRequest:
 
     Lower means the model finds the text more predictable. Text longer than the
     model's window is scored with a sliding window.
+
+    With ``context``, only ``text``'s tokens are scored, each given the context and the
+    text before it: how well the context explains the text (customer service uses it to
+    check that an FAQ entry explains a customer's question). The context keeps its last
+    tokens when the two exceed the window.
     """
 
     text: str
     adapter: str | None = None  # score under this LoRA adapter of the model
+    context: str | None = None
 
 
 @dataclass(frozen=True)

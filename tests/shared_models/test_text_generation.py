@@ -226,6 +226,8 @@ def test_tokenizer_requests_are_answered_beside_a_running_generation(tiny):
         (tg.GenerationRequest(prompt="hi", stop=("",)), "stop"),
         (tg.GenerationRequest(prompt="hi", stop=None), "stop"),
         (tg.PerplexityRequest(""), "non-empty"),
+        (tg.PerplexityRequest("hi", context=3), "context"),
+        (tg.PerplexityRequest("word " * 2000, context="Q:"), "after a context"),
     ],
 )
 def test_bad_requests_raise_for_their_caller(tiny, request_, message):
@@ -268,6 +270,27 @@ def test_perplexity_prefers_fluent_text_and_slides_over_long_text(tiny):
     # Repeated text is easy to predict once the model has seen it: lower than one copy.
     assert 1.0 < long_ppl < fluent
     assert isinstance(answer, tg.GenerationResult)
+
+
+def test_perplexity_after_a_context_scores_only_the_text(tiny):
+    question = " How long does a refund take to reach my card?"
+    refund = "Refunds reach your card within 5 working days of the return arriving. Customer question:"
+    plants = "Water ferns twice a week and keep them out of direct sun. Customer question:"
+    filler = "Our shop opened in 2019 and sells many things. " * 400  # > the window: cut from the left
+    alone, after_refund, after_plants, long_refund, long_plants = tiny.call(
+        [
+            tg.PerplexityRequest(question),
+            tg.PerplexityRequest(question, context=refund),
+            tg.PerplexityRequest(question, context=plants),
+            tg.PerplexityRequest(question, context=filler + refund),
+            tg.PerplexityRequest(question, context=filler + plants),
+        ]
+    )
+    # The entry that answers the question explains it better than an unrelated one does,
+    # and better than no context; an over-long context keeps its end, where the entry is.
+    assert after_refund < after_plants
+    assert after_refund < alone
+    assert 1.0 < long_refund < long_plants
 
 
 def test_conversion_cache_is_complete(settings, manager):
