@@ -226,6 +226,11 @@ def main() -> None:
     }
     print(json.dumps(shared, indent=1))
     if args.write:
+        # The maps for checked matches (bench/cs_llm_check.py --write) are kept; refit them
+        # after these change (their fast-map gate and features come from these).
+        previous = json.loads(SHARED_FILE.read_text(encoding="utf-8"))
+        if "checked" in previous:
+            shared["checked"] = previous["checked"]
         SHARED_FILE.write_text(json.dumps(shared, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {SHARED_FILE}")
 

@@ -19,6 +19,9 @@ asked once with the language model off. Reported per company and pipeline:
 n-gram BM25, the demo's calibration for every KB), extracted with ``git archive`` and
 imported under another name, so both run on the same machine in the same process.
 ``--previous COMMIT`` adds a third pipeline the same way (e.g. the commit before a change).
+``--llm-check`` adds "checked": the new pipeline with the language model checking each
+match in doubt (``ask(check_with_llm=True)``; answers are not phrased), as it does when
+the language model is on.
 """
 
 from __future__ import annotations
@@ -73,14 +76,14 @@ def questions(company: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def run(bot: Any, rows: list[dict[str, str]]) -> dict[str, Any]:
-    bot.ask("hello", session_id="warm-up")
+def run(bot: Any, rows: list[dict[str, str]], **ask: Any) -> dict[str, Any]:
+    bot.ask("hello", session_id="warm-up", **ask)
     times, outcome = [], {"paraphrase": [], "cross": [], "off_topic": []}
     suggested = {"paraphrase": [], "cross": [], "off_topic": []}
     wrong_examples = []
     for i, row in enumerate(rows):
         start = time.perf_counter()
-        reply = bot.ask(row["question"], session_id=f"q{i}")
+        reply = bot.ask(row["question"], session_id=f"q{i}", **ask)
         times.append(time.perf_counter() - start)
         if reply.escalated:
             verdict = "escalated"
@@ -121,6 +124,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("data/customer_service/bench_own_data.json"))
     parser.add_argument("--no-old", action="store_true", help="skip the old pipeline")
     parser.add_argument(
+        "--llm-check",
+        action="store_true",
+        help="also the new pipeline with the language model checking matches in doubt (phrasing off)",
+    )
+    parser.add_argument(
         "--previous",
         metavar="COMMIT",
         help="also run this commit's package (one since issue 14's work began: same API) as 'previous'",
@@ -140,6 +148,8 @@ def main() -> None:
             entry["calibration"] = bot.calibration_summary()
             entry["greeting"] = bot.greeting()
             entry["new"] = run(bot, rows)
+            if args.llm_check:
+                entry["checked"] = run(bot, rows, check_with_llm=True)
             if previous is not None:
                 prev_bot = previous.CustomerServiceBot(data_dir=tmp / "previous-data" / company)
                 prev_bot.import_faq(faq, replace=True, company=COMPANIES[company])
@@ -163,7 +173,7 @@ def table(results: dict[str, Any]) -> str:
     ]
     for company, entry in results.items():
         name = company + (" (held out)" if entry["held_out"] else "")
-        for pipe in ("old", "previous", "new"):
+        for pipe in ("old", "previous", "new", "checked"):
             if pipe not in entry:
                 continue
             r = entry[pipe]

@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +39,12 @@ from shared_models.types.embedding import DEFAULT_MODEL as ENGLISH_EMBEDDING_MOD
 from shared_models.types.embedding import MULTILINGUAL_MODEL, EmbedText
 
 from . import explain as why
+from . import match_check
 from .calibration import META_KEY as CALIBRATION_KEY
 from .calibration import Calibration, calibrate
 from .conversations import NO_ANSWER, ConversationStore
 from .datasets import DEMO_FAQ, DEMO_FAQ_ZH, DEMO_INTENTS, read_labelled_csv
-from .embedders import AUTO, Embedders, choose_model, describe
+from .embedders import AUTO, CJK_KB_SHARE, Embedders, choose_model, describe
 from .explain import Explanation
 from .importers import FaqEntry, parse_faq, read_faq_file
 from .intents import IntentModel, Mode, ProgressFn, classification_metrics, normalise_examples
@@ -67,6 +68,9 @@ DEFAULT_THRESHOLD = 0.5  # calibrated P(correct); below it the bot escalates
 # thirds of the escalated ones, and showed suggestions for 6% of unrelated questions
 # (bench/RESULTS.md).
 SUGGESTION_FLOOR = 0.15
+# With the language model on, a match whose confidence falls in this band is checked by it
+# (match_check): a second or so on two CPU cores, so not for matches already clear either way.
+CHECK_BAND = (0.15, 0.95)  # from SUGGESTION_FLOOR: below it, off-topic questions are the rule
 MAX_SUGGESTIONS = 3
 DEMO_COMPANY = "Kestrel Money"
 # The knowledge bases the page offers: each has its own folder, index, calibration and chats.
@@ -450,6 +454,7 @@ class CustomerServiceBot:
                 self.calibration = None
                 self.retriever.calibrator = Calibrator.generic()
                 self.retriever.cross_calibrator = None
+                self.retriever.checked_calibrator = self.retriever.checked_cross_calibrator = None
                 self.kb.set_meta(CALIBRATION_KEY, None)
                 return None
             fitted = calibrate(
@@ -485,6 +490,8 @@ class CustomerServiceBot:
         self.calibration = fitted
         self.retriever.calibrator = fitted.calibrator()
         self.retriever.cross_calibrator = fitted.cross_calibrator()
+        self.retriever.checked_calibrator = fitted.checked_calibrator()
+        self.retriever.checked_cross_calibrator = fitted.checked_cross_calibrator()
         self.retriever.kb_cjk_share = cjk_share(" ".join(e.question for e in self.kb.all()[:200]))
 
     def calibration_summary(self) -> dict[str, Any]:
@@ -606,10 +613,34 @@ class CustomerServiceBot:
         """Whether the knowledge base has an entry with this id."""
         return isinstance(entry_id, str) and self.kb.get(entry_id.strip()) is not None
 
-    def search(self, query: str, k: int = 5) -> Retrieval:
-        """Retrieval only: ranked entries with their scores and the confidence."""
+    def search(self, query: str, k: int = 5, check_with_llm: bool = False) -> Retrieval:
+        """Retrieval only: ranked entries with their scores and the confidence.
+
+        With ``check_with_llm``, a match whose confidence is in doubt (``CHECK_BAND``) is
+        checked by the language model, as ``ask`` does when the language model is on."""
         query = self._check_text(query)
-        return self.retriever.search(query, self._embed([query])[0], k)
+        retrieval = self.retriever.search(query, self._embed([query])[0], k)
+        return self._checked(query, retrieval) if check_with_llm else retrieval
+
+    def _checked(self, question: str, retrieval: Retrieval) -> Retrieval:
+        """``retrieval`` with the confidence of the language model's check of the match
+        (``match_check``), when its confidence is in doubt and a checked map exists."""
+        low, high = CHECK_BAND
+        calibrator = (
+            self.retriever.checked_cross_calibrator if retrieval.cross_lingual else self.retriever.checked_calibrator
+        )
+        if calibrator is None or retrieval.top is None or not low <= retrieval.confidence < high:
+            return retrieval
+        candidates = [c.entry for c in retrieval.candidates[: match_check.CANDIDATES]]
+        chinese = self.retriever.kb_cjk_share >= CJK_KB_SHARE
+        try:
+            scores = match_check.log_likelihoods(self.manager.handle("generation"), question, candidates, chinese)
+        except (SpringboardError, RuntimeError, OSError) as exc:
+            # Model missing, out of memory, overloaded: the fast confidence stands.
+            log.warning("Language model unavailable, match not checked: %s", exc)
+            return retrieval
+        features = {**retrieval.features, "llm_margin": match_check.margin(scores)}
+        return replace(retrieval, confidence=calibrator(features), features=features, checked=True)
 
     def _suggests(self, retrieval: Retrieval) -> bool:
         """Whether an escalated question's best entries are suggested to the customer."""
@@ -626,12 +657,15 @@ class CustomerServiceBot:
         session_id: str | None = None,
         use_llm: bool | None = None,
         explain: bool = False,
+        check_with_llm: bool | None = None,
     ) -> Reply:
         """Answer one customer message (the whole reply at once). ``use_llm`` overrides
         the bot's setting for this message; ``explain`` adds the words that drove the
-        intent to ``reply.why`` (one more batched embedding call)."""
+        intent to ``reply.why`` (one more batched embedding call); ``check_with_llm``
+        (default: as ``use_llm``) lets the language model check a match in doubt."""
         final: Reply | None = None
-        for final in self.ask_stream(question, session_id, use_llm=use_llm, explain=explain):  # noqa: B007 - keep the last
+        stream = self.ask_stream(question, session_id, use_llm, explain, check_with_llm)
+        for final in stream:  # noqa: B007 - keep the last
             pass
         assert final is not None
         return final
@@ -649,7 +683,7 @@ class CustomerServiceBot:
         self._require_entries()
         vector = self._embed([question])[0]
         intents = self._intents(question, vector)
-        route = self._route(question, history, vector, intents)
+        route = self._route(question, history, vector, intents, check=self.use_llm)
         return self._explanation(question, route, intents, analyse(question), occlude=True)
 
     def ask_stream(
@@ -658,10 +692,13 @@ class CustomerServiceBot:
         session_id: str | None = None,
         use_llm: bool | None = None,
         explain: bool = False,
+        check_with_llm: bool | None = None,
     ) -> Iterator[Reply]:
         """Answer one message, yielding partial replies (``done=False``) while the
         language model writes, then the final, stored reply (``done=True``) with its
-        explanation (``why``; with ``explain``, also the intent's word attributions)."""
+        explanation (``why``; with ``explain``, also the intent's word attributions).
+        With the language model on (or ``check_with_llm``), a match whose confidence is
+        in ``CHECK_BAND`` is first checked by it (``match_check``)."""
         question = self._check_text(question)
         session_id = self.conversations.check_session_id(session_id)
         self._require_entries()
@@ -677,7 +714,9 @@ class CustomerServiceBot:
             sentiment_score=mood.score,
             session_id=session_id,
         )
-        route = self._route(question, history, vector, intents)
+        llm = self.use_llm if use_llm is None else use_llm
+        check = llm if check_with_llm is None else check_with_llm
+        route = self._route(question, history, vector, intents, check=check)
         explanation = self._explanation(question, route, intents, mood, occlude=explain)
         if route.human is not None:
             yield self._finish(
@@ -711,7 +750,7 @@ class CustomerServiceBot:
         entry = top.entry
         suffix = self.say(OFFER_HUMAN) if mood.angry else ""
         answer, used_llm = entry.answer, False
-        if self.use_llm if use_llm is None else use_llm:
+        if llm:
             pieces: list[str] = []
             reference, orders = quarantine_instructions(entry.answer)
             ref_question, q_orders = quarantine_instructions(entry.question)
@@ -790,8 +829,10 @@ class CustomerServiceBot:
         history: list[dict],
         vector: np.ndarray,
         intents: _Intents | None,
+        check: bool = False,
     ) -> _Route:
-        """Hand over, answer from an entry, answer small talk, or escalate."""
+        """Hand over, answer from an entry, answer small talk, or escalate (``check``: let
+        the language model check a match in doubt first)."""
         route = _Route(threshold=self.threshold, searched=question)
         route.human = self._wants_human(question, history, intents)
         if route.human is not None:
@@ -812,6 +853,8 @@ class CustomerServiceBot:
                 alt = self.retriever.search(combined, self._embed([combined])[0])
                 if alt.confidence > retrieval.confidence:
                     retrieval, route.searched, route.follow_up = alt, combined, True
+        if check:
+            retrieval = self._checked(route.searched, retrieval)
         route.retrieval = retrieval
         route.confident = retrieval.top is not None and retrieval.confidence >= route.threshold
         intent, intent_p = intents.best if intents else (None, None)
@@ -841,6 +884,8 @@ class CustomerServiceBot:
             calibration = "this knowledge base's, for a question in another language"
         else:
             calibration = "this knowledge base's"
+        if retrieval is not None and retrieval.checked and self.calibration is not None:
+            calibration = f"{calibration}, checked by the language model"
         explanation = Explanation(
             question=route.searched,
             decision=decision,

@@ -48,7 +48,17 @@ from typing import Any
 import numpy as np
 
 from .knowledge import KnowledgeBase, StoredEntry, lexical_text
-from .retrieval import CROSS_FEATURES, FEATURES, Calibrator, View, cjk_share, fuse, second_opinion
+from .retrieval import (
+    CHECKED_CROSS_FEATURES,
+    CHECKED_FEATURES,
+    CROSS_FEATURES,
+    FEATURES,
+    Calibrator,
+    View,
+    cjk_share,
+    fuse,
+    second_opinion,
+)
 
 OFF_TOPIC_FILE = Path(__file__).parent / "calibration_off_topic.txt"
 SHARED_FILE = Path(__file__).parent / "calibration_shared.json"
@@ -70,14 +80,26 @@ class SharedMap:
     bias: float
     cross_weights: list[float]  # over CROSS_FEATURES, for questions in another language
     cross_bias: float
+    # With the language model's check of the match (match_check): one more term, its margin
+    # (CHECKED_FEATURES, CHECKED_CROSS_FEATURES); None when the file has no such map.
+    checked: tuple[list[float], float] | None = None
+    checked_cross: tuple[list[float], float] | None = None
 
 
 @functools.cache
 def shared_map() -> SharedMap:
     """The bundled weights (``calibration_shared.json``, written by
-    ``bench/cs_shared_calibration.py``)."""
+    ``bench/cs_shared_calibration.py``; the checked maps by ``bench/cs_llm_check.py``)."""
     data = json.loads(SHARED_FILE.read_text(encoding="utf-8"))
-    return SharedMap(data["weights"], data["bias"], data["cross_weights"], data["cross_bias"])
+    checked = data.get("checked")
+    return SharedMap(
+        data["weights"],
+        data["bias"],
+        data["cross_weights"],
+        data["cross_bias"],
+        (checked["weights"], checked["bias"]) if checked else None,
+        (checked["cross_weights"], checked["cross_bias"]) if checked else None,
+    )
 
 
 @dataclass
@@ -115,6 +137,20 @@ class Calibration:
         return Calibrator(
             self.cross_weights, self.cross_bias, CROSS_FEATURES, self.cross_center, self.cross_spread
         )
+
+    def checked_calibrator(self) -> Calibrator | None:
+        """The map for a match the language model has checked (None without one)."""
+        checked = shared_map().checked
+        if checked is None:
+            return None
+        second = None if self.second_center is None else (self.second_center, self.second_spread or 1.0)
+        return Calibrator(*checked, CHECKED_FEATURES, self.center, self.spread, second)
+
+    def checked_cross_calibrator(self) -> Calibrator | None:
+        checked = shared_map().checked_cross
+        if checked is None:
+            return None
+        return Calibrator(*checked, CHECKED_CROSS_FEATURES, self.cross_center, self.cross_spread)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

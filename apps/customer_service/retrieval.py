@@ -33,6 +33,9 @@ LEXICAL_WEIGHT = 0.3
 CJK_LEXICAL_BOOST = 0.5
 FEATURES = ("dense", "margin", "coverage", "agree")
 CROSS_FEATURES = ("dense", "margin")  # for a question in another language than the KB
+# With the language model's check of the match (match_check.margin) as one more term.
+CHECKED_FEATURES = (*FEATURES, "llm_margin")
+CHECKED_CROSS_FEATURES = (*CROSS_FEATURES, "llm_margin")
 # A question counts as cross-lingual when its share of CJK characters differs from the
 # knowledge base's by more than this.
 CROSS_LINGUAL_GAP = 0.5
@@ -62,6 +65,7 @@ class Retrieval:
     confidence: float
     features: dict[str, float] = field(default_factory=dict)
     cross_lingual: bool = False  # the confidence came from the cross-language calibrator
+    checked: bool = False  # the language model checked the match (features has llm_margin)
     lexical_hits: int = 0  # entries that share at least one token with the query
 
     @property
@@ -205,6 +209,9 @@ class HybridRetriever:
         self.kb = kb
         self.calibrator = calibrator or Calibrator.generic()
         self.cross_calibrator: Calibrator | None = None
+        # The maps for a match the language model has checked (calibration.py); None: no check.
+        self.checked_calibrator: Calibrator | None = None
+        self.checked_cross_calibrator: Calibrator | None = None
         self.kb_cjk_share = 0.0  # of the knowledge base's questions; set by the bot
         # How a question's vector is weighed before the search (embedders.Embedders.view).
         self.view: View = view or (lambda vector, cross_lingual=False: vector)

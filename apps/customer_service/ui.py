@@ -568,6 +568,7 @@ def build_ui() -> gr.Blocks:
                     with gr.Column(scale=2):
                         use_llm = gr.Checkbox(
                             label="Phrase answers with the language model (streams; slower)",
+                            info="It also checks a match in doubt before answering or escalating it",
                             value=False,
                         )
                         sources = gr.Markdown(

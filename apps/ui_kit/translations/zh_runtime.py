@@ -53,6 +53,10 @@ RUNTIME_ZH: dict[str, str] = {
     "set by hand": "手动设置",
     "generic (not calibrated yet)": "通用（尚未校准）",
     "this knowledge base's, for a question in another language": "本知识库的跨语言校准",
+    "this knowledge base's, checked by the language model": "本知识库的校准，并经语言模型核对",
+    "this knowledge base's, for a question in another language, checked by the language model": (
+        "本知识库的跨语言校准，并经语言模型核对"
+    ),
     "this knowledge base's": "本知识库",
     "**Intent, top 3:** {top}": "**意图，前 3 名：** {top}",
     "**Words that drove `{intent}`** (change in its probability when the word is left out): {words}":
