@@ -70,7 +70,7 @@ DEFAULT_THRESHOLD = 0.5  # calibrated P(correct); below it the bot escalates
 SUGGESTION_FLOOR = 0.15
 # With the language model on, a match whose confidence falls in this band is checked by it
 # (match_check): a second or so on two CPU cores, so not for matches already clear either way.
-CHECK_BAND = (0.15, 0.95)  # from SUGGESTION_FLOOR: below it, off-topic questions are the rule
+CHECK_BAND = (SUGGESTION_FLOOR, 0.95)  # below the floor, off-topic questions are the rule
 MAX_SUGGESTIONS = 3
 DEMO_COMPANY = "Kestrel Money"
 # The knowledge bases the page offers: each has its own folder, index, calibration and chats.

@@ -6,8 +6,9 @@ shared language model, written after an entry's question and answer. The entry t
 answers the question makes it likely; a neighbouring entry makes it less so. Asking the
 0.5B model to judge a match outright (yes/no, multiple choice) did not work; this does:
 the margin between the top entry and the best of the next ones separates right matches
-from wrong ones better than the retrieval evidence alone (bench/RESULTS.md, ninth
-session; ``python -m bench.cs_llm_check``).
+from wrong ones better than the retrieval evidence does on most knowledge bases, and the
+two together answer more questions rightly (bench/RESULTS.md, ninth session;
+``python -m bench.cs_llm_check``).
 
 It costs one short forward pass per candidate (under a second each for the 0.5B model
 on two CPU cores), so it is meant for questions the fast evidence leaves in doubt, with

@@ -244,17 +244,18 @@ class Browser:
         A page event still in flight (a ``.then`` refreshing the choices, say) may reset the
         value just after it was picked; then it is picked again, up to ``attempts`` times.
         """
-        option_css = f"li[data-testid=dropdown-option][aria-label='{option}']"
+        def options(driver):  # compared in Python: labels may hold quotes
+            return [o for o in driver.find_elements(By.CSS_SELECTOR, "li[data-testid=dropdown-option]")
+                    if o.get_attribute("aria-label") == option]  # fmt: skip
+
         for attempt in range(1, attempts + 1):
             field = self.element(elem_id).find_element(By.CSS_SELECTOR, "input")
             self.js("arguments[0].scrollIntoView({block: 'center'});", field)
             field.click()
-            self.until(lambda d: d.find_elements(By.CSS_SELECTOR, option_css), 30,
-                       f"the option {option!r} of #{elem_id}")  # fmt: skip
+            self.until(options, 30, f"the option {option!r} of #{elem_id}")
             self.type(elem_id, option)
             try:
-                item = self.until(lambda d: d.find_elements(By.CSS_SELECTOR, option_css), 10,
-                                  f"the option {option!r} of #{elem_id}, filtered")[0]  # fmt: skip
+                item = self.until(options, 10, f"the option {option!r} of #{elem_id}, filtered")[0]
                 item.click()
                 self.until(lambda d: self._value(elem_id) == option, 10, f"#{elem_id} = {option}")
                 self.wait_idle(strict=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pandas as pd
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 from apps.recommendation.data import movielens_dir
 
@@ -14,21 +13,6 @@ from .browser import Browser
 
 def _dropdown_value(browser: Browser, elem_id: str) -> str:
     return browser.element(elem_id).find_element(By.CSS_SELECTOR, "input").get_property("value")
-
-
-def _choose(browser: Browser, elem_id: str, option: str) -> None:
-    """Open a dropdown, type to filter its options, and pick the match, as a person would."""
-    field = browser.element(elem_id).find_element(By.CSS_SELECTOR, "input")
-    browser.js("arguments[0].scrollIntoView({block: 'center'});", field)
-    field.click()
-    browser.until(
-        lambda d: d.find_elements(By.CSS_SELECTOR, f"li[data-testid=dropdown-option][aria-label='{option}']"),
-        10,
-        f"the option {option!r} of #{elem_id}",
-    )
-    browser.type(elem_id, option, submit=True)
-    field.send_keys(Keys.TAB)
-    browser.until(lambda d: _dropdown_value(browser, elem_id) == option, 10, f"#{elem_id} = {option}")
 
 
 def test_upload_guesses_the_columns_and_the_mapping_can_be_changed(browser: Browser, tmp_path):
@@ -44,7 +28,7 @@ def test_upload_guesses_the_columns_and_the_mapping_can_be_changed(browser: Brow
     assert _dropdown_value(browser, "rec-col-item") == "movieId"
     assert _dropdown_value(browser, "rec-col-rating") == "rating"
     assert _dropdown_value(browser, "rec-col-event") == "(none)"
-    _choose(browser, "rec-col-rating", "(none)")  # train on who rated what, ignoring the stars
+    browser.choose("rec-col-rating", "(none)")  # train on who rated what, ignoring the stars
     browser.click("rec-load")
     summary = browser.wait_for_text("rec-summary", r"interactions")
     assert "100 users" in summary and "ratings: no" in summary, summary

@@ -7,29 +7,10 @@ from __future__ import annotations
 import re
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 from .browser import MODEL_TIMEOUT_S, Browser
 
 LOW_ITEM = "Broken Arrow (1996) [546]"  # popular, unseen by user 1, far from their taste
-
-
-def _choose(browser: Browser, elem_id: str, option: str) -> None:
-    """Open a dropdown, type to filter its options, and pick the match, as a person would."""
-    field = browser.element(elem_id).find_element(By.CSS_SELECTOR, "input")
-    browser.js("arguments[0].scrollIntoView({block: 'center'});", field)
-    field.click()
-    browser.type(elem_id, option)
-    browser.until(  # compared in Python: titles may hold quotes
-        lambda d: any(o.get_attribute("aria-label") == option
-                      for o in d.find_elements(By.CSS_SELECTOR, "li[data-testid=dropdown-option]")),
-        10,
-        f"the option {option!r} of #{elem_id}",
-    )
-    field.send_keys(Keys.ENTER)
-    field.send_keys(Keys.TAB)
-    browser.until(lambda d: field.get_property("value") == option, 10, f"#{elem_id} = {option}")
-    browser.driver.find_element(By.CSS_SELECTOR, "h2").click()  # click away: the option list closes
 
 
 # The text of every visible row's cells (Gradio's grid; its <table> only sizes the columns).
@@ -67,7 +48,7 @@ def test_reason_strengths_and_why_not(browser: Browser):
 
     browser.tab("6. Why not?")
     assert browser.element("rec-why-user").find_element(By.CSS_SELECTOR, "input").get_property("value") == "1"
-    _choose(browser, "rec-why-item", LOW_ITEM)
+    browser.choose("rec-why-item", LOW_ITEM)
     browser.click("rec-why")
     low = browser.wait_for_text("rec-why-result", r"ranks [\d,]+ of [\d,]+ unseen items")
     rank = int(re.search(r"ranks ([\d,]+) of", low).group(1).replace(",", ""))
@@ -77,7 +58,7 @@ def test_reason_strengths_and_why_not(browser: Browser):
     assert bars and all(b.size["width"] > 0 for b in bars)
     browser.screenshot("recommendation-why-not-low")
 
-    _choose(browser, "rec-why-item", top_item)
+    browser.choose("rec-why-item", top_item)
     browser.click("rec-why")
     top_answer = browser.wait_for_text("rec-why-result", r"ranks 1 of")
     assert "is in the top 10" in top_answer and top[1] in top_answer, top_answer
