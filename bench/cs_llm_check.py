@@ -7,16 +7,18 @@ quayside), every question's top three entries are scored by the shared language 
 (``match_check.log_likelihoods``, through the generation handle, as the bot would) and
 the top entry's margin is stored beside the retrieval evidence the bot uses now. The
 model's scores are cached per set in ``data/customer_service/bench_llm_check/`` (about
-3 s a question on the 2-core CPU; ``--fresh`` recomputes them).
+1-1.5 s a question on the 2-core CPU, four short passes; ``--fresh`` recomputes them).
 
 Printed:
 
-* per set, the AUC of the retrieval confidence and of the margin, right top entry
-  against a wrong one (the set's questions in the KB's language);
+* per set, the AUC of the retrieval confidence, of the margin and of the lift (the top
+  entry's log-likelihood minus the question's after no entry), right top entry against a
+  wrong one (the set's questions in the KB's language), and of the confidence and the lift,
+  right top entry against an off-topic question;
 * leaving one set out, the fast map alone (the bot with the language model off), then with
   the checked map deciding where the fast confidence is within ``CHECK_BAND`` (as the bot
-  does with the language model on), at several answer odds, for questions in the KB's
-  language and in the other one.
+  does with the language model on), at several answer odds and bands, and with the lift as
+  one more term (not kept), for questions in the KB's language and in the other one.
 
 ``--write`` stores the checked maps (at ``CHECKED_ODDS``, ``CHECKED_CROSS_ODDS``), fitted on
 every set, under "checked" in ``apps/customer_service/calibration_shared.json``.
@@ -55,13 +57,19 @@ CROSS_ODDS = (3.0, 1.5)
 CHECKED_ODDS = 1.25
 BANDS = ((0.05, 0.95), (0.15, 0.95), (0.25, 0.95))  # to compare; CHECK_BAND is the product's
 CHECKED_CROSS_ODDS = 3.0  # as the fast map: a wrong answer in another language costs more
+# The language model's terms in the checked maps (retrieval.CHECKED_FEATURES), and the
+# alternatives the table compares them with.
+CHECKED_TERMS = ("llm_margin",)
+LIFT_TERMS = ("llm_margin", "llm_lift")  # tried in the tenth session, not kept
 
 
 def collect(name: str, tmp: Path, fresh: bool = False) -> list[dict]:
     """Each question of ``name``: kind, right top entry, map features, and the LM margin."""
     cached = CACHE / f"{name}.json"
     if cached.exists() and not fresh:
-        return json.loads(cached.read_text(encoding="utf-8"))
+        items = json.loads(cached.read_text(encoding="utf-8"))
+        if all("prior" in x for x in items):  # older caches lack the prior: recompute
+            return items
     faq, company, rows = _rows(name)
     bot = CustomerServiceBot(data_dir=tmp / name)
     bot.import_faq(faq, replace=True, company=company)
@@ -71,11 +79,12 @@ def collect(name: str, tmp: Path, fresh: bool = False) -> list[dict]:
     for row in rows:
         r = bot.search(row["question"], k=CANDIDATES)
         calibrator = retriever.cross_calibrator if r.cross_lingual else retriever.calibrator
-        lls = log_likelihoods(handle, row["question"], [c.entry for c in r.candidates], chinese)
+        *lls, prior = log_likelihoods(handle, row["question"], [c.entry for c in r.candidates], chinese, prior=True)
         out.append({
             "question": row["question"], "kind": row["kind"], "cross": r.cross_lingual,
             "right": int(row["kind"] != "off_topic" and r.top.entry.id == row["expected_id"]),
-            "confidence": r.confidence, "scaled": calibrator.scaled(r.features), "llm_margin": margin(lls),
+            "confidence": r.confidence, "scaled": calibrator.scaled(r.features),
+            "llm_margin": margin(lls), "llm_lift": lls[0] - prior, "lls": lls, "prior": prior,
         })  # fmt: skip
     print(f"{name}: {len(out)} questions, {(time.perf_counter() - started) / len(out):.2f} s each", flush=True)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -83,54 +92,57 @@ def collect(name: str, tmp: Path, fresh: bool = False) -> list[dict]:
     return out
 
 
-def labelled(items: list[dict], cross: bool, with_margin: bool) -> Labelled:
-    """One set's questions of one kind (same language or cross) as a map's training rows."""
+def labelled(items: list[dict], cross: bool, terms: tuple[str, ...]) -> Labelled:
+    """One set's questions of one kind (same language or cross) as a map's training rows,
+    the fast map's terms followed by the language model's ``terms``."""
     chosen = [x for x in items if x["cross"] == cross]
-    X = np.array([x["scaled"] + ([x["llm_margin"]] if with_margin else []) for x in chosen])
+    X = np.array([x["scaled"] + [x[t] for t in terms] for x in chosen])
     y = np.array([x["right"] for x in chosen])
     kinds = [x["kind"] for x in chosen]
     return Labelled(X, y, kinds, np.zeros((0, 1)), np.zeros(0), [])
 
 
-def _decide(z_fast: np.ndarray, z_checked: np.ndarray | None, band: tuple[float, float]) -> np.ndarray:
-    """Answered or not: the checked map's verdict where the fast confidence is in the band."""
-    if z_checked is None:
-        return z_fast >= 0
-    confidence = 1 / (1 + np.exp(-z_fast))
-    checked = (confidence >= band[0]) & (confidence < band[1])
-    return np.where(checked, z_checked >= 0, z_fast >= 0)
-
-
 def leave_one_out(
-    data: dict[str, list[dict]], cross: bool, odds: float | None, band: tuple[float, float] = CHECK_BAND
+    data: dict[str, list[dict]],
+    cross: bool,
+    odds: float | None,
+    band: tuple[float, float] = CHECK_BAND,
+    terms: tuple[str, ...] = CHECKED_TERMS,
 ) -> tuple[str, list[float], float]:
     """The sets judged by maps fitted on the others (``odds`` None: the fast map alone);
-    the table row, and the checked map fitted on every set at these odds."""
+    the table row, and the checked map fitted on every set at these odds. A question whose
+    fast confidence is in ``band`` is judged by the checked map, any other by the fast map."""
     kind = "cross" if cross else "paraphrase"
     fast_odds = CROSS_ANSWER_ODDS if cross else ANSWER_ODDS
-    sets = {n: labelled(v, cross, True) for n, v in data.items()}
+    sets = {n: labelled(v, cross, terms) for n, v in data.items()}
     sets = {n: s for n, s in sets.items() if s.same_y.any()}
-    fast = {n: Labelled(s.same[:, :-1], s.same_y, s.same_kind, s.cross, s.cross_y, s.cross_kind) for n, s in sets.items()}
+    fast = {n: labelled(v, cross, ()) for n, v in data.items() if n in sets}
     rates = []
     for name, s in sets.items():
         w0, b0 = fit([fast[o] for o in sets if o != name], cross=False, odds=fast_odds)
         z_fast = fast[name].same @ np.array(w0) + b0
-        z_checked = None
+        answered, y = z_fast >= 0, s.same_y
         if odds is not None:
             w1, b1 = fit([sets[o] for o in sets if o != name], cross=False, odds=odds)
             z_checked = s.same @ np.array(w1) + b1
-        answered = _decide(z_fast, z_checked, band)
+            confidence = 1 / (1 + np.exp(-z_fast))
+            in_band = (confidence >= band[0]) & (confidence < band[1])
+            answered = np.where(in_band, z_checked >= 0, answered)
         idx = np.array([k == kind for k in s.same_kind])
         off = np.array([k == "off_topic" for k in s.same_kind])
-        right = float((answered & (s.same_y == 1) & idx).sum() / idx.sum())
-        wrong = float((answered & (s.same_y == 0) & idx).sum() / idx.sum())
+        right = float((answered & (y == 1) & idx).sum() / idx.sum())
+        wrong = float((answered & (y == 0) & idx).sum() / idx.sum())
         rates.append((right, wrong, float(answered[off].mean()) if off.any() else None))
     right, wrong = (float(np.mean([r[i] for r in rates])) for i in (0, 1))
     offs = [r[2] for r in rates if r[2] is not None]
     off_topic = f"{np.mean(offs):.1%} (worst {max(offs):.0%})" if offs else "-"
-    terms = "fast map alone (now)" if odds is None else f"+ LM check in {band[0]}-{band[1]}, odds {odds}"
+    what = (
+        "fast map alone"
+        if odds is None
+        else f"+ {' + '.join(terms)} in {band[0]}-{band[1]}, odds {odds}"
+    )
     row = (
-        f"| {'cross' if cross else 'same'} | {terms} | {right:.1%} / {wrong:.1%} | "
+        f"| {'cross' if cross else 'same'} | {what} | {right:.1%} / {wrong:.1%} | "
         f"{max(r[1] for r in rates):.0%} | {off_topic} |"
     )
     weights, bias = fit(list(sets.values()), cross=False, odds=odds or fast_odds)
@@ -145,13 +157,20 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = {name: collect(name, Path(tmp), args.fresh) for name in args.sets.split(",")}
-    print("| set | AUC, retrieval confidence | AUC, LM margin |\n|---|---|---|")
+    print(
+        "| set | AUC, retrieval confidence | AUC, LM margin | AUC, LM lift | "
+        "AUC against off-topic: confidence / lift |\n|---|---|---|---|---|"
+    )
     for name, items in data.items():
-        same = [x for x in items if not x["cross"] and x["kind"] == "paraphrase"]
-        y = np.array([x["right"] for x in same])
-        confidence = np.array([x["confidence"] for x in same])
-        lm = np.array([x["llm_margin"] for x in same])
-        print(f"| {name} | {auc(confidence, y):.3f} | {auc(lm, y):.3f} |")
+        same = [x for x in items if not x["cross"]]
+        pairs = [x for x in same if x["kind"] == "paraphrase"]
+        y = np.array([x["right"] for x in pairs])
+        # A right match against an off-topic question: can the score tell that none fits?
+        vs_off = [x for x in same if x["right"] or x["kind"] == "off_topic"]
+        y_off = np.array([x["right"] for x in vs_off])
+        cells = [auc(np.array([x[t] for x in pairs]), y) for t in ("confidence", "llm_margin", "llm_lift")]
+        cells += [auc(np.array([x[t] for x in vs_off]), y_off) for t in ("confidence", "llm_lift")]
+        print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells[:3]) + f" | {cells[3]:.3f} / {cells[4]:.3f} |")
     if len(data) < 3:
         return
     print(
@@ -162,11 +181,14 @@ def main() -> None:
     for cross, odds_list, pick in ((False, SAME_ODDS, CHECKED_ODDS), (True, CROSS_ODDS, CHECKED_CROSS_ODDS)):
         print(leave_one_out(data, cross, None)[0])
         for odds in odds_list:
-            for band in BANDS:
-                row, weights, bias = leave_one_out(data, cross, odds, band)
-                print(row)
-                if odds == pick and band == CHECK_BAND:
-                    chosen[cross] = (weights, bias)
+            row, weights, bias = leave_one_out(data, cross, odds, CHECK_BAND)
+            print(row)
+            if odds == pick:
+                chosen[cross] = (weights, bias)
+        for band in BANDS:
+            if band != CHECK_BAND:
+                print(leave_one_out(data, cross, pick, band)[0])
+        print(leave_one_out(data, cross, pick, CHECK_BAND, LIFT_TERMS)[0])
     if args.write:
         shared = json.loads(SHARED_FILE.read_text(encoding="utf-8"))
         shared["checked"] = {

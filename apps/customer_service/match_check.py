@@ -30,6 +30,10 @@ _CONTEXT = {
     "en": "FAQ question: {question}\nAnswer: {answer}\n\nA customer who needs this answer might ask:",
     "zh": "常见问题：{question}\n答复：{answer}\n\n需要这条答复的顾客会这样问：",
 }
+# The same ending with no entry before it: how likely the question is on its own, so that
+# an entry's lift over it says whether that entry explains the question at all (tried as
+# a term of the checked map and not kept: bench/RESULTS.md, tenth session).
+_PRIOR = {"en": "A customer might ask:", "zh": "顾客会这样问："}
 
 
 def entry_context(entry: StoredEntry, chinese: bool) -> str:
@@ -39,12 +43,17 @@ def entry_context(entry: StoredEntry, chinese: bool) -> str:
 
 
 def log_likelihoods(
-    handle: ModelHandle, question: str, entries: list[StoredEntry], chinese: bool
+    handle: ModelHandle, question: str, entries: list[StoredEntry], chinese: bool, prior: bool = False
 ) -> list[float]:
-    """Mean log-probability of ``question``'s tokens after each entry, in the given order."""
+    """Mean log-probability of ``question``'s tokens after each entry, in the given order;
+    with ``prior``, one more value at the end: after no entry at all. One batched
+    call to the generation handle."""
     # After "...might ask:" an English question starts with a space, as it would in text.
     text = question.strip() if chinese else " " + question.strip()
-    requests = [PerplexityRequest(text, context=entry_context(e, chinese)) for e in entries]
+    contexts = [entry_context(e, chinese) for e in entries]
+    if prior:
+        contexts.append(_PRIOR["zh" if chinese else "en"])
+    requests = [PerplexityRequest(text, context=c) for c in contexts]
     return [-math.log(float(p)) for p in handle.call(requests)]
 
 

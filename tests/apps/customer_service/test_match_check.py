@@ -26,6 +26,13 @@ def test_the_entry_that_answers_makes_the_question_likeliest(bot, manager, quest
     assert swapped[1] == pytest.approx(right_first[0], abs=1e-3)  # the same score, whatever the order
 
 
+def test_the_entry_that_answers_makes_the_question_likelier_than_no_entry(bot, manager) -> None:
+    entries = {e.id: e for e in bot.entries()}
+    question, ids = CASES[1]
+    *scores, prior = log_likelihoods(manager.handle("generation"), question, [entries[ids[0]]], False, prior=True)
+    assert len(scores) == 1 and scores[0] > prior, (scores, prior)
+
+
 def test_the_context_quotes_the_entry_in_the_kb_language(bot) -> None:
     entry = next(e for e in bot.entries() if e.id == "card-lost")
     english, chinese = entry_context(entry, chinese=False), entry_context(entry, chinese=True)
