@@ -879,11 +879,11 @@ class CustomerServiceBot:
             decision = "small talk" if route.small_talk else "escalated"
         retrieval = route.retrieval
         if self.calibration is None:
-            calibration = "generic (not calibrated yet)"
+            calibration = "generic calibration (this knowledge base is not calibrated yet)"
         elif retrieval is not None and retrieval.cross_lingual:
-            calibration = "this knowledge base's, for a question in another language"
+            calibration = "this knowledge base's calibration for a question in another language"
         else:
-            calibration = "this knowledge base's"
+            calibration = "this knowledge base's calibration"
         if retrieval is not None and retrieval.checked and self.calibration is not None:
             calibration = f"{calibration}, checked by the language model"
         explanation = Explanation(

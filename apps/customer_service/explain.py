@@ -67,7 +67,7 @@ class Explanation:
     decision: str  # "answered", "escalated" or "small talk"
     threshold: float
     threshold_source: str  # "default" or "set by hand"
-    calibration: str  # which confidence map: this knowledge base's, its cross-language one, generic
+    calibration: str  # which confidence map, in words: this knowledge base's, its cross-language one, generic
     entry_id: str | None = None
     entry_question: str | None = None
     matched: list[MatchedWord] = field(default_factory=list)

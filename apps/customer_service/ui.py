@@ -20,6 +20,7 @@ from apps.ui_kit import (
     tr,
     tr_frame,
     tr_text,
+    viewer_language,
 )
 from core.errors import InvalidInputError
 
@@ -63,11 +64,14 @@ _active_lock = threading.Lock()
 
 def active_kb() -> str:
     """The knowledge base the page answers from, for every visitor: the company's own once
-    it has imported one (also after a restart), else the English demo."""
+    it has imported one (also after a restart) or the one picked on the page; until then
+    the demo in the viewer's language (a Chinese browser meets the Chinese demo)."""
     with _active_lock:
-        if "kb" not in _active:
-            _active["kb"] = "own" if len(_bots("own").kb) else "demo"
-        return _active["kb"]
+        if "kb" not in _active and len(_bots("own").kb):
+            _active["kb"] = "own"
+        if "kb" in _active:
+            return _active["kb"]
+    return "demo-zh" if viewer_language() == "zh" else "demo"
 
 
 def _set_active(kb: str) -> None:
@@ -219,7 +223,7 @@ def _why_markdown(why: Explanation) -> str:
                 lexical=why.lexical, rank=_rank(why.lexical_rank), coverage=why.coverage,
             ),
             tr(
-                "| calibrated confidence | **{confidence:.2f}** ({calibration} calibration) |",
+                "| calibrated confidence | **{confidence:.2f}** ({calibration}) |",
                 confidence=why.confidence, calibration=_md(tr_text(why.calibration)),
             ),
             tr(

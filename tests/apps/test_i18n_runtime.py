@@ -152,6 +152,25 @@ def cs_bot(manager, tmp_path_factory):
     return CustomerServiceBot.demo(data_dir=tmp_path_factory.mktemp("cs-zh"), manager=manager)
 
 
+def test_a_chinese_viewer_meets_the_chinese_demo_until_a_knowledge_base_is_picked(
+    viewer, monkeypatch, manager, tmp_path
+):
+    from apps.customer_service import CustomerServiceBot, ui
+    from apps.ui_kit import LazyByKey
+
+    own = CustomerServiceBot(data_dir=tmp_path / "own", manager=manager)  # nothing imported yet
+    monkeypatch.setattr(ui, "_bots", LazyByKey(lambda kb: own))
+    monkeypatch.setattr(ui, "_active", {})  # nobody has picked a knowledge base on the page
+    viewer("zh-CN,zh;q=0.9")
+    assert ui.active_kb() == "demo-zh"
+    viewer("en-GB,en;q=0.9")
+    assert ui.active_kb() == "demo"
+    ui._set_active("demo")  # picked on the page: every visitor gets it, whatever the language
+    viewer("zh-CN,zh;q=0.9")
+    assert ui.active_kb() == "demo"
+    viewer("en-US")
+
+
 def test_customer_service_sources_and_why_this_answer_in_chinese(viewer, cs_bot):
     from apps.customer_service import ui
 

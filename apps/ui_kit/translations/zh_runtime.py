@@ -46,18 +46,18 @@ RUNTIME_ZH: dict[str, str] = {
     "| dense score (cosine) | {dense:.3f}{rank} |": "| 语义得分（余弦） | {dense:.3f}{rank} |",
     "| lexical score (BM25) | {lexical:.2f}{rank}, {coverage:.0%} of the question's terms |":
         "| 词汇得分（BM25） | {lexical:.2f}{rank}，覆盖问题中 {coverage:.0%} 的词 |",
-    "| calibrated confidence | **{confidence:.2f}** ({calibration} calibration) |":
-        "| 校准后的置信度 | **{confidence:.2f}**（校准：{calibration}） |",
+    "| calibrated confidence | **{confidence:.2f}** ({calibration}) |":
+        "| 校准后的置信度 | **{confidence:.2f}**（{calibration}） |",
     "| threshold | **{threshold:.2f}** ({source}) |": "| 阈值 | **{threshold:.2f}**（{source}） |",
     "default": "默认",
     "set by hand": "手动设置",
-    "generic (not calibrated yet)": "通用（尚未校准）",
-    "this knowledge base's, for a question in another language": "本知识库的跨语言校准",
-    "this knowledge base's, checked by the language model": "本知识库的校准，并经语言模型核对",
-    "this knowledge base's, for a question in another language, checked by the language model": (
+    "generic calibration (this knowledge base is not calibrated yet)": "通用校准（本知识库尚未校准）",
+    "this knowledge base's calibration for a question in another language": "本知识库的跨语言校准",
+    "this knowledge base's calibration, checked by the language model": "本知识库的校准，并经语言模型核对",
+    "this knowledge base's calibration for a question in another language, checked by the language model": (
         "本知识库的跨语言校准，并经语言模型核对"
     ),
-    "this knowledge base's": "本知识库",
+    "this knowledge base's calibration": "本知识库的校准",
     "**Intent, top 3:** {top}": "**意图，前 3 名：** {top}",
     "**Words that drove `{intent}`** (change in its probability when the word is left out): {words}":
         "**影响 `{intent}` 的词**（去掉该词后其概率的变化）：{words}",

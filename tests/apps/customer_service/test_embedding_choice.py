@@ -47,7 +47,7 @@ def test_a_chinese_question_against_an_english_kb_is_ranked_by_e5(plant_bot, man
     assert result.top.dense == pytest.approx(float(np.max(np.stack(phrasings) @ q)), abs=1e-4)
     # Its confidence comes from the map fitted on e5-only views of the calibration samples.
     why = plant_bot.explain(question)
-    assert why.calibration == "this knowledge base's, for a question in another language"
+    assert why.calibration == "this knowledge base's calibration for a question in another language"
     assert plant_bot.retriever.cross_calibrator is not None
 
 

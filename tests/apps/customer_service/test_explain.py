@@ -34,7 +34,7 @@ def test_an_answer_shows_the_words_that_matched_its_entry(bot):
     assert ("card", WHOLE) in pieces and {label for _, label in pieces} <= {WHOLE, PART, None}
     # The figures are the ones the bot decided on.
     assert why.confidence == reply.confidence >= why.threshold == bot.threshold
-    assert why.threshold_source == "default" and why.calibration == "this knowledge base's"
+    assert why.threshold_source == "default" and why.calibration == "this knowledge base's calibration"
     assert 0 < why.dense <= 1 and why.lexical > 0 and 0 < why.coverage <= 1
     assert why.escalation is None
     # The intent's top 3 come free; the word attributions only when asked for.

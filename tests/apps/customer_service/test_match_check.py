@@ -6,6 +6,7 @@ import pytest
 
 from apps.customer_service.api import CHECK_BAND
 from apps.customer_service.match_check import entry_context, log_likelihoods, margin
+from apps.customer_service.ui import _why_markdown
 
 # Close neighbours in the demo knowledge base: the first entry answers the question.
 CASES = [
@@ -65,6 +66,8 @@ def test_the_check_lets_a_right_match_through_and_sinks_a_wrong_one(bot) -> None
     right = bot.ask(RIGHT_IN_DOUBT, check_with_llm=True)
     assert not right.escalated and right.source_id == "transfer-international", right.confidence
     assert "checked by the language model" in right.why.calibration
+    table = _why_markdown(right.why)  # as the page shows it
+    assert "(this knowledge base's calibration, checked by the language model) |" in table, table
     assert not right.phrased_by_llm  # checking does not phrase: use_llm is off
     fast = bot.search(WRONG_IN_DOUBT).confidence
     wrong = bot.ask(WRONG_IN_DOUBT, check_with_llm=True)
