@@ -252,13 +252,19 @@ def _as_text(message: str) -> str:
 
 
 @page_errors
-def chat(message: str, history: list, session_id: str, use_llm: bool, message_ids: list):
-    """Stream one answer into the chat; remember which stored message each bubble is."""
+def chat(
+    message: str, history: list, session_id: str, use_llm: bool, message_ids: list, check: bool = False
+):
+    """Stream one answer into the chat; remember which stored message each bubble is.
+    ``check``: the language model checks a match in doubt even when it does not phrase."""
     bot = get_bot()
     history = list(history or [])
     history.append({"role": "user", "content": _as_text(message)})
     history.append({"role": "assistant", "content": ""})
-    for reply in bot.ask_stream(message, session_id=session_id, use_llm=use_llm, explain=True):
+    replies = bot.ask_stream(
+        message, session_id=session_id, use_llm=use_llm, explain=True, check_with_llm=bool(use_llm or check)
+    )
+    for reply in replies:
         history[-1] = {"role": "assistant", "content": reply.answer or "…"}
         if reply.done:
             ids = list(message_ids or []) + [None, reply.message_id]
@@ -575,6 +581,12 @@ def build_ui() -> gr.Blocks:
                             info="It also checks a match in doubt before answering or escalating it",
                             value=False,
                         )
+                        check = gr.Checkbox(
+                            label="Check a match in doubt with the language model",
+                            info="Answers stay word for word; a second or two more, for those questions only",
+                            value=False,
+                            elem_id="cs-check",
+                        )
                         sources = gr.Markdown(
                             "Sources and confidence appear here after each answer.",
                             elem_classes="sb-card",
@@ -597,7 +609,7 @@ def build_ui() -> gr.Blocks:
                             reset = gr.Button("New conversation")
                 box.submit(
                     chat,
-                    [box, chatbot, session, use_llm, message_ids],
+                    [box, chatbot, session, use_llm, message_ids, check],
                     [chatbot, sources, message_ids, box, why_words, why_details],
                     api_name="customer_service_chat",
                 )

@@ -6,7 +6,7 @@ import re
 
 from selenium.webdriver.common.by import By
 
-from .browser import Browser
+from .browser import MODEL_TIMEOUT_S, Browser
 
 
 def _highlighted(browser: Browser) -> list[str]:
@@ -34,4 +34,19 @@ def test_why_this_answer_shows_matched_words_scores_intent_words_and_escalation(
     details = browser.wait_for_text("cs-why-details", r"Escalated: the best match")
     assert re.search(r"had confidence 0\.\d\d, below the threshold 0\.50\.", details), details
     browser.screenshot("cs-why-escalated")
+    browser.assert_no_console_errors()
+
+
+def test_a_match_in_doubt_is_checked_by_the_language_model_when_asked(browser: Browser):
+    # Confidence about 0.45 from the fast evidence: escalated without the check.
+    browser.open("/customer-service", "Customer service")
+    browser.check("cs-check")
+    browser.type("cs-message", "can i transfer euros to my family in spain", submit=True)
+    details = browser.wait_for_text(
+        "cs-why-details", r"Answered from\s+transfer-international", timeout=MODEL_TIMEOUT_S
+    )
+    assert "(this knowledge base's calibration, checked by the language model)" in details, details
+    sources = browser.element("cs-sources").text
+    assert "phrased by the language model" not in sources, sources  # the entry's own words
+    browser.screenshot("cs-checked-by-the-language-model")
     browser.assert_no_console_errors()

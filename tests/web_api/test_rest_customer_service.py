@@ -77,6 +77,21 @@ def test_ask_streams_server_sent_events(client):
     assert messages[1]["content"] == events[-1]["answer"]
 
 
+def test_the_language_model_checks_a_match_in_doubt_on_request(client):
+    # The demo bot's confidence for this one is about 0.45, in doubt: escalated by the fast
+    # evidence alone, answered once the language model has checked it. The answer stays the
+    # entry's own words: checking does not phrase.
+    question = "can i transfer euros to my family in spain"
+    fast = client.post(f"{CS}/ask", json={"question": question, "session_id": _session()}).json()
+    assert fast["escalated"], fast
+    body = {"question": question, "session_id": _session(), "check_with_llm": True}
+    checked = client.post(f"{CS}/ask", json=body).json()
+    assert not checked["escalated"] and checked["source_id"] == "transfer-international", checked
+    assert not checked["phrased_by_llm"]
+    assert checked["answer"] == support_bot().entry("transfer-international").answer
+    assert "checked by the language model" in checked["why"]["calibration"]
+
+
 def test_ask_streams_the_language_models_phrasing(client, manager, monkeypatch):
     # The tiny model phrases the answer: partial replies stream, then the stored final one.
     monkeypatch.setattr(manager.settings.models, "generation", "smollm2-135m")

@@ -135,6 +135,8 @@ ZH: dict[str, str] = {
     "Your message": "你的消息",
     "Try these": "试试这些问题",
     "Phrase answers with the language model (streams; slower)": "用语言模型润色回答（流式输出，较慢）",
+    "Check a match in doubt with the language model": "没有把握的匹配由语言模型核对",
+    "Answers stay word for word; a second or two more, for those questions only": "回答仍是条目原文；只有这类问题会多花一两秒",
     "It also checks a match in doubt before answering or escalating it": "没有把握的匹配，也会先由它核对，再决定回答还是转人工",
     "Sources and confidence appear here after each answer.": "每次回答后，这里会显示出处和置信度。",
     "Hand over to a human": "转人工客服",

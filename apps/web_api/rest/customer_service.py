@@ -40,6 +40,12 @@ class AskRequest(BaseModel):
     use_llm: bool | None = Field(
         None, description="Phrase the answer with the language model (default: the bot's setting)."
     )
+    check_with_llm: bool | None = Field(
+        None,
+        description="Let the language model check a match in doubt before the bot answers or "
+        "escalates (a second or two more for those questions; default: as `use_llm`). The "
+        "answer stays the entry's own words unless `use_llm` is on.",
+    )
     stream: bool = Field(False, description="Send partial replies as server-sent events.")
     explain: bool = Field(
         False,
@@ -220,7 +226,11 @@ def ask(body: AskRequest):
     """Answers from the knowledge base (the same `ask_stream` the chat page uses), or
     escalates to a person with a ticket when no entry is a confident match."""
     replies = bot().ask_stream(
-        body.question, session_id=body.session_id, use_llm=body.use_llm, explain=body.explain
+        body.question,
+        session_id=body.session_id,
+        use_llm=body.use_llm,
+        explain=body.explain,
+        check_with_llm=body.check_with_llm,
     )
     first = next(replies)  # bad input fails here, as a plain error response
     if not body.stream:
