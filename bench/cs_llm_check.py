@@ -6,7 +6,7 @@ For each labelled knowledge base of ``bench.cs_shared_calibration`` (never the h
 quayside), every question's top three entries are scored by the shared language model
 (``match_check.log_likelihoods``, through the generation handle, as the bot would) and
 the top entry's margin is stored beside the retrieval evidence the bot uses now. The
-model's scores are cached per set in ``data/customer_service/bench_llm_check/`` (about
+model's scores are cached per model and set in ``data/customer_service/bench_llm_check/`` (about
 1-1.5 s a question on the 2-core CPU, four short passes; ``--fresh`` recomputes them).
 
 Printed:
@@ -21,7 +21,10 @@ Printed:
   one more term (not kept), for questions in the KB's language and in the other one.
 
 ``--write`` stores the checked maps (at ``CHECKED_ODDS``, ``CHECKED_CROSS_ODDS``), fitted on
-every set, under "checked" in ``apps/customer_service/calibration_shared.json``.
+every set, under "checked" and the generation model's name in
+``apps/customer_service/calibration_shared.json``: each model reads likelihoods on its own
+scale, so each has its own map (``SPRINGBOARD_MODELS__GENERATION=smollm2-135m`` fits the tiny
+model's). The cache is per model too.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from bench.cs_shared_calibration import (
     auc,
     fit,
 )
+from core.manager import get_manager
 from core.settings import PROJECT_ROOT
 
 CACHE = PROJECT_ROOT / "data" / "customer_service" / "bench_llm_check"
@@ -65,7 +69,7 @@ LIFT_TERMS = ("llm_margin", "llm_lift")  # tried in the tenth session, not kept
 
 def collect(name: str, tmp: Path, fresh: bool = False) -> list[dict]:
     """Each question of ``name``: kind, right top entry, map features, and the LM margin."""
-    cached = CACHE / f"{name}.json"
+    cached = CACHE / get_manager().handle("generation").name / f"{name}.json"
     if cached.exists() and not fresh:
         items = json.loads(cached.read_text(encoding="utf-8"))
         if all("prior" in x for x in items):  # older caches lack the prior: recompute
@@ -87,7 +91,7 @@ def collect(name: str, tmp: Path, fresh: bool = False) -> list[dict]:
             "llm_margin": margin(lls), "llm_lift": lls[0] - prior, "lls": lls, "prior": prior,
         })  # fmt: skip
     print(f"{name}: {len(out)} questions, {(time.perf_counter() - started) / len(out):.2f} s each", flush=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
+    cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     return out
 
@@ -190,8 +194,10 @@ def main() -> None:
                 print(leave_one_out(data, cross, pick, band)[0])
         print(leave_one_out(data, cross, pick, CHECK_BAND, LIFT_TERMS)[0])
     if args.write:
+        model = get_manager().handle("generation").name  # each model's likelihoods, its own map
         shared = json.loads(SHARED_FILE.read_text(encoding="utf-8"))
-        shared["checked"] = {
+        shared.setdefault("checked", {})[model] = {
+            "model": model,
             "weights": chosen[False][0], "bias": chosen[False][1],
             "cross_weights": chosen[True][0], "cross_bias": chosen[True][1],
             "answer_odds": CHECKED_ODDS, "cross_answer_odds": CHECKED_CROSS_ODDS,
@@ -199,7 +205,7 @@ def main() -> None:
             "fitted_on": list(data), "command": "python -m bench.cs_llm_check --write",
         }  # fmt: skip
         SHARED_FILE.write_text(json.dumps(shared, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote the checked maps to {SHARED_FILE}")
+        print(f"wrote the checked maps for {model} to {SHARED_FILE}")
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +81,10 @@ class SharedMap:
     cross_weights: list[float]  # over CROSS_FEATURES, for questions in another language
     cross_bias: float
     # With the language model's check of the match (match_check): one more term, its margin
-    # (CHECKED_FEATURES, CHECKED_CROSS_FEATURES); None when the file has no such map.
-    checked: tuple[list[float], float] | None = None
-    checked_cross: tuple[list[float], float] | None = None
+    # (CHECKED_FEATURES, CHECKED_CROSS_FEATURES). One map per generation model, by its name:
+    # each model's likelihoods have their own scale (bench/RESULTS.md, tenth session).
+    checked: dict[str, tuple[list[float], float]] = field(default_factory=dict)
+    checked_cross: dict[str, tuple[list[float], float]] = field(default_factory=dict)
 
 
 @functools.cache
@@ -91,14 +92,14 @@ def shared_map() -> SharedMap:
     """The bundled weights (``calibration_shared.json``, written by
     ``bench/cs_shared_calibration.py``; the checked maps by ``bench/cs_llm_check.py``)."""
     data = json.loads(SHARED_FILE.read_text(encoding="utf-8"))
-    checked = data.get("checked")
+    checked = data.get("checked", {})
     return SharedMap(
         data["weights"],
         data["bias"],
         data["cross_weights"],
         data["cross_bias"],
-        (checked["weights"], checked["bias"]) if checked else None,
-        (checked["cross_weights"], checked["cross_bias"]) if checked else None,
+        {model: (m["weights"], m["bias"]) for model, m in checked.items()},
+        {model: (m["cross_weights"], m["cross_bias"]) for model, m in checked.items()},
     )
 
 
@@ -138,19 +139,19 @@ class Calibration:
             self.cross_weights, self.cross_bias, CROSS_FEATURES, self.cross_center, self.cross_spread
         )
 
-    def checked_calibrator(self) -> Calibrator | None:
-        """The map for a match the language model has checked (None without one)."""
-        checked = shared_map().checked
-        if checked is None:
-            return None
+    def checked_calibrators(self) -> dict[str, Calibrator]:
+        """The maps for a match the language model has checked, by generation model."""
         second = None if self.second_center is None else (self.second_center, self.second_spread or 1.0)
-        return Calibrator(*checked, CHECKED_FEATURES, self.center, self.spread, second)
+        return {
+            model: Calibrator(*m, CHECKED_FEATURES, self.center, self.spread, second)
+            for model, m in shared_map().checked.items()
+        }
 
-    def checked_cross_calibrator(self) -> Calibrator | None:
-        checked = shared_map().checked_cross
-        if checked is None:
-            return None
-        return Calibrator(*checked, CHECKED_CROSS_FEATURES, self.cross_center, self.cross_spread)
+    def checked_cross_calibrators(self) -> dict[str, Calibrator]:
+        return {
+            model: Calibrator(*m, CHECKED_CROSS_FEATURES, self.cross_center, self.cross_spread)
+            for model, m in shared_map().checked_cross.items()
+        }
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

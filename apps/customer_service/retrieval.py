@@ -209,9 +209,10 @@ class HybridRetriever:
         self.kb = kb
         self.calibrator = calibrator or Calibrator.generic()
         self.cross_calibrator: Calibrator | None = None
-        # The maps for a match the language model has checked (calibration.py); None: no check.
-        self.checked_calibrator: Calibrator | None = None
-        self.checked_cross_calibrator: Calibrator | None = None
+        # The maps for a match the language model has checked (calibration.py), by generation
+        # model; a model without one does not check.
+        self.checked_calibrators: dict[str, Calibrator] = {}
+        self.checked_cross_calibrators: dict[str, Calibrator] = {}
         self.kb_cjk_share = 0.0  # of the knowledge base's questions; set by the bot
         # How a question's vector is weighed before the search (embedders.Embedders.view).
         self.view: View = view or (lambda vector, cross_lingual=False: vector)

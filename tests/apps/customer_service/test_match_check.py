@@ -72,3 +72,17 @@ def test_the_check_lets_a_right_match_through_and_sinks_a_wrong_one(bot) -> None
     fast = bot.search(WRONG_IN_DOUBT).confidence
     wrong = bot.ask(WRONG_IN_DOUBT, check_with_llm=True)
     assert wrong.escalated and wrong.confidence < fast - 0.2, (fast, wrong.confidence)
+
+
+def test_each_generation_model_has_its_own_checked_map_and_others_do_not_check(bot, manager, monkeypatch) -> None:
+    from apps.customer_service.calibration import shared_map
+
+    generation = {s.name for s in manager.model_specs("generation")}
+    assert {"qwen2.5-coder-0.5b", "smollm2-135m"} <= set(shared_map().checked) <= generation
+    assert set(shared_map().checked_cross) == set(shared_map().checked)
+    assert manager.handle("generation").name in bot.retriever.checked_calibrators
+    # A model with no map of its own (a user's, say) leaves the fast confidence as it is.
+    monkeypatch.setattr(bot.retriever, "checked_calibrators", {})
+    fast = bot.search(RIGHT_IN_DOUBT, k=3)
+    unchecked = bot.search(RIGHT_IN_DOUBT, k=3, check_with_llm=True)
+    assert not unchecked.checked and unchecked.confidence == fast.confidence
