@@ -106,6 +106,15 @@ def labelled(items: list[dict], cross: bool, terms: tuple[str, ...]) -> Labelled
     return Labelled(X, y, kinds, np.zeros((0, 1)), np.zeros(0), [])
 
 
+def _decide(z_fast: np.ndarray, z_checked: np.ndarray | None, band: tuple[float, float]) -> np.ndarray:
+    """Answered or not: the checked map's verdict where the fast confidence is in the band."""
+    if z_checked is None:
+        return z_fast >= 0
+    confidence = 1 / (1 + np.exp(-z_fast))
+    checked = (confidence >= band[0]) & (confidence < band[1])
+    return np.where(checked, z_checked >= 0, z_fast >= 0)
+
+
 def leave_one_out(
     data: dict[str, list[dict]],
     cross: bool,
@@ -125,26 +134,20 @@ def leave_one_out(
     for name, s in sets.items():
         w0, b0 = fit([fast[o] for o in sets if o != name], cross=False, odds=fast_odds)
         z_fast = fast[name].same @ np.array(w0) + b0
-        answered, y = z_fast >= 0, s.same_y
+        z_checked = None
         if odds is not None:
             w1, b1 = fit([sets[o] for o in sets if o != name], cross=False, odds=odds)
             z_checked = s.same @ np.array(w1) + b1
-            confidence = 1 / (1 + np.exp(-z_fast))
-            in_band = (confidence >= band[0]) & (confidence < band[1])
-            answered = np.where(in_band, z_checked >= 0, answered)
+        answered = _decide(z_fast, z_checked, band)
         idx = np.array([k == kind for k in s.same_kind])
         off = np.array([k == "off_topic" for k in s.same_kind])
-        right = float((answered & (y == 1) & idx).sum() / idx.sum())
-        wrong = float((answered & (y == 0) & idx).sum() / idx.sum())
+        right = float((answered & (s.same_y == 1) & idx).sum() / idx.sum())
+        wrong = float((answered & (s.same_y == 0) & idx).sum() / idx.sum())
         rates.append((right, wrong, float(answered[off].mean()) if off.any() else None))
     right, wrong = (float(np.mean([r[i] for r in rates])) for i in (0, 1))
     offs = [r[2] for r in rates if r[2] is not None]
     off_topic = f"{np.mean(offs):.1%} (worst {max(offs):.0%})" if offs else "-"
-    what = (
-        "fast map alone"
-        if odds is None
-        else f"+ {' + '.join(terms)} in {band[0]}-{band[1]}, odds {odds}"
-    )
+    what = "fast map alone" if odds is None else f"+ {' + '.join(terms)} in {band[0]}-{band[1]}, odds {odds}"
     row = (
         f"| {'cross' if cross else 'same'} | {what} | {right:.1%} / {wrong:.1%} | "
         f"{max(r[1] for r in rates):.0%} | {off_topic} |"

@@ -16,6 +16,7 @@ bot.evaluate_intents(examples)   # dict with accuracy, macro_f1, confusion
 
 from __future__ import annotations
 
+import functools
 import getpass
 import logging
 import re
@@ -208,6 +209,12 @@ class _Intents:
     def best(self) -> tuple[str, float]:
         i = int(self.probabilities.argmax())
         return self.model.labels[i], round(float(self.probabilities[i]), 4)
+
+
+@functools.cache
+def _no_checked_map(model: str) -> None:
+    """Say once per model, not on every question in doubt, why its matches are not checked."""
+    log.info("No checked map for %s, so matches are not checked (python -m bench.cs_llm_check --write fits one)", model)
 
 
 class CustomerServiceBot:
@@ -638,7 +645,7 @@ class CustomerServiceBot:
             if calibrator is None:
                 # Another model's likelihoods have another scale: a map fitted on one model
                 # misreads the next (bench/RESULTS.md), so the fast confidence stands.
-                log.info("No checked map for %s (python -m bench.cs_llm_check --write fits one)", handle.name)
+                _no_checked_map(handle.name)
                 return retrieval
             scores = match_check.log_likelihoods(handle, question, candidates, chinese)
         except (SpringboardError, RuntimeError, OSError) as exc:
