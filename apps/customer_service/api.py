@@ -21,6 +21,7 @@ import getpass
 import logging
 import re
 import threading
+import time
 import weakref
 from collections import Counter
 from collections.abc import Iterator
@@ -46,6 +47,14 @@ from .calibration import Calibration, calibrate
 from .conversations import NO_ANSWER, ConversationStore
 from .datasets import DEMO_FAQ, DEMO_FAQ_ZH, DEMO_INTENTS, read_labelled_csv
 from .embedders import AUTO, CJK_KB_SHARE, Embedders, choose_model, describe
+from .evaluation import (
+    AnswerEvaluation,
+    QuestionOutcome,
+    check_known,
+    normalise_questions,
+    rates,
+    verdict,
+)
 from .explain import Explanation
 from .importers import FaqEntry, parse_faq, read_faq_file
 from .intents import IntentModel, Mode, ProgressFn, classification_metrics, normalise_examples
@@ -1134,6 +1143,79 @@ class CustomerServiceBot:
         result = classification_metrics(labels, predictions, known)
         result["unknown_intents"] = sorted(set(labels) - set(model.labels))
         return result
+
+    # ------------------------------------------------------------------ answer tests
+    def evaluate_answers(
+        self, questions: Any, check_with_llm: bool = False, progress: ProgressFn | None = None
+    ) -> AnswerEvaluation:
+        """How the bot answers labelled questions (``evaluation``): right, wrong, escalated,
+        off-topic escalated, and the latency of each decision.
+
+        ``questions``: ``LabelledQuestion``s, ``(question, expected_id)`` pairs or dicts
+        (``evaluation.normalise_questions``); an empty expected id marks a question no entry
+        answers. Each is decided as ``ask`` decides a first message (a request for a person
+        escalates, small talk is not an answer from the knowledge base), but nothing is
+        stored: no conversation, no ticket. With ``check_with_llm``, each match in doubt is
+        also checked by the language model, and both pipelines are reported."""
+        asked = normalise_questions(questions)
+        self._require_entries()
+        check_known(asked, {e.id for e in self.kb.all()})
+        checked_by = self._checking_model() if check_with_llm else None
+        outcomes = []
+        for i, item in enumerate(asked):
+            question = self._check_text(item.question)
+            started = time.perf_counter()
+            vector = self._embed([question])[0]
+            route = self._route(question, [], vector, self._intents(question, vector))
+            fast_ms = (time.perf_counter() - started) * 1000
+            retrieval = route.retrieval
+            top = retrieval.top.entry.id if retrieval is not None and retrieval.top else None
+            answered = top if route.human is None and route.confident else None
+            extra: dict[str, Any] = {}
+            if checked_by is not None and retrieval is not None and route.human is None:
+                checked = self._checked(route.searched, retrieval)
+                checked_answer = top if checked.top is not None and self.would_answer(checked.confidence) else None
+                extra = dict(
+                    checked_answered_id=checked_answer,
+                    checked_confidence=round(checked.confidence, 4),
+                    checked_verdict=verdict(item.expected_id, checked_answer),
+                    checked_ms=(time.perf_counter() - started) * 1000,
+                )
+            elif checked_by is not None:  # handed to a person before any match: the same
+                extra = dict(checked_answered_id=None, checked_confidence=None,
+                             checked_verdict=verdict(item.expected_id, None), checked_ms=fast_ms)  # fmt: skip
+            outcomes.append(
+                QuestionOutcome(
+                    question=question,
+                    expected_id=item.expected_id,
+                    answered_id=answered,
+                    top_id=top,
+                    confidence=round(retrieval.confidence, 4) if retrieval is not None else 0.0,
+                    verdict=verdict(item.expected_id, answered),
+                    cross_lingual=bool(retrieval is not None and retrieval.cross_lingual),
+                    ms=fast_ms,
+                    **extra,
+                )
+            )
+            if progress:
+                progress((i + 1) / len(asked), f"Asked {i + 1}/{len(asked)}")
+        return AnswerEvaluation(
+            outcomes,
+            rates(outcomes),
+            rates(outcomes, checked=True) if checked_by is not None else None,
+            checked_by,
+        )
+
+    def _checking_model(self) -> str:
+        """The generation model that would check matches in doubt; an error saying how to
+        fit its map when it has none (it would not check, and the test would mislead)."""
+        name = self.manager.handle("generation").name
+        if name not in self.retriever.checked_calibrators:
+            raise InvalidInputError(
+                f"The language model in use ({name}) has no checked map, so it does not check "
+                "matches; fit one with `python -m bench.cs_llm_check --write`, or test without the check."
+            )
+        return name
 
     # ------------------------------------------------------------------ inbox
     def tickets(self, status: str | None = "open") -> list[dict]:

@@ -26,6 +26,7 @@ from core.errors import InvalidInputError
 
 from .api import KNOWLEDGE_BASES, NO_INTENTS_HINT, CustomerServiceBot, Reply
 from .datasets import load_examples
+from .evaluation import AnswerEvaluation, Rates, demo_questions, read_labelled_questions
 from .explain import PART, WHOLE, Explanation
 from .importers import SUPPORTED
 from .privacy_ui import render_privacy_tab
@@ -50,6 +51,11 @@ EVAL_SOURCES = [
     ("Uploaded CSV", "upload"),
 ]
 WORST_INTENTS = 15
+# (label shown, source) of the questions the Knowledge base tab tests the bot on
+ANSWER_TEST_SOURCES = [
+    ("The demo's customer questions (64, and 40 it cannot answer)", "demo"),
+    ("Uploaded CSV", "upload"),
+]
 
 
 def _open_bot(kb: str) -> CustomerServiceBot:
@@ -366,6 +372,85 @@ def search_kb(query: str):
     return tr(template, confidence=result.confidence), tr_frame(pd.DataFrame(rows), cells=False)
 
 
+# --------------------------------------------------------------------------- answer tests
+# The order a person reads the outcomes in: what went wrong first.
+_OUTCOME_ORDER = {"wrong": 0, "off-topic answered": 1, "escalated": 2, "off-topic escalated": 3, "right": 4}
+
+
+@page_errors
+def test_answers(source: str, upload: str | None, check: bool, progress=gr.Progress()):
+    """Ask the bot a labelled test set (without storing anything) and show how it did."""
+    bot = get_bot()
+    if source == "upload":
+        if not upload:
+            raise InvalidInputError("Upload a CSV with question and expected_id columns first.")
+        questions = read_labelled_questions(upload, bot.manager.settings.limits)
+    else:
+        questions = demo_questions()
+    result = bot.evaluate_answers(questions, check_with_llm=bool(check), progress=progress_callback(progress))
+    return _test_summary(result), _test_figure(result), _test_table(result)
+
+
+def _rates_line(name: str, r: Rates) -> str:
+    line = tr(
+        "**{name}**: right {right:.0%} · wrong {wrong:.0%} · escalated {escalated:.0%} of "
+        "{answerable} answerable questions; off-topic escalated {off:.0%} of {off_topic}; "
+        "p95 {p95:.0f} ms",
+        name=tr_text(name), right=r.right, wrong=r.wrong, escalated=r.escalated,
+        answerable=r.answerable, off=r.off_topic_escalated, off_topic=r.off_topic, p95=r.p95_ms,
+    )  # fmt: skip
+    if r.cross_lingual:
+        line += tr(
+            " · in the other language: right {right:.0%} of {n}",
+            right=r.cross_lingual_right, n=r.cross_lingual,
+        )  # fmt: skip
+    return line
+
+
+def _test_summary(result: AnswerEvaluation) -> str:
+    lines = [f"- {_rates_line('Fast match', result.fast)}"]
+    if result.checked is not None:
+        lines.append(f"- {_rates_line('Checked by the language model', result.checked)}")
+    note = tr(
+        "Nothing was stored: no conversation and no ticket. A wrong answer costs more than "
+        "an escalation: the bot answers only when confident ({threshold:.0%} or more).",
+        threshold=get_bot().threshold,
+    )
+    return "\n".join(lines) + "\n\n" + note
+
+
+def _test_figure(result: AnswerEvaluation):
+    pipelines = [("fast", result.fast)] + ([("checked", result.checked)] if result.checked else [])
+    labels, values = [], []
+    for name, r in pipelines:
+        suffix = f" ({tr_text(name)})" if len(pipelines) > 1 else ""
+        for what, value in (("right", r.right), ("wrong", r.wrong), ("escalated", r.escalated)):
+            labels.append(tr_text(what) + suffix)
+            values.append(value)
+        if r.off_topic:
+            labels.append(tr_text("off-topic escalated") + suffix)
+            values.append(r.off_topic_escalated)
+    return bars_figure(labels, values, title=tr_text("Answers to the test questions"), percent=True)
+
+
+def _test_table(result: AnswerEvaluation) -> pd.DataFrame:
+    checked = result.checked is not None
+    rows = []
+    for o in sorted(result.outcomes, key=lambda o: _OUTCOME_ORDER[o.checked_verdict if checked else o.verdict]):
+        row = {
+            "question": o.question,
+            "expected": o.expected_id or "(none)",
+            "best match": o.top_id or "",
+            "confidence": o.confidence,
+            "outcome": o.verdict,
+        }
+        if checked:
+            row["checked confidence"] = o.checked_confidence
+            row["checked outcome"] = o.checked_verdict
+        rows.append(row)
+    return tr_frame(pd.DataFrame(rows))
+
+
 @page_errors
 def load_entry(entry_id: str):
     entry = get_bot().entry(entry_id)
@@ -655,6 +740,51 @@ def build_ui() -> gr.Blocks:
                 search_status = gr.Markdown()
                 hits = gr.Dataframe(label="Best matches", interactive=False)
                 gr.Examples(["card hasn't arrived", "fees abroad", "转账多久到账"], inputs=query)
+                with gr.Accordion(
+                    "Test the bot on your customers' questions", open=False, elem_id="cs-test"
+                ):
+                    gr.Markdown(
+                        "A CSV of real customers' questions with a `question` column and an "
+                        "`expected_id` column: the id of the entry that answers it, or empty when "
+                        "none does (the bot should hand it to a person). The bot decides each one "
+                        "as it would in a chat, and stores nothing."
+                    )
+                    with gr.Row():
+                        test_source = gr.Radio(
+                            ANSWER_TEST_SOURCES,
+                            value="demo",
+                            label="Test questions",
+                            elem_id="cs-test-source",
+                        )
+                        test_upload = gr.File(
+                            label="CSV with question,expected_id columns",
+                            file_types=[".csv"],
+                            type="filepath",
+                            elem_id="cs-test-upload",
+                        )
+                        with gr.Column():
+                            test_check = gr.Checkbox(
+                                label="Also with the language model's check",
+                                info="About a second more for each question in doubt",
+                                value=False,
+                                elem_id="cs-test-check",
+                            )
+                            test_btn = gr.Button("Test the bot", variant="primary", elem_id="cs-test-run")
+                    test_summary = gr.Markdown(elem_id="cs-test-summary")
+                    test_plot = gr.Plot(label="Outcomes", elem_id="cs-test-plot")
+                    test_table = gr.Dataframe(
+                        label="Each question, mistakes first",
+                        interactive=False,
+                        wrap=True,
+                        max_height=360,
+                        elem_id="cs-test-table",
+                    )
+                    test_btn.click(
+                        test_answers,
+                        [test_source, test_upload, test_check],
+                        [test_summary, test_plot, test_table],
+                        api_name="customer_service_test_answers",
+                    )
                 table = gr.Dataframe(
                     label="Entries (click a row to edit it)",
                     interactive=False,

@@ -151,6 +151,20 @@ ZH: dict[str, str] = {
     "FAQ file": "FAQ 文件",
     "Company name (the bot greets as this; empty: from the file name)": "公司名称（机器人以此名义问候；留空则取文件名）",
     "Replace your knowledge base with this file": "用这个文件替换你的知识库",
+    "Test the bot on your customers' questions": "用顾客的真实问题测试机器人",
+    "A CSV of real customers' questions with a `question` column and an `expected_id` column: the id "
+    "of the entry that answers it, or empty when none does (the bot should hand it to a person). The "
+    "bot decides each one as it would in a chat, and stores nothing.":
+        "上传顾客真实问题的 CSV，含 `question` 列和 `expected_id` 列：`expected_id` 是回答该问题的条目编号，"
+        "没有条目能回答时留空（机器人应转人工）。机器人会像在对话中一样判断每个问题，但不保存任何内容。",
+    "The demo's customer questions (64, and 40 it cannot answer)": "演示的顾客问题（64 个，另有 40 个无法回答的）",
+    "Test questions": "测试问题",
+    "CSV with question,expected_id columns": "含 question、expected_id 列的 CSV",
+    "Also with the language model's check": "同时测试语言模型核对",
+    "About a second more for each question in doubt": "每个没有把握的问题约多用一秒",
+    "Test the bot": "测试机器人",
+    "Outcomes": "结果",
+    "Each question, mistakes first": "每个问题（错误排在前面）",
     "Manual confidence threshold": "手动置信度阈值",
     "Use this threshold": "使用此阈值",
     "Back to the default": "恢复默认",

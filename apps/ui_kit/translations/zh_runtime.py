@@ -146,6 +146,46 @@ RUNTIME_ZH: dict[str, str] = {
     "Unknown knowledge base {kb}.": "未知的知识库 {kb}。",
     "Only the assistant's answers can be rated.": "只能给助手的回答评分。",
     "Choose a .csv, .json or .md file first.": "请先选择一个 .csv、.json 或 .md 文件。",
+    # ------------------------------------------------------------------ customer service: answer tests
+    "Upload a CSV with question and expected_id columns first.": "请先上传一个含 question 和 expected_id 列的 CSV。",
+    "**{name}**: right {right:.0%} · wrong {wrong:.0%} · escalated {escalated:.0%} of "
+    "{answerable} answerable questions; off-topic escalated {off:.0%} of {off_topic}; "
+    "p95 {p95:.0f} ms":
+        "**{name}**：在 {answerable} 个可回答的问题中，答对 {right:.0%} · 答错 {wrong:.0%} · "
+        "转人工 {escalated:.0%}；{off_topic} 个无关问题中转人工 {off:.0%}；p95 {p95:.0f} 毫秒",
+    " · in the other language: right {right:.0%} of {n}": " · 另一种语言的问题：{n} 个中答对 {right:.0%}",
+    "Nothing was stored: no conversation and no ticket. A wrong answer costs more than "
+    "an escalation: the bot answers only when confident ({threshold:.0%} or more).":
+        "没有保存任何内容：既没有对话，也没有工单。答错比转人工代价更高：机器人只在有把握"
+        "（置信度 {threshold:.0%} 及以上）时回答。",
+    "Fast match": "快速匹配",
+    "Checked by the language model": "经语言模型核对",
+    "fast": "快速",
+    "checked": "核对后",
+    "right": "答对",
+    "wrong": "答错",
+    "escalated": "转人工",
+    "off-topic escalated": "无关问题转人工",
+    "off-topic answered": "无关问题被回答",
+    "Answers to the test questions": "测试问题的回答情况",
+    "expected": "应答条目",
+    "best match": "最佳匹配",
+    "outcome": "结果",
+    "checked confidence": "核对后置信度",
+    "checked outcome": "核对后结果",
+    "(none)": "（无）",
+    "{name} needs a 'question' column and an 'expected_id' column (the id of the entry that "
+    "answers it; empty when none does).":
+        "{name} 需要 question 列和 expected_id 列（回答该问题的条目编号；没有条目能回答时留空）。",
+    "{name} holds no questions.": "{name} 中没有问题。",
+    "{count} expected entry id(s) are not in this knowledge base: {ids}. Use the ids of the "
+    "Knowledge base tab (or leave expected_id empty for a question no entry answers).":
+        "有 {count} 个应答条目编号不在本知识库中：{ids}。请使用“知识库”标签页中的编号"
+        "（没有条目能回答的问题，expected_id 留空）。",
+    "The language model in use ({name}) has no checked map, so it does not check matches; fit "
+    "one with `python -m bench.cs_llm_check --write`, or test without the check.":
+        "当前使用的语言模型（{name}）没有核对映射，因此不会核对匹配；可用 "
+        "`python -m bench.cs_llm_check --write` 拟合一个，或不勾选核对再测试。",
     # ------------------------------------------------------------------ customer service: intents, inbox
     "Fine-tuning runs on the CPU: BANKING77 takes about 8 minutes for 3 epochs on 2 cores. "
     "The bar shows each step.":
