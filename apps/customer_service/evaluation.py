@@ -204,7 +204,7 @@ def check_known(questions: list[LabelledQuestion], known_ids: set[str]) -> None:
         )
 
 
-def _checked_questions(rows: list[LabelledQuestion], name: str = "questions") -> list[LabelledQuestion]:
+def _checked_questions(rows: list[LabelledQuestion], name: str = "The test set") -> list[LabelledQuestion]:
     if not rows:
         raise InvalidInputError(f"{name} holds no questions.")
     if len(rows) > MAX_QUESTIONS:

@@ -273,3 +273,24 @@ def test_an_escalated_likely_match_comes_with_suggestions(client):
     ids = [s["id"] for s in reply["suggestions"]]
     assert "card-contactless" in ids and len(ids) <= 3
     assert all(s["question"] in reply["answer"] for s in reply["suggestions"])
+
+
+def test_the_bot_is_tested_on_labelled_questions_and_nothing_is_stored(client):
+    before = client.get(f"{CS}/tickets", params={"status": "all"}).json()
+    body = {
+        "questions": [
+            {"question": "my card never showed up", "expected_id": "card-not-arrived"},
+            {"question": "my card never showed up", "expected_id": "card-lost"},
+            {"question": "how do I bake sourdough bread?"},
+        ]
+    }
+    r = client.post(f"{CS}/evaluate", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [o["verdict"] for o in out["outcomes"]] == ["right", "wrong", "off-topic escalated"]
+    assert (out["fast"]["right"], out["fast"]["wrong"], out["fast"]["off_topic_escalated"]) == (0.5, 0.5, 1.0)
+    assert out["checked"] is None and out["checked_by"] is None
+    assert client.get(f"{CS}/tickets", params={"status": "all"}).json() == before
+    bad = client.post(f"{CS}/evaluate", json={"questions": [{"question": "hi", "expected_id": "no-such-entry"}]})
+    assert bad.status_code == 400 and "no-such-entry" in bad.text, bad.text
+    assert client.post(f"{CS}/evaluate", json={"questions": []}).status_code == 400

@@ -31,6 +31,7 @@ def test_each_app_has_its_routes(doc):
     paths = set(doc["paths"])
     for expected in [
         "/customer-service/ask",
+        "/customer-service/evaluate",
         "/customer-service/entries/{entry_id}",
         "/customer-service/tickets/{ticket_id}",
         "/recommendation/users/{user_id}/recommendations",

@@ -1,4 +1,5 @@
-"""Customer service over REST: ask (streaming too), knowledge-base entries, tickets, chats.
+"""Customer service over REST: ask (streaming too), answer tests, knowledge-base entries,
+tickets, chats.
 
 Every route calls the function the page calls, on the page's own bot
 (``apps.ui_kit.support_bot``), so an entry added here answers on the page at once.
@@ -7,12 +8,14 @@ Every route calls the function the page calls, on the page's own bot
 from __future__ import annotations
 
 import contextlib
+from dataclasses import asdict
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from apps.customer_service import ConflictError, CustomerServiceBot, Reply
+from apps.customer_service.evaluation import MAX_QUESTIONS
 from apps.ui_kit import support_bot
 
 from .common import SSE_RESPONSE, LimitedBodyRoute, error_responses, not_found, sse_response
@@ -52,6 +55,62 @@ class AskRequest(BaseModel):
         description="Also give the words that drove the intent (`why.intent_words`, by "
         "occlusion: one more batched embedding call).",
     )
+
+
+class LabelledQuestionIn(BaseModel):
+    question: str = Field(description="A customer's question.", examples=["my card never showed up"])
+    expected_id: str = Field(
+        "",
+        description="The id of the entry that answers it; empty when no entry does (the bot "
+        "should escalate it).",
+        examples=["card-not-arrived"],
+    )
+
+
+class EvaluateRequest(BaseModel):
+    questions: list[LabelledQuestionIn] = Field(
+        description=f"Labelled customers' questions (at most {MAX_QUESTIONS:,})."
+    )
+    check_with_llm: bool = Field(
+        False,
+        description="Also let the language model check each match in doubt, and report both "
+        "pipelines (about a second more for each question it checks).",
+    )
+
+
+class RatesOut(BaseModel):
+    answerable: int
+    right: float
+    wrong: float
+    escalated: float
+    off_topic: int
+    off_topic_escalated: float
+    cross_lingual: int
+    cross_lingual_right: float
+    p50_ms: float
+    p95_ms: float
+
+
+class OutcomeOut(BaseModel):
+    question: str
+    expected_id: str
+    answered_id: str | None
+    top_id: str | None
+    confidence: float
+    verdict: str
+    cross_lingual: bool
+    ms: float
+    checked_answered_id: str | None = None
+    checked_confidence: float | None = None
+    checked_verdict: str | None = None
+    checked_ms: float | None = None
+
+
+class EvaluationOut(BaseModel):
+    fast: RatesOut
+    checked: RatesOut | None
+    checked_by: str | None
+    outcomes: list[OutcomeOut]
 
 
 class SourceOut(BaseModel):
@@ -246,6 +305,23 @@ def ask(body: AskRequest):
             replies.close()
 
     return sse_response(first, replies, _reply, close=close)
+
+
+# --------------------------------------------------------------------------- answer tests
+@router.post(
+    "/evaluate",
+    summary="Test the bot on labelled questions",
+    response_model=EvaluationOut,
+    responses=error_responses(400, 413, 429),
+)
+def evaluate(body: EvaluateRequest):
+    """How the bot answers each question (the page's "Test the bot" panel): right, wrong,
+    escalated, off-topic escalated and latency, with and without the language model's check.
+    Nothing is stored: no conversation, no ticket."""
+    result = bot().evaluate_answers(
+        [(q.question, q.expected_id) for q in body.questions], check_with_llm=body.check_with_llm
+    )
+    return asdict(result)
 
 
 # --------------------------------------------------------------------------- knowledge base
