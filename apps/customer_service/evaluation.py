@@ -32,9 +32,11 @@ from .importers import MAX_QUESTION_CHARS, clean_text, decode_upload
 
 MAX_QUESTIONS = 2_000  # a test set, not a log: minutes at most, even with the language model
 EXPECTED_COLUMNS = ("expected_id", "expected", "entry_id", "id")
-# The English demo's labelled customer questions (its tuning set: in-sample figures).
-DEMO_QUESTIONS = DEMO_DIR / "paraphrases.csv"
-DEMO_OUT_OF_SCOPE = DEMO_DIR / "out_of_scope.txt"
+# Each demo knowledge base's labelled customer questions. The English demo's are the ones its
+# FAQ was written around (in-sample figures); the Chinese demo's (48, and 10 no entry answers)
+# were written as customers' everyday wording, and nothing was tuned on them.
+DEMO_QUESTIONS = {"demo": DEMO_DIR / "paraphrases.csv", "demo-zh": DEMO_DIR / "paraphrases_zh.csv"}
+DEMO_OUT_OF_SCOPE = DEMO_DIR / "out_of_scope.txt"  # the English demo's; the Chinese ones are in its CSV
 
 RIGHT, WRONG, ESCALATED = "right", "wrong", "escalated"
 OFF_TOPIC_ESCALATED, OFF_TOPIC_ANSWERED = "off-topic escalated", "off-topic answered"
@@ -183,12 +185,20 @@ def read_labelled_questions(path: str | Path, limits: Limits) -> list[LabelledQu
     return parse_labelled_questions(path.read_bytes(), path.name, limits)
 
 
-def demo_questions() -> list[LabelledQuestion]:
-    """The English demo's labelled customer questions and its out-of-scope ones."""
-    with DEMO_QUESTIONS.open(encoding="utf-8") as fh:
+def demo_questions(kb: str = "demo") -> list[LabelledQuestion]:
+    """The labelled customer questions of a demo knowledge base (``"demo"`` or ``"demo-zh"``),
+    those no entry answers included."""
+    if kb not in DEMO_QUESTIONS:
+        raise InvalidInputError(
+            "The demo's questions fit the demo knowledge bases only; upload your own customers' "
+            "questions (a CSV with question and expected_id columns)."
+        )
+    with DEMO_QUESTIONS[kb].open(encoding="utf-8") as fh:
         asked = [LabelledQuestion(r["question"], r["expected_id"]) for r in csv.DictReader(fh)]
-    lines = DEMO_OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines()
-    return asked + [LabelledQuestion(x.strip()) for x in lines if x.strip() and not x.startswith("#")]
+    if kb == "demo":
+        lines = DEMO_OUT_OF_SCOPE.read_text(encoding="utf-8").splitlines()
+        asked += [LabelledQuestion(x.strip()) for x in lines if x.strip() and not x.startswith("#")]
+    return asked
 
 
 def check_known(questions: list[LabelledQuestion], known_ids: set[str]) -> None:

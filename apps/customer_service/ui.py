@@ -53,7 +53,7 @@ EVAL_SOURCES = [
 WORST_INTENTS = 15
 # (label shown, source) of the questions the Knowledge base tab tests the bot on
 ANSWER_TEST_SOURCES = [
-    ("The demo's customer questions (64, and 40 it cannot answer)", "demo"),
+    ("The demo's customer questions (demo knowledge bases)", "demo"),
     ("Uploaded CSV", "upload"),
 ]
 
@@ -386,7 +386,7 @@ def test_answers(source: str, upload: str | None, check: bool, progress=gr.Progr
             raise InvalidInputError("Upload a CSV with question and expected_id columns first.")
         questions = read_labelled_questions(upload, bot.manager.settings.limits)
     else:
-        questions = demo_questions()
+        questions = demo_questions(active_kb())
     result = bot.evaluate_answers(questions, check_with_llm=bool(check), progress=progress_callback(progress))
     return _test_summary(result), _test_figure(result), _test_table(result)
 
@@ -739,7 +739,9 @@ def build_ui() -> gr.Blocks:
                     search_btn = gr.Button("Search", scale=1)
                 search_status = gr.Markdown()
                 hits = gr.Dataframe(label="Best matches", interactive=False)
-                gr.Examples(["card hasn't arrived", "fees abroad", "转账多久到账"], inputs=query)
+                gr.Examples(
+                    ["card hasn't arrived", "fees abroad", "转账多久到账"], inputs=query, label="Example searches"
+                )
                 with gr.Accordion(
                     "Test the bot on your customers' questions", open=False, elem_id="cs-test"
                 ):
@@ -887,6 +889,7 @@ def build_ui() -> gr.Blocks:
                                 "why was I charged twice?",
                             ],
                             inputs=probe,
+                            label="Example utterances",
                         )
                 with gr.Row():
                     cm_plot = gr.Plot(label="Confusion matrix")

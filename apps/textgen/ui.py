@@ -581,6 +581,7 @@ def build_ui() -> gr.Blocks:
                             ["Explain churn rate to a new founder in two sentences."],
                         ],
                         inputs=[message],
+                        label="Example messages",
                     )
                 with gr.Tab("My templates"):
                     gr.Markdown(
@@ -620,6 +621,7 @@ def build_ui() -> gr.Blocks:
                             ],
                         ],
                         inputs=[t_name, t_title, t_description, t_system, t_prompt],
+                        label="Example templates",
                     )
                     with gr.Row():
                         to_delete = gr.Dropdown(label="Saved template", choices=[])
@@ -632,7 +634,7 @@ def build_ui() -> gr.Blocks:
                     ppl_text = gr.Textbox(label="Text", lines=8)
                     ppl_btn = gr.Button("Compute perplexity", variant="primary")
                     ppl_out = gr.Markdown()
-                    gr.Examples([[FLUENT_EXAMPLE], [SHUFFLED_EXAMPLE]], inputs=[ppl_text])
+                    gr.Examples([[FLUENT_EXAMPLE], [SHUFFLED_EXAMPLE]], inputs=[ppl_text], label="Example texts")
                 with gr.Tab("Train"):
                     gr.Markdown(
                         "Teach the model your own format or voice with a LoRA adapter: a few MB "

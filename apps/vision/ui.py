@@ -335,7 +335,8 @@ def build_ui() -> gr.Blocks:
                     s_k = gr.Slider(1, 20, value=5, step=1, label="How many")
                     s_btn = gr.Button("Find similar", variant="primary")
             s_gallery = gr.Gallery(label="Most similar", columns=5, height=300)
-            gr.Examples([[photo["chelsea.png"]], [photo["coffee.png"]], [photo["motorcycle.png"]]], [s_query])
+            gr.Examples([[photo["chelsea.png"]], [photo["coffee.png"]], [photo["motorcycle.png"]]], [s_query],
+                    label="Example photos")
 
         c_btn.click(classify, [c_image, c_k, c_model], [c_plot, c_table], api_name="vision_classify").success(
             explain, [c_image, c_k, c_model, c_explain], [c_overlay], api_name="vision_explain")

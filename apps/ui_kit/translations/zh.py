@@ -157,7 +157,7 @@ ZH: dict[str, str] = {
     "bot decides each one as it would in a chat, and stores nothing.":
         "上传顾客真实问题的 CSV，含 `question` 列和 `expected_id` 列：`expected_id` 是回答该问题的条目编号，"
         "没有条目能回答时留空（机器人应转人工）。机器人会像在对话中一样判断每个问题，但不保存任何内容。",
-    "The demo's customer questions (64, and 40 it cannot answer)": "演示的顾客问题（64 个，另有 40 个无法回答的）",
+    "The demo's customer questions (demo knowledge bases)": "演示的顾客问题（仅限演示知识库）",
     "Test questions": "测试问题",
     "CSV with question,expected_id columns": "含 question、expected_id 列的 CSV",
     "Also with the language model's check": "同时测试语言模型核对",
@@ -165,6 +165,12 @@ ZH: dict[str, str] = {
     "Test the bot": "测试机器人",
     "Outcomes": "结果",
     "Each question, mistakes first": "每个问题（错误排在前面）",
+    "Example searches": "搜索示例",
+    "Example utterances": "语句示例",
+    "Example messages": "消息示例",
+    "Example texts": "文本示例",
+    "Example photos": "示例图片",
+    "Example templates": "模板示例",
     "Manual confidence threshold": "手动置信度阈值",
     "Use this threshold": "使用此阈值",
     "Back to the default": "恢复默认",

@@ -178,6 +178,9 @@ RUNTIME_ZH: dict[str, str] = {
     "answers it; empty when none does).":
         "{name} 需要 question 列和 expected_id 列（回答该问题的条目编号；没有条目能回答时留空）。",
     "{name} holds no questions.": "{name} 中没有问题。",
+    "The demo's questions fit the demo knowledge bases only; upload your own customers' "
+    "questions (a CSV with question and expected_id columns).":
+        "演示的问题只适用于演示知识库；请上传你自己顾客的问题（含 question 和 expected_id 列的 CSV）。",
     "{count} expected entry id(s) are not in this knowledge base: {ids}. Use the ids of the "
     "Knowledge base tab (or leave expected_id empty for a question no entry answers).":
         "有 {count} 个应答条目编号不在本知识库中：{ids}。请使用“知识库”标签页中的编号"
