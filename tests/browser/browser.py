@@ -278,6 +278,21 @@ class Browser:
             box.click()
         self.until(lambda d: box.is_selected() == on, 10, f"#{elem_id} ticked={on}")
 
+    def open_accordion(self, elem_id: str, inside_id: str, attempts: int = 3) -> None:
+        """Open the closed accordion ``#elem_id``: its content (``#inside_id``) is drawn only
+        once it is open, and a click during the page's first events may be lost."""
+        for _ in range(attempts):
+            if self.driver.find_elements(By.ID, inside_id):
+                return
+            header = self.element(elem_id).find_elements(By.CSS_SELECTOR, ".label-wrap, button")
+            self.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", header[0])
+            try:
+                self.until(lambda d: d.find_elements(By.ID, inside_id), 10, f"#{inside_id}")
+                return
+            except TimeoutException:  # click again
+                continue
+        raise AssertionError(f"the accordion #{elem_id} did not open")
+
     def tab(self, label: str) -> None:
         self.click_text(label, "button[role=tab]")
 

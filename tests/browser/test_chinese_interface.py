@@ -161,13 +161,11 @@ def test_the_bot_answers_a_chinese_question_from_the_chinese_knowledge_base(zh_b
 
 
 def test_testing_the_bot_on_the_chinese_demos_questions(zh_browser: Browser):
-    from .test_cs_answer_test import _open_test_panel
-
     zh_browser.open("/customer-service", "智能客服")
     try:
         _choose_kb(zh_browser, ZH_DEMO)
         zh_browser.tab("知识库")
-        _open_test_panel(zh_browser)
+        zh_browser.open_accordion("cs-test", "cs-test-run")
         zh_browser.click("cs-test-run")
         summary = zh_browser.wait_for_text("cs-test-summary", r"快速匹配", timeout=120)
         assert "在 48 个可回答的问题中" in summary and "10 个无关问题中转人工" in summary, summary

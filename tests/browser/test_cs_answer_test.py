@@ -9,21 +9,6 @@ from selenium.webdriver.common.by import By
 from .browser import Browser
 
 
-def _open_test_panel(browser: Browser) -> None:
-    """Open the closed "Test the bot" accordion (its content is drawn only once open)."""
-    for _ in range(3):
-        if browser.driver.find_elements(By.ID, "cs-test-run"):
-            return
-        header = browser.element("cs-test").find_elements(By.CSS_SELECTOR, ".label-wrap, button")
-        browser.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", header[0])
-        try:
-            browser.until(lambda d: d.find_elements(By.ID, "cs-test-run"), 10, "the test panel")
-            return
-        except Exception:  # noqa: BLE001 - click again
-            continue
-    raise AssertionError("the test panel did not open")
-
-
 def test_an_uploaded_set_of_labelled_questions_scores_the_bot(browser: Browser, tmp_path: Path):
     questions = tmp_path / "our-customers.csv"
     questions.write_text(
@@ -35,7 +20,7 @@ def test_an_uploaded_set_of_labelled_questions_scores_the_bot(browser: Browser, 
     )
     browser.open("/customer-service", "Customer service")
     browser.tab("Knowledge base")
-    _open_test_panel(browser)
+    browser.open_accordion("cs-test", "cs-test-run")
     browser.upload("cs-test-upload", questions)
     browser.wait_idle()
     browser.click_text("Uploaded CSV", "#cs-test-source label")

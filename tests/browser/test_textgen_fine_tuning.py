@@ -34,7 +34,7 @@ def test_train_an_adapter_on_the_page_then_chat_with_it(browser: Browser, tmp_pa
         browser.until(lambda d, e=elem_id, n=name: browser.element(e).find_elements(
             By.CSS_SELECTOR, f"[aria-label='{n}']"), 60, f"{name} uploaded")  # fmt: skip
     browser.type("tg-adapter-name", ADAPTER)
-    _open_settings(browser)
+    browser.open_accordion("tg-train-settings", "tg-train-epochs")
     # The smallest honest run: 8 steps of 4 examples (as the API tests' adapter).
     for elem_id, value in (("tg-train-epochs", 1), ("tg-train-batch", 4), ("tg-train-tokens", 160),
                            ("tg-train-lr", 0.005), ("tg-train-seed", 3)):  # fmt: skip
@@ -75,16 +75,3 @@ def test_train_an_adapter_on_the_page_then_chat_with_it(browser: Browser, tmp_pa
     browser.assert_no_console_errors()
 
 
-def _open_settings(browser: Browser) -> None:
-    """Open the closed "Settings" accordion (its content is drawn only once open)."""
-    for _ in range(3):
-        if browser.driver.find_elements(By.ID, "tg-train-epochs"):
-            return
-        header = browser.element("tg-train-settings").find_elements(By.CSS_SELECTOR, ".label-wrap, button")
-        browser.js("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", header[0])
-        try:
-            browser.until(lambda d: d.find_elements(By.ID, "tg-train-epochs"), 10, "the settings")
-            return
-        except Exception:  # noqa: BLE001 - click again
-            continue
-    raise AssertionError("the Settings accordion did not open")

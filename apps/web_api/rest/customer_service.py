@@ -15,7 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from apps.customer_service import ConflictError, CustomerServiceBot, Reply
-from apps.customer_service.evaluation import MAX_QUESTIONS
+from apps.customer_service.evaluation import MAX_QUESTIONS, QuestionOutcome, Rates
 from apps.ui_kit import support_bot
 
 from .common import SSE_RESPONSE, LimitedBodyRoute, error_responses, not_found, sse_response
@@ -78,39 +78,11 @@ class EvaluateRequest(BaseModel):
     )
 
 
-class RatesOut(BaseModel):
-    answerable: int
-    right: float
-    wrong: float
-    escalated: float
-    off_topic: int
-    off_topic_escalated: float
-    cross_lingual: int
-    cross_lingual_right: float
-    p50_ms: float
-    p95_ms: float
-
-
-class OutcomeOut(BaseModel):
-    question: str
-    expected_id: str
-    answered_id: str | None
-    top_id: str | None
-    confidence: float
-    verdict: str
-    cross_lingual: bool
-    ms: float
-    checked_answered_id: str | None = None
-    checked_confidence: float | None = None
-    checked_verdict: str | None = None
-    checked_ms: float | None = None
-
-
 class EvaluationOut(BaseModel):
-    fast: RatesOut
-    checked: RatesOut | None
+    fast: Rates
+    checked: Rates | None
     checked_by: str | None
-    outcomes: list[OutcomeOut]
+    outcomes: list[QuestionOutcome]
 
 
 class SourceOut(BaseModel):
