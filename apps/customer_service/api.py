@@ -1172,18 +1172,19 @@ class CustomerServiceBot:
             top = retrieval.top.entry.id if retrieval is not None and retrieval.top else None
             answered = top if route.human is None and route.confident else None
             extra: dict[str, Any] = {}
-            if checked_by is not None and retrieval is not None and route.human is None:
-                checked = self._checked(route.searched, retrieval)
-                checked_answer = top if checked.top is not None and self.would_answer(checked.confidence) else None
+            if checked_by is not None:  # a question handed to a person is not checked
+                checked_answer, checked_confidence = None, None
+                if retrieval is not None and route.human is None:
+                    checked = self._checked(route.searched, retrieval)
+                    checked_confidence = round(checked.confidence, 4)
+                    if checked.top is not None and self.would_answer(checked.confidence):
+                        checked_answer = top
                 extra = dict(
                     checked_answered_id=checked_answer,
-                    checked_confidence=round(checked.confidence, 4),
+                    checked_confidence=checked_confidence,
                     checked_verdict=verdict(item.expected_id, checked_answer),
                     checked_ms=(time.perf_counter() - started) * 1000,
                 )
-            elif checked_by is not None:  # handed to a person before any match: the same
-                extra = dict(checked_answered_id=None, checked_confidence=None,
-                             checked_verdict=verdict(item.expected_id, None), checked_ms=fast_ms)  # fmt: skip
             outcomes.append(
                 QuestionOutcome(
                     question=question,

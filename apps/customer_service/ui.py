@@ -378,7 +378,7 @@ _OUTCOME_ORDER = {"wrong": 0, "off-topic answered": 1, "escalated": 2, "off-topi
 
 
 @page_errors
-def test_answers(source: str, upload: str | None, check: bool, progress=gr.Progress()):
+def run_answer_test(source: str, upload: str | None, check: bool, progress=gr.Progress()):
     """Ask the bot a labelled test set (without storing anything) and show how it did."""
     bot = get_bot()
     if source == "upload":
@@ -782,7 +782,7 @@ def build_ui() -> gr.Blocks:
                         elem_id="cs-test-table",
                     )
                     test_btn.click(
-                        test_answers,
+                        run_answer_test,
                         [test_source, test_upload, test_check],
                         [test_summary, test_plot, test_table],
                         api_name="customer_service_test_answers",

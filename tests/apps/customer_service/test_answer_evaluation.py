@@ -75,7 +75,7 @@ def test_ids_of_another_knowledge_base_are_named(bot) -> None:
 
 def test_the_demo_set_runs_through_the_page(bot, monkeypatch) -> None:
     monkeypatch.setattr(ui, "get_bot", lambda: bot)
-    summary, figure, table = ui.test_answers("demo", None, False)
+    summary, figure, table = ui.run_answer_test("demo", None, False)
     asked = demo_questions()
     assert f"of {sum(bool(q.expected_id) for q in asked)} answerable questions" in summary, summary
     assert "**Fast match**: right " in summary and "Checked" not in summary
