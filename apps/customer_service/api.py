@@ -668,6 +668,12 @@ class CustomerServiceBot:
         """Whether an escalated question's best entries are suggested to the customer."""
         return retrieval.top is not None and retrieval.confidence >= self.suggestion_floor
 
+    def _suggested_ids(self, retrieval: Retrieval) -> tuple[str, ...]:
+        """The entries an escalated question would be shown as suggestions (none below the floor)."""
+        if not self._suggests(retrieval):
+            return ()
+        return tuple(c.entry.id for c in retrieval.candidates[:MAX_SUGGESTIONS])
+
     def would_answer(self, confidence: float) -> bool:
         """Whether a match this confident is answered (else the bot escalates to a person)."""
         return confidence >= self.threshold
@@ -1173,17 +1179,20 @@ class CustomerServiceBot:
             answered = top if route.human is None and route.confident else None
             extra: dict[str, Any] = {}
             if checked_by is not None:  # a question handed to a person is not checked
-                checked_answer, checked_confidence = None, None
+                checked_answer, checked_confidence, checked_suggested = None, None, ()
                 if retrieval is not None and route.human is None:
                     checked = self._checked(route.searched, retrieval)
                     checked_confidence = round(checked.confidence, 4)
                     if checked.top is not None and self.would_answer(checked.confidence):
                         checked_answer = top
+                    elif route.small_talk is None:  # small talk gets a reply, not suggestions
+                        checked_suggested = self._suggested_ids(checked)
                 extra = dict(
                     checked_answered_id=checked_answer,
                     checked_confidence=checked_confidence,
                     checked_verdict=verdict(item.expected_id, checked_answer),
                     checked_ms=(time.perf_counter() - started) * 1000,
+                    checked_suggested_ids=checked_suggested,
                 )
             outcomes.append(
                 QuestionOutcome(
@@ -1195,6 +1204,9 @@ class CustomerServiceBot:
                     verdict=verdict(item.expected_id, answered),
                     cross_lingual=bool(retrieval is not None and retrieval.cross_lingual),
                     ms=fast_ms,
+                    suggested_ids=self._suggested_ids(retrieval)
+                    if retrieval is not None and route.human is None and answered is None and route.small_talk is None
+                    else (),
                     **extra,
                 )
             )

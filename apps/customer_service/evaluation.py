@@ -63,10 +63,13 @@ class QuestionOutcome:
     verdict: str  # one of VERDICTS
     cross_lingual: bool
     ms: float
+    # Escalated with suggestions: the entries listed to the customer meanwhile (else empty).
+    suggested_ids: tuple[str, ...] = ()
     checked_answered_id: str | None = None
     checked_confidence: float | None = None
     checked_verdict: str | None = None
     checked_ms: float | None = None
+    checked_suggested_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,9 @@ class Rates:
     escalated: float
     off_topic: int
     off_topic_escalated: float
+    # Answerable questions escalated with their entry among the suggestions shown meanwhile
+    # (a share of all answerable questions: right + suggested is how many got their answer).
+    suggested_right: float
     cross_lingual: int  # answerable questions in the other language than the knowledge base's
     cross_lingual_right: float
     p50_ms: float
@@ -111,6 +117,11 @@ def rates(outcomes: list[QuestionOutcome], checked: bool = False) -> Rates:
     off_topic = [v for o, v in zip(outcomes, verdicts, strict=True) if not o.expected_id]
     cross = [v for o, v in zip(outcomes, verdicts, strict=True) if o.expected_id and o.cross_lingual]
     ms = np.array([(o.checked_ms if checked else o.ms) or 0.0 for o in outcomes])
+    helped = [
+        o.expected_id in (o.checked_suggested_ids if checked else o.suggested_ids)
+        for o in outcomes
+        if o.expected_id
+    ]
 
     def share(group: list[Any], what: str) -> float:
         return round(group.count(what) / len(group), 4) if group else 0.0
@@ -122,6 +133,7 @@ def rates(outcomes: list[QuestionOutcome], checked: bool = False) -> Rates:
         escalated=share(answerable, ESCALATED),
         off_topic=len(off_topic),
         off_topic_escalated=share(off_topic, OFF_TOPIC_ESCALATED),
+        suggested_right=share(helped, True),
         cross_lingual=len(cross),
         cross_lingual_right=share(cross, RIGHT),
         p50_ms=round(float(np.percentile(ms, 50)), 1) if len(ms) else 0.0,

@@ -393,11 +393,12 @@ def run_answer_test(source: str, upload: str | None, check: bool, progress=gr.Pr
 
 def _rates_line(name: str, r: Rates) -> str:
     line = tr(
-        "**{name}**: right {right:.0%} · wrong {wrong:.0%} · escalated {escalated:.0%} of "
-        "{answerable} answerable questions; off-topic escalated {off:.0%} of {off_topic}; "
-        "p95 {p95:.0f} ms",
+        "**{name}**: right {right:.0%} · wrong {wrong:.0%} · escalated {escalated:.0%} "
+        "(with the right entry suggested {suggested:.0%}) of {answerable} answerable questions; "
+        "off-topic escalated {off:.0%} of {off_topic}; p95 {p95:.0f} ms",
         name=tr_text(name), right=r.right, wrong=r.wrong, escalated=r.escalated,
-        answerable=r.answerable, off=r.off_topic_escalated, off_topic=r.off_topic, p95=r.p95_ms,
+        suggested=r.suggested_right, answerable=r.answerable, off=r.off_topic_escalated,
+        off_topic=r.off_topic, p95=r.p95_ms,
     )  # fmt: skip
     if r.cross_lingual:
         line += tr(
@@ -443,10 +444,12 @@ def _test_table(result: AnswerEvaluation) -> pd.DataFrame:
             "best match": o.top_id or "",
             "confidence": o.confidence,
             "outcome": o.verdict,
+            "suggested": ", ".join(o.suggested_ids),
         }
         if checked:
             row["checked confidence"] = o.checked_confidence
             row["checked outcome"] = o.checked_verdict
+            row["checked suggested"] = ", ".join(o.checked_suggested_ids)
         rows.append(row)
     return tr_frame(pd.DataFrame(rows))
 

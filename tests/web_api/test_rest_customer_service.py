@@ -289,7 +289,7 @@ def test_the_bot_is_tested_on_labelled_questions_and_nothing_is_stored(client):
     out = r.json()
     assert [o["verdict"] for o in out["outcomes"]] == ["right", "wrong", "off-topic escalated"]
     assert (out["fast"]["right"], out["fast"]["wrong"], out["fast"]["off_topic_escalated"]) == (0.5, 0.5, 1.0)
-    assert out["checked"] is None and out["checked_by"] is None
+    assert out["checked"] is None and out["checked_by"] is None and out["fast"]["suggested_right"] == 0.0
     assert client.get(f"{CS}/tickets", params={"status": "all"}).json() == before
     bad = client.post(f"{CS}/evaluate", json={"questions": [{"question": "hi", "expected_id": "no-such-entry"}]})
     assert bad.status_code == 400 and "no-such-entry" in bad.text, bad.text

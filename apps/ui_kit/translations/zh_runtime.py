@@ -148,11 +148,12 @@ RUNTIME_ZH: dict[str, str] = {
     "Choose a .csv, .json or .md file first.": "请先选择一个 .csv、.json 或 .md 文件。",
     # ------------------------------------------------------------------ customer service: answer tests
     "Upload a CSV with question and expected_id columns first.": "请先上传一个含 question 和 expected_id 列的 CSV。",
-    "**{name}**: right {right:.0%} · wrong {wrong:.0%} · escalated {escalated:.0%} of "
-    "{answerable} answerable questions; off-topic escalated {off:.0%} of {off_topic}; "
-    "p95 {p95:.0f} ms":
+    "**{name}**: right {right:.0%} · wrong {wrong:.0%} · escalated {escalated:.0%} "
+    "(with the right entry suggested {suggested:.0%}) of {answerable} answerable questions; "
+    "off-topic escalated {off:.0%} of {off_topic}; p95 {p95:.0f} ms":
         "**{name}**：在 {answerable} 个可回答的问题中，答对 {right:.0%} · 答错 {wrong:.0%} · "
-        "转人工 {escalated:.0%}；{off_topic} 个无关问题中转人工 {off:.0%}；p95 {p95:.0f} 毫秒",
+        "转人工 {escalated:.0%}（其中推荐了正确条目 {suggested:.0%}）；{off_topic} 个无关问题中转人工 "
+        "{off:.0%}；p95 {p95:.0f} 毫秒",
     " · in the other language: right {right:.0%} of {n}": " · 另一种语言的问题：{n} 个中答对 {right:.0%}",
     "Nothing was stored: no conversation and no ticket. A wrong answer costs more than "
     "an escalation: the bot answers only when confident ({threshold:.0%} or more).":
@@ -173,6 +174,8 @@ RUNTIME_ZH: dict[str, str] = {
     "outcome": "结果",
     "checked confidence": "核对后置信度",
     "checked outcome": "核对后结果",
+    "suggested": "推荐的条目",
+    "checked suggested": "核对后推荐的条目",
     "(none)": "（无）",
     "{name} needs a 'question' column and an 'expected_id' column (the id of the entry that "
     "answers it; empty when none does).":

@@ -41,8 +41,12 @@ def test_each_question_is_decided_as_the_chat_would_and_nothing_is_stored(bot) -
         assert o.top_id == fast.top.entry.id and o.confidence == pytest.approx(fast.confidence, abs=1e-4)
         assert (o.answered_id is not None) == bot.would_answer(fast.confidence)
         assert o.ms > 0
+    # Both questions in doubt are escalated with three entries suggested, their own among them.
+    suggested = [o.suggested_ids for o in result.outcomes]
+    assert suggested[:2] == [(), ()] and suggested[4] == ()  # answered; off-topic below the floor
+    assert suggested[2][0] == "transfer-international" and "topup-pending" in suggested[3], suggested
     r = result.fast
-    assert (r.answerable, r.right, r.wrong, r.escalated) == (4, 0.25, 0.25, 0.5)
+    assert (r.answerable, r.right, r.wrong, r.escalated, r.suggested_right) == (4, 0.25, 0.25, 0.5, 0.5)
     assert (r.off_topic, r.off_topic_escalated, r.cross_lingual) == (1, 1.0, 0)
     assert 0 < r.p50_ms <= r.p95_ms
     assert result.checked is None and result.outcomes[0].checked_verdict is None
@@ -56,7 +60,7 @@ def test_the_check_is_reported_beside_the_fast_match(bot, manager) -> None:
     assert (right.verdict, right.checked_verdict, right.checked_answered_id) == (
         "escalated", "right", "transfer-international"
     )  # fmt: skip
-    assert right.checked_ms >= right.ms
+    assert right.checked_ms >= right.ms and right.checked_suggested_ids == ()  # answered now
     assert by_question[WRONG_IN_DOUBT].checked_verdict == "escalated"
     assert by_question[OFF_TOPIC].checked_verdict == "off-topic escalated"
     assert (result.fast.right, result.checked.right) == (0.0, 0.5)
