@@ -141,6 +141,12 @@ def calibration_markdown() -> str:
         **{k: c[k] for k in ("positives", "negatives", "answer_rate", "error_rate",
                              "off_topic_answered", "unanswerable_answered", "threshold")},
     )
+    # Its own phrasings are not its customers' words (the Chinese demo: 53% expected, 92% of
+    # customers' questions answered rightly; bench/RESULTS.md): say so, and where to measure.
+    text += tr(
+        " These estimates come from the knowledge base's own phrasings, held out one at a "
+        "time: a rough guide. For your customers' figures, test the bot on their questions below."
+    )
     if c["suggestion_floor"] < c["threshold"]:
         text += tr(
             " Below the threshold, a likely match (confidence at least {floor:.2f}) is escalated "

@@ -113,6 +113,10 @@ RUNTIME_ZH: dict[str, str] = {
         "预计：**{answer_rate:.0%}** 以正确条目回答，**{error_rate:.0%}** 以错误条目回答，"
         "无关问题中 **{off_topic_answered:.0%}** 被回答，去掉对应条目后的本库问题中 **{unanswerable_answered:.0%}** 被回答。"
         "阈值 {threshold:.2f}（{how}）。检索：{retrieval}。",
+    " These estimates come from the knowledge base's own phrasings, held out one at a "
+    "time: a rough guide. For your customers' figures, test the bot on their questions below.":
+        " 这些估计来自知识库自己的问法（每次留出一条），仅供粗略参考。要了解你的顾客会得到怎样的回答，"
+        "请在下方用他们的真实问题测试机器人。",
     " Below the threshold, a likely match (confidence at least {floor:.2f}) is escalated "
     "with the best entries suggested to the customer.":
         "低于阈值但可能匹配（置信度不低于 {floor:.2f}）的问题，转人工的同时会向客户推荐最佳条目。",
