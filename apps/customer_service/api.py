@@ -1169,7 +1169,7 @@ class CustomerServiceBot:
         checked_by = self._checking_model() if check_with_llm else None
         outcomes = []
         for i, item in enumerate(asked):
-            question = self._check_text(item.question)
+            question = item.question  # checked by normalise_questions
             started = time.perf_counter()
             vector = self._embed([question])[0]
             route = self._route(question, [], vector, self._intents(question, vector))

@@ -41,6 +41,8 @@ DEMO_OUT_OF_SCOPE = DEMO_DIR / "out_of_scope.txt"  # the English demo's; the Chi
 RIGHT, WRONG, ESCALATED = "right", "wrong", "escalated"
 OFF_TOPIC_ESCALATED, OFF_TOPIC_ANSWERED = "off-topic escalated", "off-topic answered"
 VERDICTS = (RIGHT, WRONG, ESCALATED, OFF_TOPIC_ESCALATED, OFF_TOPIC_ANSWERED)
+# The order a person reads outcomes in: what went wrong first.
+MISTAKES_FIRST = (WRONG, OFF_TOPIC_ANSWERED, ESCALATED, OFF_TOPIC_ESCALATED, RIGHT)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ def normalise_questions(questions: Any) -> list[LabelledQuestion]:
             out.append(LabelledQuestion(item[0], item[1] or ""))
         else:
             raise InvalidInputError(f"Question {n}: expected (question, expected_id), got {type(item).__name__}.")
+        if len(out) > MAX_QUESTIONS:  # refused below; no need to read the rest
+            break
     return _checked_questions(out)
 
 
@@ -246,6 +250,7 @@ def _checked_questions(rows: list[LabelledQuestion], name: str = "The test set")
 __all__ = [
     "AnswerEvaluation",
     "LabelledQuestion",
+    "MISTAKES_FIRST",
     "QuestionOutcome",
     "Rates",
     "VERDICTS",

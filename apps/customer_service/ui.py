@@ -26,7 +26,13 @@ from core.errors import InvalidInputError
 
 from .api import KNOWLEDGE_BASES, NO_INTENTS_HINT, CustomerServiceBot, Reply
 from .datasets import load_examples
-from .evaluation import AnswerEvaluation, Rates, demo_questions, read_labelled_questions
+from .evaluation import (
+    MISTAKES_FIRST,
+    AnswerEvaluation,
+    Rates,
+    demo_questions,
+    read_labelled_questions,
+)
 from .explain import PART, WHOLE, Explanation
 from .importers import SUPPORTED
 from .privacy_ui import render_privacy_tab
@@ -379,8 +385,6 @@ def search_kb(query: str):
 
 
 # --------------------------------------------------------------------------- answer tests
-# The order a person reads the outcomes in: what went wrong first.
-_OUTCOME_ORDER = {"wrong": 0, "off-topic answered": 1, "escalated": 2, "off-topic escalated": 3, "right": 4}
 
 
 @page_errors
@@ -394,7 +398,7 @@ def run_answer_test(source: str, upload: str | None, check: bool, progress=gr.Pr
     else:
         questions = demo_questions(active_kb())
     result = bot.evaluate_answers(questions, check_with_llm=bool(check), progress=progress_callback(progress))
-    return _test_summary(result), _test_figure(result), _test_table(result)
+    return _test_summary(result, bot.threshold), _test_figure(result), _test_table(result)
 
 
 def _rates_line(name: str, r: Rates) -> str:
@@ -414,14 +418,14 @@ def _rates_line(name: str, r: Rates) -> str:
     return line
 
 
-def _test_summary(result: AnswerEvaluation) -> str:
+def _test_summary(result: AnswerEvaluation, threshold: float) -> str:
     lines = [f"- {_rates_line('Fast match', result.fast)}"]
     if result.checked is not None:
         lines.append(f"- {_rates_line('Checked by the language model', result.checked)}")
     note = tr(
         "Nothing was stored: no conversation and no ticket. A wrong answer costs more than "
         "an escalation: the bot answers only when confident ({threshold:.0%} or more).",
-        threshold=get_bot().threshold,
+        threshold=threshold,
     )
     return "\n".join(lines) + "\n\n" + note
 
@@ -443,7 +447,7 @@ def _test_figure(result: AnswerEvaluation):
 def _test_table(result: AnswerEvaluation) -> pd.DataFrame:
     checked = result.checked is not None
     rows = []
-    for o in sorted(result.outcomes, key=lambda o: _OUTCOME_ORDER[o.checked_verdict if checked else o.verdict]):
+    for o in sorted(result.outcomes, key=lambda o: MISTAKES_FIRST.index(o.checked_verdict if checked else o.verdict)):
         row = {
             "question": o.question,
             "expected": o.expected_id or "(none)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from apps.customer_service import evaluation, ui
@@ -84,7 +86,7 @@ def test_the_demo_set_runs_through_the_page(bot, monkeypatch) -> None:
     assert f"of {sum(bool(q.expected_id) for q in asked)} answerable questions" in summary, summary
     assert "**Fast match**: right " in summary and "Checked" not in summary
     assert len(table) == len(asked) and figure is not None
-    order = [ui._OUTCOME_ORDER[v] for v in table["outcome"]]
+    order = [evaluation.MISTAKES_FIRST.index(v) for v in table["outcome"]]
     assert order == sorted(order)  # mistakes first
     answerable = table[table["expected"] != "(none)"]
     right = (answerable["outcome"] == "right").mean()
@@ -139,6 +141,8 @@ def test_the_number_of_questions_is_limited(monkeypatch) -> None:
         parse_labelled_questions(b"question,expected_id\n" + b"q,\n" * 5, "q.csv", Limits())
     with pytest.raises(InvalidInputError, match="more than 3 questions"):
         normalise_questions(["a", "b", "c", "d"])
+    with pytest.raises(InvalidInputError, match="more than 3 questions"):  # read no further
+        normalise_questions(itertools.repeat("again?"))
 
 
 def test_questions_in_python_come_as_pairs_dicts_or_strings() -> None:
